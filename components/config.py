@@ -1,0 +1,587 @@
+"""The stack configuration of kong-aws: one typed model, validated before any resource is declared.
+
+Every key lives under the ``kong-aws:`` namespace of a Pulumi stack (``Pulumi.<stack>.yaml``).
+Simple keys are mirrored, with their defaults, in the ``config:`` schema of ``Pulumi.yaml``;
+object keys (``kong-aws:ecs``, ``kong-aws:network`` ...) are described here only. Defaults live in
+this module and nowhere else in the program.
+
+:func:`load_stack_config` reads the raw values, validates them and returns a :class:`StackConfig`,
+or raises :class:`ConfigError` whose lines each name the full key (``kong-aws:ecs.cpu``), the value
+it got and what is allowed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAMESPACE = "kong-aws"
+
+#: The value ``python -m tools.render`` stands in for every ``secure:`` config value. Secret values
+#: equal to it are accepted without content checks, because the render cannot decrypt them.
+OFFLINE_SECRET_PLACEHOLDER = "[secret]"
+
+#: CPU units -> memory sizes (MiB) that Fargate accepts for a Linux task. Source: AWS, "Amazon ECS
+#: task definition parameters for Fargate", table "Task CPU and memory" (docs.aws.amazon.com/AmazonECS/
+#: latest/developerguide/fargate-tasks-services.html#fargate-tasks-size).
+FARGATE_CPU_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+#: Retention periods (days) CloudWatch Logs accepts. Source: CloudWatch Logs API reference,
+#: PutRetentionPolicy, parameter retentionInDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+
+#: Kong ``router_flavor`` and ``log_level`` values. Source: ../shared/reference/kong_conf_validation.json
+#: (``enums``), from Kong 3.9.3 kong/conf_loader/constants.lua.
+ROUTER_FLAVORS = ("traditional", "traditional_compatible", "expressions")
+LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
+
+# Konnect label rules. Source: Kong docs, "Konnect labels" (developer.konghq.com/konnect-platform/
+# konnect-labels/): at most 5 labels; key and value 1-63 characters, alphanumeric at both ends,
+# '-', '_' and '.' between; keys must not start with a prefix reserved for Kong.
+MAX_LABELS = 5
+_LABEL_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+RESERVED_LABEL_PREFIXES = ("kong", "konnect", "insomnia", "mesh", "kic", "kuma", "_")
+
+# A Docker image version tag that names one release (3.10.0.1, 3.9.1.2-ubuntu), or a digest.
+# Floating tags such as "3.10" or "latest" change under a running service and are refused.
+_PINNED_TAG = re.compile(r"^\d+\.\d+\.\d+(?:\.\d+)?(?:-[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_IMAGE_REPOSITORY = re.compile(
+    r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
+
+
+class ConfigError(ValueError):
+    """Stack configuration that cannot be deployed.
+
+    ``problems`` holds one line per problem, each naming the full config key, the value and what is
+    allowed; ``str(error)`` joins them under a heading.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    # camelCase keys as in Pulumi stack files; unknown keys are an error (a typo is not a default).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False, strict=False)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class _CamelModel(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel)
+
+
+class KonnectEndpoint(_Model):
+    """A Konnect endpoint as Kong settings need it: ``host`` and ``port`` (443 unless given)."""
+
+    host: str
+    port: int = 443
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the form of ``cluster_control_plane`` and ``cluster_telemetry_endpoint``."""
+        return f"{self.host}:{self.port}"
+
+
+def parse_endpoint(value: str) -> KonnectEndpoint:
+    """Normalise a Konnect endpoint as Konnect shows it.
+
+    Accepts a bare host (``abc.us.cp0.konghq.com``), ``host:port`` or an ``https://`` URL with an
+    optional port and an empty path (the form of a control plane's ``config.control_plane_endpoint``,
+    see ../shared/reference/konnect-endpoints.json). Raises ``ValueError`` for anything else.
+    """
+    text = value.strip()
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+        if scheme.lower() != "https":
+            raise ValueError("Konnect endpoints are https; give a host, host:443 or an https:// URL")
+        text = text.rstrip("/")
+        if "/" in text or "?" in text or "#" in text:
+            raise ValueError("an endpoint URL has no path, query or fragment")
+    host, sep, port_text = text.partition(":")
+    port = 443
+    if sep:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    if not _HOSTNAME.match(host):
+        raise ValueError(f"{host!r} is not a DNS host name")
+    return KonnectEndpoint(host=host.lower(), port=port)
+
+
+def _check_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"at most {MAX_LABELS} labels are allowed, got {len(labels)}")
+    for key, value in labels.items():
+        for part, text in (("key", key), ("value", value)):
+            if not isinstance(text, str) or not _LABEL_PART.match(text):
+                raise ValueError(
+                    f"label {part} {text!r} must be 1-63 characters, start and end with a letter or "
+                    "digit, and have only letters, digits, '-', '_' and '.' between")
+        if key.lower().startswith(RESERVED_LABEL_PREFIXES):
+            raise ValueError(f"label key {key!r} starts with a prefix reserved for Kong "
+                             f"({', '.join(RESERVED_LABEL_PREFIXES)})")
+    return labels
+
+
+class KongConfig(_CamelModel):
+    """``kong-aws:kong``: the Kong Gateway node every mode runs.
+
+    ``image`` (default ``kong/kong-gateway``) and ``version`` (required, one release such as
+    ``3.10.0.1`` or a ``sha256:`` digest) make the container image. ``routerFlavor`` defaults to
+    Kong's own default ``traditional_compatible``; ``logLevel`` to ``notice``. ``dataPlaneLabels``
+    become ``cluster_dp_labels`` (Konnect label rules, at most 5).
+    """
+
+    image: str = "kong/kong-gateway"
+    version: str
+    router_flavor: Literal["traditional", "traditional_compatible", "expressions"] = "traditional_compatible"
+    log_level: Literal["debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"] = "notice"
+    data_plane_labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if ":" in value.rsplit("/", 1)[-1] or "@" in value:
+            raise ValueError("give the repository only; the tag goes in kong-aws:kong.version")
+        if not _IMAGE_REPOSITORY.match(value):
+            raise ValueError("not a container image repository such as kong/kong-gateway")
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not (_PINNED_TAG.match(value) or _DIGEST.match(value)):
+            raise ValueError("pin one release such as 3.10.0.1 (or a sha256: digest); floating "
+                             "tags such as 3.10 or latest are refused")
+        return value
+
+    @field_validator("data_plane_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return dict(_check_labels(value))
+
+    @property
+    def image_ref(self) -> str:
+        """The full image reference, ``repository:tag`` or ``repository@sha256:...``."""
+        sep = "@" if self.version.startswith("sha256:") else ":"
+        return f"{self.image}{sep}{self.version}"
+
+
+class KonnectConfig(_CamelModel):
+    """``kong-aws:konnect``: the Konnect control plane the data planes join.
+
+    ``controlPlaneEndpoint`` and ``telemetryEndpoint`` as Konnect shows them (host, host:443 or
+    https:// URL), normalised by :func:`parse_endpoint`.
+    """
+
+    control_plane_endpoint: KonnectEndpoint
+    telemetry_endpoint: KonnectEndpoint
+
+    @field_validator("control_plane_endpoint", "telemetry_endpoint", mode="before")
+    @classmethod
+    def _endpoint(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_endpoint(value)
+        raise ValueError("give the endpoint as a string")
+
+
+class CertificateConfig(_CamelModel):
+    """``kong-aws:certificate``: the generated cluster certificates (pulumi-tls).
+
+    ``keyAlgorithm``: ``ecdsa-p384`` (default), ``rsa-2048`` or ``rsa-4096``. ``commonName`` defaults
+    to ``kong_clustering`` (the name Kong's hybrid examples use); ``validityDays`` to 1095 (3 years,
+    as in Kong's hybrid guide); ``earlyRenewalDays`` (default 30) is the window before expiry in which
+    ``pulumi up`` replaces the certificate.
+    """
+
+    key_algorithm: Literal["ecdsa-p384", "rsa-2048", "rsa-4096"] = "ecdsa-p384"
+    common_name: Annotated[str, Field(min_length=1, max_length=64)] = "kong_clustering"
+    organization: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
+    validity_days: Annotated[int, Field(ge=1, le=3650)] = 1095
+    early_renewal_days: Annotated[int, Field(ge=0)] = 30
+
+    @model_validator(mode="after")
+    def _window(self) -> "CertificateConfig":
+        if self.early_renewal_days >= self.validity_days:
+            raise ValueError(f"earlyRenewalDays ({self.early_renewal_days}) must be less than "
+                             f"validityDays ({self.validity_days})")
+        return self
+
+
+def _check_id(prefix: str, value: str) -> str:
+    if not re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", value):
+        raise ValueError(f"{value!r} is not an AWS {prefix} id ({prefix}-0123456789abcdef0)")
+    return value
+
+
+class NetworkConfig(_CamelModel):
+    """``kong-aws:network``: a new VPC (default) or an existing one.
+
+    New VPC: ``cidrBlock`` (default ``10.0.0.0/16``, /16 to /24), ``availabilityZoneCount`` (2-6,
+    default 2) public and private subnets, and ``natGateways`` ``per-az`` (default) or ``single``.
+    Existing VPC: ``vpcId`` with ``privateSubnetIds`` (at least 2, with a route to the internet
+    through NAT) and ``publicSubnetIds`` (at least 2; not needed for an internal load balancer).
+    """
+
+    vpc_id: Optional[str] = None
+    public_subnet_ids: list[str] = Field(default_factory=list)
+    private_subnet_ids: list[str] = Field(default_factory=list)
+    cidr_block: str = "10.0.0.0/16"
+    availability_zone_count: Annotated[int, Field(ge=2, le=6)] = 2
+    nat_gateways: Literal["per-az", "single"] = "per-az"
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else _check_id("vpc", value)
+
+    @field_validator("public_subnet_ids", "private_subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        for item in value:
+            _check_id("subnet", item)
+        if len(set(value)) != len(value):
+            raise ValueError("subnet ids repeat")
+        return value
+
+    @field_validator("cidr_block")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 CIDR block: {exc}") from None
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError("the VPC block must be from /16 to /24")
+        return value
+
+    @property
+    def existing(self) -> bool:
+        """True when the stack uses an existing VPC (``vpcId`` set)."""
+        return self.vpc_id is not None
+
+
+class EcsConfig(_CamelModel):
+    """``kong-aws:ecs``: the Fargate data plane service.
+
+    ``cpu`` (CPU units, default 1024) and ``memory`` (MiB, default 2048) must be a pair Fargate
+    accepts (:data:`FARGATE_CPU_MEMORY`). ``cpuArchitecture`` ``X86_64`` (default) or ``ARM64``.
+    ``desiredCount`` (default 2) lies between ``minCount`` (default 2) and ``maxCount`` (default 6),
+    the bounds of CPU target tracking at ``cpuTargetPercent`` (default 60). ``fargateSpotPercent``
+    (0-100, default 0) is the share of tasks on FARGATE_SPOT. ``logRetentionDays`` (default 30) is
+    one of :data:`LOG_RETENTION_DAYS`. ``stopTimeoutSeconds`` (2-120, default 60) is how long a
+    stopping task may drain. ``healthCheckGracePeriodSeconds`` (default 60). ``secretsKmsKeyArn``:
+    a customer managed KMS key for the certificate secret (default: the AWS managed key).
+    """
+
+    cpu: int = 1024
+    memory: int = 2048
+    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    desired_count: Annotated[int, Field(ge=1, le=1000)] = 2
+    min_count: Annotated[int, Field(ge=1, le=1000)] = 2
+    max_count: Annotated[int, Field(ge=1, le=1000)] = 6
+    cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 60
+    fargate_spot_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    log_retention_days: int = 30
+    stop_timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 60
+    health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2147483647)] = 60
+    secrets_kms_key_arn: Optional[str] = None
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: int) -> int:
+        if value not in FARGATE_CPU_MEMORY:
+            raise ValueError(f"Fargate CPU units are one of {', '.join(map(str, FARGATE_CPU_MEMORY))}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @field_validator("secrets_kms_key_arn")
+    @classmethod
+    def _kms(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _KMS_KEY_ARN.match(value):
+            raise ValueError("not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)")
+        return value
+
+    @property
+    def vcpus(self) -> float:
+        """The task's vCPUs (``cpu`` / 1024)."""
+        return self.cpu / 1024
+
+
+class LoadBalancerConfig(_CamelModel):
+    """``kong-aws:loadBalancer``: the Network Load Balancer in front of the data planes.
+
+    ``internal`` (default false: internet-facing). ``tlsMode`` ``passthrough`` (default: TLS on 443
+    reaches Kong's 8443) or ``terminate`` (the NLB ends TLS with ``certificateArn``, an ACM
+    certificate in the stack's region, and ``sslPolicy``). ``allowedCidrs`` (default
+    ``["0.0.0.0/0"]``) may reach ports 80 and 443. ``deregistrationDelaySeconds`` (default 30) lets
+    open connections finish before a task stops. ``deletionProtection`` (default false).
+    """
+
+    internal: bool = False
+    tls_mode: Literal["passthrough", "terminate"] = "passthrough"
+    certificate_arn: Optional[str] = None
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    deletion_protection: bool = False
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _arn(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _ACM_ARN.match(value):
+            raise ValueError("not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
+        return value
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.IPv4Network(item, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> "LoadBalancerConfig":
+        if self.tls_mode == "terminate" and self.certificate_arn is None:
+            raise ValueError("tlsMode 'terminate' needs certificateArn")
+        if self.tls_mode == "passthrough" and self.certificate_arn is not None:
+            raise ValueError("certificateArn is only used with tlsMode 'terminate'")
+        return self
+
+
+class ProvidedCertificate(_Model):
+    """A cluster certificate and key given as secret config (``kong-aws:clusterCert`` and
+    ``kong-aws:clusterCertKey``), as the Konnect UI's "Generate certificate" produces them."""
+
+    cert_pem: str
+    key_pem: str
+
+
+class StackConfig(_Model):
+    """The whole validated stack configuration (see the module docstring for the key layout)."""
+
+    mode: Literal["konnect-ecs", "hybrid-eks"]
+    region: str
+    kong: KongConfig
+    konnect: Optional[KonnectConfig]
+    certificate: CertificateConfig
+    provided_certificate: Optional[ProvidedCertificate]
+    network: NetworkConfig
+    ecs: EcsConfig
+    load_balancer: LoadBalancerConfig
+
+
+# Top-level keys: (config key, StackConfig field, parsed as JSON object, default or required).
+_REQUIRED = object()
+_OBJECT_KEYS = {
+    "kong": ("kong", _REQUIRED),
+    "konnect": ("konnect", None),
+    "certificate": ("certificate", {}),
+    "network": ("network", {}),
+    "ecs": ("ecs", {}),
+    "loadBalancer": ("load_balancer", {}),
+}
+_SECRET_KEYS = ("clusterCert", "clusterCertKey")
+_SCALAR_KEYS = ("mode",)
+KNOWN_KEYS = frozenset(_OBJECT_KEYS) | frozenset(_SECRET_KEYS) | frozenset(_SCALAR_KEYS)
+MODES = ("konnect-ecs", "hybrid-eks")
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _key_path(top: str, loc: tuple) -> str:
+    path = f"{NAMESPACE}:{top}"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _pydantic_problems(top: str, raw: Any, error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "missing":
+            problems.append(f"{_key_path(top, loc)}: required, not set")
+        elif item["type"] == "extra_forbidden":
+            problems.append(f"{_key_path(top, loc)}: unknown key (value {_show(item['input'])})")
+        else:
+            problems.append(f"{_key_path(top, loc)}: got {_show(item['input'])}; {message}")
+    return problems
+
+
+def _looks_like_pem(text: str, kinds: tuple[str, ...]) -> bool:
+    return any(f"-----BEGIN {kind}-----" in text and f"-----END {kind}-----" in text for kind in kinds)
+
+
+def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
+                      region: Optional[str] = None) -> StackConfig:
+    """Validate raw stack config and return the typed :class:`StackConfig`.
+
+    ``raw`` maps keys without the namespace (``mode``, ``ecs`` ...) to their string values as Pulumi
+    hands them over (objects as JSON text). ``secret_keys`` names those set with ``--secret``.
+    ``region`` is ``aws:region`` (required). Defaults: see each section's model.
+
+    Raises :class:`ConfigError` listing every problem found: unknown keys, values of the wrong type
+    or out of range, missing required keys, and combinations that cannot work together.
+    """
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+
+    for key in sorted(set(raw) - KNOWN_KEYS):
+        problems.append(f"{NAMESPACE}:{key}: unknown key (known keys: {', '.join(sorted(KNOWN_KEYS))})")
+
+    mode = raw.get("mode", "konnect-ecs")
+    if mode not in MODES:
+        problems.append(f"{NAMESPACE}:mode: got {_show(mode)}; allowed: {', '.join(MODES)}")
+    elif mode == "hybrid-eks":
+        problems.append(f"{NAMESPACE}:mode: got 'hybrid-eks'; this mode is not available yet "
+                        "(the self-hosted hybrid mode on EKS is planned); use 'konnect-ecs'")
+    values["mode"] = mode
+
+    if not region:
+        problems.append("aws:region: required, not set (the AWS region to deploy to, e.g. us-west-2)")
+    elif not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        problems.append(f"aws:region: got {_show(region)}; not an AWS region name such as us-west-2")
+    values["region"] = region or ""
+
+    models = {"kong": KongConfig, "konnect": KonnectConfig, "certificate": CertificateConfig,
+              "network": NetworkConfig, "ecs": EcsConfig, "loadBalancer": LoadBalancerConfig}
+    for key, (field, default) in _OBJECT_KEYS.items():
+        text = raw.get(key)
+        if text is None:
+            if default is _REQUIRED:
+                problems.append(f"{NAMESPACE}:{key}: required, not set")
+                continue
+            if default is None:
+                values[field] = None
+                continue
+            data: Any = default
+        else:
+            try:
+                data = json.loads(text)
+            except (TypeError, ValueError):
+                problems.append(f"{NAMESPACE}:{key}: got {_show(text)}; expected an object of settings")
+                continue
+        if not isinstance(data, dict):
+            problems.append(f"{NAMESPACE}:{key}: got {_show(data)}; expected an object of settings")
+            continue
+        try:
+            values[field] = models[key].model_validate(data)
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(key, data, error))
+
+    if mode == "konnect-ecs" and raw.get("konnect") is None:
+        problems.append(f"{NAMESPACE}:konnect: required in mode konnect-ecs, not set (give "
+                        "controlPlaneEndpoint and telemetryEndpoint as Konnect shows them)")
+
+    values["provided_certificate"] = _provided_certificate(raw, secret_keys, problems)
+
+    ecs, lb, net = values.get("ecs"), values.get("load_balancer"), values.get("network")
+    if isinstance(ecs, EcsConfig):
+        allowed = FARGATE_CPU_MEMORY[ecs.cpu]
+        if ecs.memory not in allowed:
+            problems.append(f"{NAMESPACE}:ecs.memory: got {ecs.memory}; with ecs.cpu {ecs.cpu} Fargate "
+                            f"accepts {allowed[0]} to {allowed[-1]} MiB in steps of "
+                            f"{allowed[1] - allowed[0]} ({', '.join(map(str, allowed))})")
+        if ecs.min_count > ecs.max_count:
+            problems.append(f"{NAMESPACE}:ecs.minCount: got {ecs.min_count}; must not exceed "
+                            f"ecs.maxCount ({ecs.max_count})")
+        elif not ecs.min_count <= ecs.desired_count <= ecs.max_count:
+            problems.append(f"{NAMESPACE}:ecs.desiredCount: got {ecs.desired_count}; must lie between "
+                            f"ecs.minCount ({ecs.min_count}) and ecs.maxCount ({ecs.max_count})")
+        if ecs.secrets_kms_key_arn and region and _KMS_KEY_ARN.match(ecs.secrets_kms_key_arn).group(1) != region:
+            problems.append(f"{NAMESPACE}:ecs.secretsKmsKeyArn: got {_show(ecs.secrets_kms_key_arn)}; "
+                            f"the key must be in the stack's region {region}")
+    if isinstance(lb, LoadBalancerConfig) and lb.certificate_arn and region:
+        if _ACM_ARN.match(lb.certificate_arn).group(1) != region:
+            problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: got {_show(lb.certificate_arn)}; "
+                            f"an NLB uses ACM certificates of its own region {region}")
+    if isinstance(net, NetworkConfig):
+        if net.existing:
+            if len(net.private_subnet_ids) < 2:
+                problems.append(f"{NAMESPACE}:network.privateSubnetIds: got {_show(net.private_subnet_ids)}; "
+                                "an existing VPC needs at least 2 private subnets in different AZs")
+            needs_public = not (isinstance(lb, LoadBalancerConfig) and lb.internal)
+            if needs_public and len(net.public_subnet_ids) < 2:
+                problems.append(f"{NAMESPACE}:network.publicSubnetIds: got {_show(net.public_subnet_ids)}; "
+                                "an internet-facing load balancer needs at least 2 public subnets")
+        elif net.public_subnet_ids or net.private_subnet_ids:
+            problems.append(f"{NAMESPACE}:network.vpcId: not set, but subnet ids are; give vpcId to use "
+                            "an existing VPC, or no ids to create one")
+
+    if problems:
+        raise ConfigError(problems)
+    return StackConfig(**values)
+
+
+def _provided_certificate(raw: Mapping[str, str], secret_keys, problems: list[str]):
+    cert, key = raw.get("clusterCert"), raw.get("clusterCertKey")
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        missing = "clusterCert" if cert is None else "clusterCertKey"
+        problems.append(f"{NAMESPACE}:{missing}: required when the other of clusterCert/clusterCertKey "
+                        "is set (give both, or neither to generate a certificate)")
+        return None
+    if "clusterCertKey" not in secret_keys:
+        problems.append(f"{NAMESPACE}:clusterCertKey: set in plain text; a private key must be set with "
+                        "`pulumi config set --secret kong-aws:clusterCertKey`")
+    offline = key == OFFLINE_SECRET_PLACEHOLDER or cert == OFFLINE_SECRET_PLACEHOLDER
+    if not offline:
+        if not _looks_like_pem(cert, ("CERTIFICATE",)):
+            problems.append(f"{NAMESPACE}:clusterCert: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
+        if not _looks_like_pem(key, ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY")):
+            problems.append(f"{NAMESPACE}:clusterCertKey: not a PEM private key (-----BEGIN PRIVATE KEY-----)")
+    return ProvidedCertificate(cert_pem=cert, key_pem=key)
+
+
+def from_pulumi() -> StackConfig:
+    """Read the running stack's ``kong-aws:*`` and ``aws:region`` config and validate it.
+
+    Reads what the Pulumi language host set (and the ``PULUMI_CONFIG`` environment the CLI passes).
+    Raises :class:`ConfigError` as :func:`load_stack_config` does.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    all_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    raw = {k[len(prefix):]: v for k, v in all_config.items() if k.startswith(prefix)}
+    secret_env = set(runtime_config.get_config_secret_keys_env())
+    secret = {k for k in raw if runtime_config.is_config_secret(prefix + k) or prefix + k in secret_env}
+    return load_stack_config(raw, secret, region=all_config.get("aws:region"))

@@ -1,0 +1,177 @@
+"""Kong node settings: the one place that knows which ``kong.conf`` settings a Kong node needs.
+
+A node is described as data (:class:`KongNode`: role, cluster endpoints, certificate references,
+labels, listeners, workers). :meth:`KongNode.settings` turns that description into ``kong.conf``
+settings; :func:`container_environment` and :func:`helm_env` are two renderings of the same
+settings (the ``KONG_*`` environment of a container, and the ``env:`` block of Kong's Helm chart).
+
+Setting names and values follow Kong's configuration reference (../shared/reference/
+kong-gateway-ee-conf/ and kong_conf_validation.json); the hybrid-mode rules enforced in
+:meth:`KongNode.settings` are those of Kong 3.9 kong/conf_loader/parse.lua as distilled in
+kong_conf_validation.json (``hybrid_mode_rules_parse_lua``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Union
+
+#: The port of the status listener (``status_listen``) on which load balancers and probes check a
+#: node. Kong's default status listener is 127.0.0.1:8007, unreachable from outside the container.
+STATUS_PORT = 8100
+#: Kong's default proxy ports (``proxy_listen`` default: 0.0.0.0:8000 and 0.0.0.0:8443 ssl).
+PROXY_HTTP_PORT = 8000
+PROXY_HTTPS_PORT = 8443
+
+
+@dataclass(frozen=True)
+class SecretSetting:
+    """A setting whose value a secret store injects (``cluster_cert_key`` from Secrets Manager).
+
+    ``reference`` is what the platform resolves: on ECS, a Secrets Manager ``valueFrom`` ARN.
+    """
+
+    reference: str
+
+
+SettingValue = Union[str, SecretSetting]
+
+
+@dataclass(frozen=True)
+class ClusterEndpoint:
+    """An endpoint a data plane dials: ``address`` (``host:port``) and the TLS ``server_name``."""
+
+    address: str
+    server_name: str
+
+
+@dataclass(frozen=True)
+class KongNode:
+    """A Kong Gateway node described as configuration data.
+
+    - ``role``: ``data_plane``, ``control_plane`` or ``traditional``.
+    - ``cluster_mtls``: ``pki`` (Konnect and the default of this project) or ``shared``.
+    - ``control_plane`` / ``telemetry``: where a data plane connects (``cluster_control_plane`` /
+      ``cluster_server_name``, ``cluster_telemetry_endpoint`` / ``cluster_telemetry_server_name``).
+    - ``cluster_cert`` / ``cluster_cert_key``: file paths, PEM text, or :class:`SecretSetting`.
+    - ``konnect``: the node joins Kong Konnect (``konnect_mode on``, ``vitals off``, system CAs).
+    - ``labels``: ``cluster_dp_labels`` (data planes only).
+    - ``worker_processes``: ``nginx_worker_processes`` (None: Kong's ``auto``, which counts the
+      host's CPUs, not the container's share).
+    - ``status_port``: the status listener on all interfaces, for health checks (default 8100).
+    - ``database``: ``off`` for data planes, ``postgres`` for control planes.
+
+    Raises ``ValueError`` from :meth:`settings` when the description breaks a rule Kong enforces
+    at start-up.
+    """
+
+    role: Literal["data_plane", "control_plane", "traditional"]
+    cluster_cert: Optional[SettingValue] = None
+    cluster_cert_key: Optional[SettingValue] = None
+    cluster_mtls: Literal["pki", "shared"] = "pki"
+    control_plane: Optional[ClusterEndpoint] = None
+    telemetry: Optional[ClusterEndpoint] = None
+    konnect: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    worker_processes: Optional[int] = None
+    status_port: int = STATUS_PORT
+    database: Literal["off", "postgres"] = "off"
+    router_flavor: str = "traditional_compatible"
+    log_level: str = "notice"
+    trusted_certificates: tuple[str, ...] = ("system",)
+
+    def settings(self) -> dict[str, SettingValue]:
+        """The node's ``kong.conf`` settings, ``{name: value}`` with Kong's lower-case names.
+
+        Values are strings, or :class:`SecretSetting` for those a secret store provides.
+        """
+        self._check()
+        out: dict[str, SettingValue] = {
+            "role": self.role,
+            "database": self.database,
+            "router_flavor": self.router_flavor,
+            "log_level": self.log_level,
+            # Logs go to the container's streams, where the platform's log driver collects them.
+            "proxy_access_log": "/dev/stdout",
+            "proxy_error_log": "/dev/stderr",
+            "status_error_log": "/dev/stderr",
+            "status_listen": f"0.0.0.0:{self.status_port}",
+            "lua_ssl_trusted_certificate": ",".join(self.trusted_certificates),
+        }
+        if self.worker_processes is not None:
+            out["nginx_worker_processes"] = str(self.worker_processes)
+        if self.role == "traditional":
+            return out
+        out["cluster_mtls"] = self.cluster_mtls
+        out["cluster_cert"] = self.cluster_cert  # type: ignore[assignment]
+        out["cluster_cert_key"] = self.cluster_cert_key  # type: ignore[assignment]
+        if self.role == "data_plane":
+            # A data plane serves no Admin API; its configuration comes from the control plane.
+            out["admin_listen"] = "off"
+            if self.control_plane is not None:
+                out["cluster_control_plane"] = self.control_plane.address
+                out["cluster_server_name"] = self.control_plane.server_name
+            if self.telemetry is not None:
+                out["cluster_telemetry_endpoint"] = self.telemetry.address
+                out["cluster_telemetry_server_name"] = self.telemetry.server_name
+            if self.labels:
+                out["cluster_dp_labels"] = ",".join(f"{k}:{v}" for k, v in self.labels.items())
+        if self.konnect:
+            out["konnect_mode"] = "on"
+            out["vitals"] = "off"
+        return out
+
+    def _check(self) -> None:
+        if self.role in ("data_plane", "control_plane"):
+            if self.cluster_cert is None or self.cluster_cert_key is None:
+                raise ValueError("cluster certificate and key must be provided to use Hybrid mode")
+        if self.role == "data_plane":
+            if self.database != "off":
+                raise ValueError('only in-memory storage can be used when role = "data_plane"')
+            if self.control_plane is None:
+                raise ValueError("a data plane needs the control plane endpoint (cluster_control_plane)")
+        if self.role == "control_plane":
+            if self.database == "off":
+                raise ValueError('in-memory storage can not be used when role = "control_plane"')
+            if self.labels:
+                raise ValueError('cluster_dp_labels can not be used when role = "control_plane"')
+        if self.konnect and self.role != "data_plane":
+            raise ValueError("only data planes connect to Konnect")
+        if self.worker_processes is not None and self.worker_processes < 1:
+            raise ValueError("worker_processes must be at least 1")
+
+
+def env_name(setting: str) -> str:
+    """The environment variable Kong reads for ``setting`` (``KONG_`` + upper case)."""
+    return "KONG_" + setting.upper()
+
+
+def container_environment(settings: Mapping[str, SettingValue]) -> tuple[list[dict], list[dict]]:
+    """Render settings as an ECS container's ``environment`` and ``secrets`` lists.
+
+    Returns ``(environment, secrets)``: ``[{"name": "KONG_ROLE", "value": "data_plane"}, ...]`` and
+    ``[{"name": "KONG_CLUSTER_CERT_KEY", "valueFrom": "<arn>"}, ...]``, each sorted by name. A
+    :class:`SecretSetting` never lands in ``environment``.
+    """
+    environment, secrets = [], []
+    for name, value in sorted(settings.items()):
+        if isinstance(value, SecretSetting):
+            secrets.append({"name": env_name(name), "valueFrom": value.reference})
+        else:
+            environment.append({"name": env_name(name), "value": value})
+    return environment, secrets
+
+
+def helm_env(settings: Mapping[str, SettingValue]) -> dict[str, str]:
+    """Render settings as the Kong Helm chart's ``env:`` block (keys without the ``KONG_`` prefix).
+
+    Raises ``ValueError`` for a :class:`SecretSetting`: a chart value is not a secret store (mount
+    the secret as a file and give its path instead).
+    """
+    out = {}
+    for name, value in settings.items():
+        if isinstance(value, SecretSetting):
+            raise ValueError(f"{name} comes from a secret; give the chart a file path for it")
+        out[name] = value
+    return out

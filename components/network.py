@@ -1,0 +1,140 @@
+"""The network the Kong nodes run in: a new VPC across availability zones, or an existing one."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+#: How many equal blocks the VPC range is cut into: public subnets take blocks 0-5, private
+#: subnets blocks 8-13 (a /16 gives /20 subnets of 4,096 addresses).
+_SUBNET_BLOCKS = 16
+_PRIVATE_OFFSET = 8
+MAX_AZS = 6
+
+
+@dataclass
+class NetworkArgs:
+    """Arguments of :class:`Network`.
+
+    New VPC (``vpc_id`` None): ``cidr_block`` (IPv4, /16 to /24), ``availability_zone_count`` (2-6)
+    subnets of each kind, ``nat_gateways`` ``per-az`` (one NAT gateway per zone, survives a zone
+    outage) or ``single`` (one, cheaper, a single point of failure for outbound traffic).
+    Existing VPC: ``vpc_id``, ``public_subnet_ids`` and ``private_subnet_ids`` as given.
+    """
+
+    cidr_block: str = "10.0.0.0/16"
+    availability_zone_count: int = 2
+    nat_gateways: Literal["per-az", "single"] = "per-az"
+    vpc_id: Optional[str] = None
+    public_subnet_ids: Sequence[str] = field(default_factory=tuple)
+    private_subnet_ids: Sequence[str] = field(default_factory=tuple)
+
+
+def subnet_blocks(cidr_block: str, count: int) -> tuple[list[str], list[str]]:
+    """Split ``cidr_block`` into ``count`` public and ``count`` private subnet ranges.
+
+    Returns ``(public, private)`` lists of CIDR strings, all of one size (the VPC prefix + 4).
+    Raises ``ValueError`` when ``count`` is outside 1-6 or the subnets would be smaller than the
+    /28 that AWS allows.
+    """
+    if not 1 <= count <= MAX_AZS:
+        raise ValueError(f"availability zone count must be 1 to {MAX_AZS}, got {count}")
+    network = ipaddress.IPv4Network(cidr_block)
+    if network.prefixlen + 4 > 28:
+        raise ValueError(f"{cidr_block} is too small for /28 subnets (use /24 or larger)")
+    blocks = list(network.subnets(prefixlen_diff=4))
+    assert len(blocks) == _SUBNET_BLOCKS
+    public = [str(b) for b in blocks[:count]]
+    private = [str(b) for b in blocks[_PRIVATE_OFFSET:_PRIVATE_OFFSET + count]]
+    return public, private
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC with public and private subnets (type ``kong-aws:network:Network``).
+
+    A new VPC gets DNS support, an internet gateway, one public and one private subnet per zone,
+    NAT gateway(s) so private subnets reach Konnect, container registries and AWS APIs on 443,
+    and its default security group stripped of all rules. Outputs: ``vpc_id``,
+    ``public_subnet_ids`` and ``private_subnet_ids`` (lists, one subnet per zone, zone order).
+
+    Raises ``ValueError`` when the region has fewer available zones than asked for.
+    """
+
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[list[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("kong-aws:network:Network", name, None, opts)
+        if args.vpc_id is not None:
+            self.vpc_id = pulumi.Output.from_input(args.vpc_id)
+            self.public_subnet_ids = pulumi.Output.from_input(list(args.public_subnet_ids))
+            self.private_subnet_ids = pulumi.Output.from_input(list(args.private_subnet_ids))
+        else:
+            self._create(name, args)
+        self.register_outputs({
+            "vpcId": self.vpc_id,
+            "publicSubnetIds": self.public_subnet_ids,
+            "privateSubnetIds": self.private_subnet_ids,
+        })
+
+    def _create(self, name: str, args: NetworkArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
+        if len(zones.names) < args.availability_zone_count:
+            raise ValueError(f"the region has {len(zones.names)} available zones, "
+                             f"{args.availability_zone_count} were asked for")
+        zone_names = sorted(zones.names)[: args.availability_zone_count]
+        public_blocks, private_blocks = subnet_blocks(args.cidr_block, len(zone_names))
+
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr_block, enable_dns_hostnames=True,
+                          enable_dns_support=True, tags={"Name": f"{name}-vpc"}, opts=child)
+        # No rules: nothing uses the default group, and an open default group is a common finding.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
+                                     opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"},
+                                      opts=child)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags={"Name": f"{name}-public"}, opts=child)
+
+        public_subnets, private_subnets, nat_ids = [], [], []
+        for index, zone in enumerate(zone_names):
+            public = aws.ec2.Subnet(
+                f"{name}-public-{index}", vpc_id=vpc.id, cidr_block=public_blocks[index],
+                availability_zone=zone, map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{zone}", "kong-aws/tier": "public"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-public-rta-{index}", subnet_id=public.id,
+                                          route_table_id=public_rt.id, opts=child)
+            public_subnets.append(public)
+            if args.nat_gateways == "per-az" or index == 0:
+                eip = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc",
+                                  tags={"Name": f"{name}-nat-{zone}"}, opts=child)
+                nat = aws.ec2.NatGateway(
+                    f"{name}-nat-{index}", allocation_id=eip.id, subnet_id=public.id,
+                    tags={"Name": f"{name}-nat-{zone}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]))
+                nat_ids.append(nat.id)
+
+        for index, zone in enumerate(zone_names):
+            private = aws.ec2.Subnet(
+                f"{name}-private-{index}", vpc_id=vpc.id, cidr_block=private_blocks[index],
+                availability_zone=zone, map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{zone}", "kong-aws/tier": "private"}, opts=child)
+            route_table = aws.ec2.RouteTable(
+                f"{name}-private-rt-{index}", vpc_id=vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(
+                    cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[index if len(nat_ids) > 1 else 0])],
+                tags={"Name": f"{name}-private-{zone}"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-private-rta-{index}", subnet_id=private.id,
+                                          route_table_id=route_table.id, opts=child)
+            private_subnets.append(private)
+
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])

@@ -1,0 +1,45 @@
+"""Stack outputs: what an operator needs after ``pulumi up``, and nothing secret."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.certificates import ClusterCertificate
+from components.config import StackConfig
+from components.konnect_ecs import KonnectDataPlanes
+
+PIN_INSTRUCTIONS = (
+    "Pin dataPlaneCertificatePem in your Konnect control plane before the data planes can connect: "
+    "Gateway Manager > your control plane > Data Plane Nodes > New Data Plane Node > "
+    "'Use your own certificate' (pinned mode), or "
+    "POST https://<region>.api.konghq.com/v2/control-planes/<control plane id>/dp-client-certificates "
+    "with the body {\"cert\": \"<the PEM>\"} and an access token "
+    "(`pulumi stack output dataPlaneCertificatePem`). A provided certificate from the Konnect UI "
+    "is already pinned."
+)
+
+
+def konnect_ecs_outputs(config: StackConfig, certificate: ClusterCertificate,
+                        data_planes: KonnectDataPlanes) -> dict[str, pulumi.Output]:
+    """The outputs of a ``konnect-ecs`` stack, keyed by output name (camelCase):
+
+    ``proxyUrl`` / ``proxyHttpsUrl`` (the load balancer), ``curlCheck`` (a command whose answer, a
+    404 ``no Route matched with those values``, proves a data plane answers), ``ecsClusterName``,
+    ``ecsServiceName``, ``logGroupName``, ``controlPlaneEndpoint`` / ``telemetryEndpoint`` (the Kong
+    settings used), ``dataPlaneCertificatePem`` (public part) and ``konnectPinInstructions``.
+    """
+    dns = data_planes.load_balancer_dns_name
+    konnect = config.konnect
+    return {
+        "proxyUrl": pulumi.Output.concat("http://", dns),
+        "proxyHttpsUrl": pulumi.Output.concat("https://", dns),
+        "curlCheck": pulumi.Output.concat(
+            "curl -si http://", dns, "/ | head -n 1   # expect 404 (no Route matched with those values)"),
+        "ecsClusterName": data_planes.cluster_name,
+        "ecsServiceName": data_planes.service_name,
+        "logGroupName": data_planes.log_group_name,
+        "controlPlaneEndpoint": pulumi.Output.from_input(konnect.control_plane_endpoint.address),
+        "telemetryEndpoint": pulumi.Output.from_input(konnect.telemetry_endpoint.address),
+        "dataPlaneCertificatePem": certificate.cert_pem,
+        "konnectPinInstructions": pulumi.Output.from_input(PIN_INSTRUCTIONS),
+    }

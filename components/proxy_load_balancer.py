@@ -1,0 +1,136 @@
+"""The Network Load Balancer that carries client traffic to Kong's proxy ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.kong_settings import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
+
+#: Target group health check: HTTP ``GET /status`` on Kong's status listener. ``/status`` answers
+#: 200 while Kong runs, whatever configuration it holds. ``/status/ready`` answers 503 until a data
+#: plane has received a non-empty configuration from its control plane (Kong docs, "Readiness
+#: check"; ../shared/reference/README.md), so a data plane attached to a new, empty control plane
+#: would be marked unhealthy and ECS would replace it in a loop.
+HEALTH_CHECK_PATH = "/status"
+
+
+@dataclass
+class ProxyLoadBalancerArgs:
+    """Arguments of :class:`ProxyLoadBalancer`.
+
+    - ``vpc_id``, ``subnet_ids`` (public subnets, or private ones when ``internal``).
+    - ``target_security_group_id``: the security group of the Kong tasks; the NLB may reach only it,
+      on the proxy and status ports.
+    - ``tls_mode``: ``passthrough`` (443 -> 8443 as TCP, Kong ends TLS) or ``terminate`` (443 is a
+      TLS listener with ``certificate_arn`` and ``ssl_policy``, re-encrypted to 8443).
+    - ``allowed_cidrs``: IPv4 blocks that may reach ports 80 and 443 (default all).
+    - ``deregistration_delay``: seconds open connections may finish on a deregistered target.
+    """
+
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    target_security_group_id: pulumi.Input[str]
+    internal: bool = False
+    tls_mode: Literal["passthrough", "terminate"] = "passthrough"
+    certificate_arn: Optional[str] = None
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    allowed_cidrs: Sequence[str] = field(default_factory=lambda: ("0.0.0.0/0",))
+    deregistration_delay: int = 30
+    deletion_protection: bool = False
+
+
+class ProxyLoadBalancer(pulumi.ComponentResource):
+    """An NLB forwarding 80 -> 8000 and 443 -> 8443 (type ``kong-aws:load_balancer:ProxyLoadBalancer``).
+
+    Targets are task IPs (``awsvpc``); both target groups check health on the status listener
+    (port 8100, ``GET /status``, see :data:`HEALTH_CHECK_PATH`). The NLB has its own security group:
+    ingress 80/443 from ``allowed_cidrs`` only, egress only to the tasks' group on 8000, 8443 and
+    8100. Cross-zone load balancing is on.
+
+    Outputs: ``dns_name``, ``arn``, ``security_group_id``, ``http_target_group_arn``,
+    ``https_target_group_arn``, and ``listeners`` (resources a service should depend on).
+    Raises ``ValueError`` when ``tls_mode`` is ``terminate`` without ``certificate_arn``.
+    """
+
+    dns_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    http_target_group_arn: pulumi.Output[str]
+    https_target_group_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ProxyLoadBalancerArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        if args.tls_mode == "terminate" and not args.certificate_arn:
+            raise ValueError("tls_mode 'terminate' needs certificate_arn")
+        super().__init__("kong-aws:load_balancer:ProxyLoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg", vpc_id=args.vpc_id,
+            description="Kong proxy NLB: clients in on 80/443, out only to the Kong tasks",
+            tags={"Name": f"{name}-nlb"}, opts=child)
+        for port in (80, 443):
+            for index, cidr in enumerate(args.allowed_cidrs):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-in-{port}-{index}", security_group_id=sg.id, ip_protocol="tcp",
+                    from_port=port, to_port=port, cidr_ipv4=cidr,
+                    description=f"clients to the Kong proxy on {port}", opts=child)
+        for port, what in ((PROXY_HTTP_PORT, "proxy http"), (PROXY_HTTPS_PORT, "proxy https"),
+                           (STATUS_PORT, "status listener health checks")):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-out-{port}", security_group_id=sg.id, ip_protocol="tcp", from_port=port,
+                to_port=port, referenced_security_group_id=args.target_security_group_id,
+                description=f"to Kong tasks: {what}", opts=child)
+
+        nlb = aws.lb.LoadBalancer(
+            f"{name}-nlb", load_balancer_type="network", internal=args.internal,
+            subnets=args.subnet_ids, security_groups=[sg.id], ip_address_type="ipv4",
+            enable_cross_zone_load_balancing=True,
+            enable_deletion_protection=args.deletion_protection,
+            enforce_security_group_inbound_rules_on_private_link_traffic="on",
+            tags={"Name": f"{name}-nlb"}, opts=child)
+
+        health_check = aws.lb.TargetGroupHealthCheckArgs(
+            enabled=True, protocol="HTTP", port=str(STATUS_PORT), path=HEALTH_CHECK_PATH,
+            matcher="200", interval=10, timeout=5, healthy_threshold=2, unhealthy_threshold=3)
+
+        def target_group(suffix: str, port: int, protocol: str) -> aws.lb.TargetGroup:
+            return aws.lb.TargetGroup(
+                f"{name}-{suffix}", vpc_id=args.vpc_id, target_type="ip", port=port,
+                protocol=protocol, health_check=health_check,
+                deregistration_delay=args.deregistration_delay, preserve_client_ip="false",
+                connection_termination=True, tags={"Name": f"{name}-{suffix}"}, opts=child)
+
+        http_tg = target_group("http", PROXY_HTTP_PORT, "TCP")
+        # In terminate mode the NLB re-encrypts to 8443, so Kong still sees https requests.
+        https_tg = target_group("https", PROXY_HTTPS_PORT,
+                                "TLS" if args.tls_mode == "terminate" else "TCP")
+
+        http_listener = aws.lb.Listener(
+            f"{name}-http", load_balancer_arn=nlb.arn, port=80, protocol="TCP",
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=http_tg.arn)],
+            opts=child)
+        tls_args = ({"certificate_arn": args.certificate_arn, "ssl_policy": args.ssl_policy,
+                     "protocol": "TLS"} if args.tls_mode == "terminate" else {"protocol": "TCP"})
+        https_listener = aws.lb.Listener(
+            f"{name}-https", load_balancer_arn=nlb.arn, port=443, **tls_args,
+            default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=https_tg.arn)],
+            opts=child)
+
+        self.dns_name = nlb.dns_name
+        self.arn = nlb.arn
+        self.security_group_id = sg.id
+        self.http_target_group_arn = http_tg.arn
+        self.https_target_group_arn = https_tg.arn
+        self.listeners = [http_listener, https_listener]
+        self.register_outputs({
+            "dnsName": self.dns_name,
+            "arn": self.arn,
+            "securityGroupId": self.security_group_id,
+            "httpTargetGroupArn": self.http_target_group_arn,
+            "httpsTargetGroupArn": self.https_target_group_arn,
+        })

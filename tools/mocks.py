@@ -1,0 +1,422 @@
+"""Pulumi's mock runtime with a deterministic fake AWS, shared by the tests and ``tools.render``.
+
+:func:`run_program` runs the real ``__main__.py`` (or any callable) afresh under Pulumi's mocks and
+returns what it registered, as the engine would have received it: each resource's URN, type, name,
+parent, inputs (camelCase, secrets still marked) and dependencies, plus the stack outputs.
+
+The fake cloud answers with one account id (:data:`ACCOUNT_ID`), the stack's region and three
+availability zones. TLS resources get real keys and certificates made with ``cryptography``, so a
+test can check what a certificate really is. An invoke the fake cloud does not know fails loudly.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import runpy
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as pulumi_settings
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_ID = "123456789012"
+SECRET_MASK = "[secret]"
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+# ---------------------------------------------------------------------------------------------
+# Real TLS material for the pulumi-tls resources.
+
+def _crypto():
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    return x509, hashes, serialization, ec, rsa, ExtendedKeyUsageOID, NameOID
+
+
+_RSA_CACHE: dict[tuple[str, int], Any] = {}
+
+
+def _private_key(inputs: dict, seed: str):
+    x509, hashes, serialization, ec, rsa, *_ = _crypto()
+    algorithm = inputs.get("algorithm")
+    if algorithm == "ECDSA":
+        curve = {"P224": ec.SECP224R1(), "P256": ec.SECP256R1(), "P384": ec.SECP384R1(),
+                 "P521": ec.SECP521R1()}[inputs.get("ecdsaCurve", "P224")]
+        # Deterministic per resource: the same URN gives the same key in every run.
+        value = int.from_bytes(hashlib.sha512(seed.encode()).digest(), "big") % (2 ** 200) + 1
+        return ec.derive_private_key(value, curve)
+    if algorithm == "RSA":
+        bits = int(inputs.get("rsaBits", 2048))
+        if (seed, bits) not in _RSA_CACHE:
+            _RSA_CACHE[(seed, bits)] = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        return _RSA_CACHE[(seed, bits)]
+    raise ValueError(f"tls:PrivateKey: unsupported algorithm {algorithm!r}")
+
+
+def _pem_key(key) -> tuple[str, str]:
+    _, _, serialization, ec, *_ = _crypto()
+    traditional = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()).decode()
+    pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode()
+    return traditional, pkcs8
+
+
+def _load_key(pem: str):
+    _, _, serialization, *_ = _crypto()
+    return serialization.load_pem_private_key(_plain(pem).encode(), password=None)
+
+
+def _name(subject: Optional[dict]):
+    x509, *_, NameOID = _crypto()
+    subject = subject or {}
+    attrs = []
+    for key, oid in (("country", NameOID.COUNTRY_NAME), ("province", NameOID.STATE_OR_PROVINCE_NAME),
+                     ("locality", NameOID.LOCALITY_NAME), ("organization", NameOID.ORGANIZATION_NAME),
+                     ("organizationalUnit", NameOID.ORGANIZATIONAL_UNIT_NAME),
+                     ("commonName", NameOID.COMMON_NAME)):
+        if subject.get(key):
+            attrs.append(x509.NameAttribute(oid, subject[key]))
+    return x509.Name(attrs)
+
+
+_KEY_USAGES = {"digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+               "key_agreement", "cert_signing", "crl_signing", "encipher_only", "decipher_only"}
+
+
+def _build_cert(inputs: dict, subject, public_key, issuer, issuer_key, seed: str) -> tuple[str, dict]:
+    x509, hashes, serialization, ec, rsa, EKU, _ = _crypto()
+    uses = set(inputs.get("allowedUses") or [])
+    unknown = uses - _KEY_USAGES - {"server_auth", "client_auth", "code_signing", "email_protection",
+                                    "timestamping", "ocsp_signing", "any_extended"}
+    if unknown:
+        raise ValueError(f"tls: unknown allowed_uses {sorted(unknown)}")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    hours = int(inputs.get("validityPeriodHours", 0))
+    not_after = now + datetime.timedelta(hours=hours)
+    is_ca = bool(inputs.get("isCaCertificate", False))
+    serial = int(_digest(seed, str(now), length=30), 16)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(public_key).serial_number(serial).not_valid_before(now).not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True))
+    if uses & _KEY_USAGES:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature="digital_signature" in uses, content_commitment="content_commitment" in uses,
+            key_encipherment="key_encipherment" in uses, data_encipherment="data_encipherment" in uses,
+            key_agreement="key_agreement" in uses, key_cert_sign="cert_signing" in uses,
+            crl_sign="crl_signing" in uses, encipher_only="encipher_only" in uses,
+            decipher_only="decipher_only" in uses), critical=True)
+    ekus = [oid for name, oid in (("server_auth", EKU.SERVER_AUTH), ("client_auth", EKU.CLIENT_AUTH),
+                                  ("code_signing", EKU.CODE_SIGNING), ("email_protection", EKU.EMAIL_PROTECTION),
+                                  ("timestamping", EKU.TIME_STAMPING), ("ocsp_signing", EKU.OCSP_SIGNING))
+            if name in uses]
+    if ekus:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+    dns_names = inputs.get("dnsNames") or []
+    if dns_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+    if inputs.get("setSubjectKeyId"):
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    if issuer_key is not None and issuer_key.public_key() != public_key:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    algorithm = hashes.SHA384() if isinstance(issuer_key, ec.EllipticCurvePrivateKey) else hashes.SHA256()
+    cert = builder.sign(issuer_key, algorithm)
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    return pem, {
+        "certPem": pem,
+        "validityStartTime": now.isoformat().replace("+00:00", "Z"),
+        "validityEndTime": not_after.isoformat().replace("+00:00", "Z"),
+        "readyForRenewal": False,
+    }
+
+
+def _tls_resource(typ: str, inputs: dict, seed: str) -> tuple[str, dict]:
+    x509, hashes, serialization, *_ = _crypto()
+    if typ == "tls:index/privateKey:PrivateKey":
+        key = _private_key(inputs, seed)
+        traditional, pkcs8 = _pem_key(key)
+        public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        openssh = key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+        return _digest(seed, length=40), {
+            "privateKeyPem": traditional, "privateKeyPemPkcs8": pkcs8, "publicKeyPem": public_pem,
+            "publicKeyOpenssh": openssh + "\n", "privateKeyOpenssh": "",
+            "publicKeyFingerprintSha256": "SHA256:" + _digest(public_pem, length=43),
+            "publicKeyFingerprintMd5": _digest("md5", public_pem, length=32)}
+    if typ == "tls:index/selfSignedCert:SelfSignedCert":
+        key = _load_key(inputs["privateKeyPem"])
+        subject = _name(inputs.get("subject"))
+        pem, state = _build_cert(inputs, subject, key.public_key(), subject, key, seed)
+        return str(x509.load_pem_x509_certificate(pem.encode()).serial_number), state
+    if typ == "tls:index/certRequest:CertRequest":
+        key = _load_key(inputs["privateKeyPem"])
+        builder = x509.CertificateSigningRequestBuilder().subject_name(_name(inputs.get("subject")))
+        if inputs.get("dnsNames"):
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in inputs["dnsNames"]]), critical=False)
+        csr = builder.sign(key, hashes.SHA256())
+        return _digest(seed, length=40), {"certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
+    if typ == "tls:index/locallySignedCert:LocallySignedCert":
+        csr = x509.load_pem_x509_csr(_plain(inputs["certRequestPem"]).encode())
+        ca_cert = x509.load_pem_x509_certificate(_plain(inputs["caCertPem"]).encode())
+        ca_key = _load_key(inputs["caPrivateKeyPem"])
+        merged = dict(inputs)
+        try:
+            san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            merged["dnsNames"] = san.get_values_for_type(x509.DNSName)
+        except x509.ExtensionNotFound:
+            pass
+        pem, state = _build_cert(merged, csr.subject, csr.public_key(), ca_cert.subject, ca_key, seed)
+        return str(x509.load_pem_x509_certificate(pem.encode()).serial_number), state
+    raise KeyError(typ)
+
+
+def _plain(value: Any) -> Any:
+    """The value inside a secret marker (inputs arrive marked as the engine receives them)."""
+    return rpc.unwrap_rpc_secret(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake cloud.
+
+_ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/eip:Eip": "eipalloc", "aws:ec2/natGateway:NatGateway": "nat", "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:ec2/securityGroup:SecurityGroup": "sg", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+}
+
+
+class FakeCloud(pulumi.runtime.Mocks):
+    """Deterministic answers for the resources and invokes this program uses.
+
+    ``new_resource`` echoes the inputs and adds what AWS would compute (ids, ARNs, names, DNS
+    names) from a hash of the resource's type and name, so two runs give the same answers.
+    ``call`` answers ``getAvailabilityZones`` (``<region>a``, ``b``, ``c``) and ``getCallerIdentity``
+    (:data:`ACCOUNT_ID`), and raises ``NotImplementedError`` for any other invoke.
+    """
+
+    def __init__(self, region: str):
+        self.region = region
+        self.invokes: list[tuple[str, dict]] = []
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.append((args.token, args.args))
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{suffix}" for suffix in "abc"]
+            return {"id": self.region, "names": names, "zoneIds": [f"apne1-az{i}" for i in (1, 2, 4)],
+                    "groupNames": [self.region] * 3, "state": args.args.get("state")}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID,
+                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/kong-aws-offline", "userId": "AIDAOFFLINEUSER"}
+        raise NotImplementedError(f"the fake cloud has no answer for invoke {args.token}")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        if not args.custom:
+            return "", {}
+        if typ.startswith("tls:"):
+            rid, state = _tls_resource(typ, inputs, f"{typ}/{name}")
+            return rid, {**inputs, **state}
+        return self._aws(typ, name, inputs)
+
+    def _aws(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+        region, digest = self.region, _digest(typ, name)
+        module, kind = typ.split(":")[1].split("/")[0], typ.split(":")[2]
+        physical = _plain(inputs.get("name")) or f"{name}-{digest[:7]}"
+        state = dict(inputs)
+        rid = f"{_ID_PREFIX[typ]}-{digest}" if typ in _ID_PREFIX else physical
+        arn = f"arn:aws:{module}:{region}:{ACCOUNT_ID}:{kind.lower()}/{physical}"
+        if typ == "aws:secretsmanager/secret:Secret":
+            arn = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{physical}-{digest[:6]}"
+            rid = arn
+            state["name"] = physical
+        elif typ == "aws:secretsmanager/secretVersion:SecretVersion":
+            version = str(uuid.UUID(_digest(typ, name, length=32)))
+            state["versionId"] = version
+            rid = f"{_plain(inputs['secretId'])}|{version}"
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            arn = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{physical}"
+            state["name"] = physical
+        elif typ == "aws:iam/role:Role":
+            arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"
+            state["name"] = physical
+            state["uniqueId"] = "AROA" + digest.upper()
+        elif typ == "aws:ecs/taskDefinition:TaskDefinition":
+            arn = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:task-definition/{inputs['family']}:1"
+            state["revision"] = 1
+            state["arnWithoutRevision"] = arn.rsplit(":", 1)[0]
+            rid = inputs["family"]
+        elif typ == "aws:ecs/cluster:Cluster":
+            arn = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:cluster/{physical}"
+            state["name"] = physical
+            rid = arn
+        elif typ == "aws:ecs/service:Service":
+            cluster = str(_plain(inputs.get("cluster", ""))).rsplit("/", 1)[-1]
+            arn = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:service/{cluster}/{physical}"
+            state["name"] = physical
+            rid = arn
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            lb_name = physical[:32].rstrip("-")
+            arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/net/{lb_name}/{digest[:16]}"
+            state["dnsName"] = f"{lb_name}-{digest[:10]}.elb.{region}.amazonaws.com"
+            state["zoneId"] = "Z31USIVHYNEOWT"
+            state["name"] = lb_name
+            rid = arn
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            tg_name = physical[:32].rstrip("-")
+            arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/{tg_name}/{digest[:16]}"
+            state["name"] = tg_name
+            rid = arn
+        elif typ == "aws:lb/listener:Listener":
+            arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:listener/net/{digest[:8]}/{digest[8:16]}"
+            rid = arn
+        elif typ == "aws:appautoscaling/target:Target":
+            rid = _plain(inputs.get("resourceId")) or physical
+        state["arn"] = arn
+        state.setdefault("id", rid)
+        state.setdefault("tagsAll", _plain(inputs.get("tags")) or {})
+        return rid, state
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording what the engine would receive.
+
+@dataclass
+class Registration:
+    """One registered resource as the engine received it (inputs with secrets still marked)."""
+
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    inputs: dict
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    options: dict
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps each registration's request, and marks outputs that the engine
+    would mark secret (``additionalSecretOutputs``), as the real engine does."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
+        self.registrations.append(Registration(
+            urn=urn, type=request.type, name=request.name, parent=request.parent or None,
+            custom=bool(request.custom), inputs=inputs, dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            options={"ignoreChanges": list(request.ignoreChanges),
+                     "additionalSecretOutputs": list(request.additionalSecretOutputs),
+                     "protect": bool(request.protect) if request.HasField("protect") else False}))
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        secret_outputs = set(request.additionalSecretOutputs)
+        if not secret_outputs:
+            return super().RegisterResource(request)
+        original = self.mocks.new_resource
+
+        def wrapped(args):
+            rid, state = original(args)
+            return rid, {k: (rpc.wrap_rpc_secret(_plain(v)) if k in secret_outputs else v)
+                         for k, v in state.items()}
+
+        self.mocks.new_resource = wrapped  # type: ignore[method-assign]
+        try:
+            return super().RegisterResource(request)
+        finally:
+            self.mocks.new_resource = original  # type: ignore[method-assign]
+
+
+@dataclass
+class RunResult:
+    """What one run of a program registered: ``registrations`` in order, ``outputs`` (stack
+    outputs, secrets as ``(value, True)``) and the fake cloud's ``invokes``."""
+
+    registrations: list[Registration]
+    outputs: dict[str, tuple[Any, bool]]
+    invokes: list[tuple[str, dict]] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Registration]:
+        """Registrations of one resource type token (``aws:ecs/service:Service``)."""
+        return [r for r in self.registrations if r.type == typ]
+
+    def one(self, typ: str) -> Registration:
+        """The single registration of ``typ``; raises ``AssertionError`` unless there is one."""
+        found = self.of_type(typ)
+        assert len(found) == 1, f"expected one {typ}, found {len(found)}"
+        return found[0]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+
+def run_program(program: Union[Path, Callable[[], None]], config: dict[str, str],
+                secret_keys: Optional[set[str]] = None, project: str = "kong-aws",
+                stack: str = "test") -> RunResult:
+    """Run ``program`` afresh under the mocks with ``config`` (full keys such as
+    ``kong-aws:ecs``, JSON text for objects) and return what it registered.
+
+    ``program`` is a path to a Pulumi program file (run as ``__main__``) or a callable that
+    declares resources. Exceptions the program raises (e.g. ``pulumi.RunError`` for bad config)
+    propagate after the runtime has settled.
+    """
+    region = config.get("aws:region", "us-east-1")
+    cloud = FakeCloud(region)
+    monitor = RecordingMonitor(cloud)
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys or ()))
+    pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor)
+    root = pulumi_settings.get_root_resource()
+
+    def body() -> None:
+        if callable(program):
+            program()
+        else:
+            runpy.run_path(str(program), run_name="__main__")
+
+    _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+
+    outputs: dict[str, tuple[Any, bool]] = {}
+    for key, value in getattr(root, "outputs", {}).items():
+        output = pulumi.Output.from_input(value)
+        outputs[key] = (_sync_await(output.future()), bool(_sync_await(output.is_secret())))
+    return RunResult(monitor.registrations, outputs, cloud.invokes)
+
+
+def mask_secrets(value: Any) -> Any:
+    """``value`` with every secret-marked part replaced by :data:`SECRET_MASK`."""
+    if rpc.is_rpc_secret(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def main_program() -> Path:
+    """The project's Pulumi program (``__main__.py``)."""
+    return PROJECT_ROOT / "__main__.py"

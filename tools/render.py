@@ -1,0 +1,195 @@
+"""Render a stack offline: ``python -m tools.render STACK [--out DIR]``.
+
+Reads ``Pulumi.yaml`` and ``Pulumi.STACK.yaml`` (``secure:`` values become placeholder secrets),
+runs the real program under Pulumi's mock runtime with a deterministic fake cloud
+(:mod:`tools.mocks`), and writes to DIR (default ``build/STACK``):
+
+- ``resources.json``: one object per registered resource: ``urn``, ``type``, ``name``, ``parent``,
+  ``custom``, ``inputs`` (camelCase, as the engine receives them) and ``dependencies``;
+- ``outputs.json``: the stack outputs;
+- ``ecs/<family>.json``: each ECS task definition as ``aws ecs register-task-definition
+  --cli-input-json`` takes it.
+
+Every secret value is written as ``"[secret]"``. Prints a table of resource types and counts.
+Invalid config: prints the error, writes nothing, exits with status 2. Nothing is deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from components.config import NAMESPACE, OFFLINE_SECRET_PLACEHOLDER, ConfigError, load_stack_config
+from tools.mocks import PROJECT_ROOT, SECRET_MASK, RunResult, main_program, mask_secrets, run_program
+
+#: TaskDefinition inputs that ``RegisterTaskDefinition`` takes under the same name.
+_TASK_DEFINITION_FIELDS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
+                           "volumes", "placementConstraints", "requiresCompatibilities", "cpu", "memory",
+                           "pidMode", "ipcMode", "proxyConfiguration", "ephemeralStorage", "runtimePlatform",
+                           "enableFaultInjection")
+
+
+def _config_text(value: Any) -> tuple[str, bool]:
+    """A stack file value as Pulumi hands it to the program: (text, is_secret)."""
+    secret = False
+
+    def walk(item: Any) -> Any:
+        nonlocal secret
+        if isinstance(item, dict):
+            if set(item) == {"secure"}:
+                secret = True
+                return OFFLINE_SECRET_PLACEHOLDER
+            return {k: walk(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        return item
+
+    plain = walk(value)
+    if isinstance(plain, str):
+        return plain, secret
+    if isinstance(plain, bool):
+        return ("true" if plain else "false"), secret
+    if isinstance(plain, (int, float)):
+        return str(plain), secret
+    return json.dumps(plain), secret
+
+
+def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, str], set[str], str]:
+    """Read ``Pulumi.yaml`` and ``Pulumi.<stack>.yaml`` under ``root`` as the Pulumi CLI would.
+
+    Returns ``(config, secret_keys, project)``: full keys (``kong-aws:ecs``) to the text values the
+    program receives, with the project's declared defaults applied; the keys set with
+    ``secure:`` (their values are :data:`OFFLINE_SECRET_PLACEHOLDER`). Raises ``FileNotFoundError``
+    when the stack file does not exist.
+    """
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = project_file["name"]
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    if not stack_path.exists():
+        raise FileNotFoundError(f"no stack file {stack_path.name}")
+    stack_file = yaml.safe_load(stack_path.read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, spec in (project_file.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if isinstance(spec, dict) and "default" in spec:
+            config[full] = _config_text(spec["default"])[0]
+    for key, value in (stack_file.get("config") or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        text, secret = _config_text(value)
+        config[full] = text
+        if secret:
+            secret_keys.add(full)
+    return config, secret_keys, project
+
+
+def validate(config: dict[str, str], secret_keys: set[str]) -> None:
+    """Run the program's own config check on ``config``; raises ``ConfigError``."""
+    prefix = f"{NAMESPACE}:"
+    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    load_stack_config(raw, {k[len(prefix):] for k in secret_keys if k.startswith(prefix)},
+                      region=config.get("aws:region"))
+
+
+def task_definition_document(inputs: dict) -> dict:
+    """A TaskDefinition's engine inputs as ``register-task-definition --cli-input-json`` input."""
+    doc = {}
+    for field in _TASK_DEFINITION_FIELDS:
+        if field in inputs and inputs[field] is not None:
+            doc[field] = inputs[field]
+    if isinstance(doc.get("containerDefinitions"), str):
+        doc["containerDefinitions"] = json.loads(doc["containerDefinitions"])
+    if inputs.get("tags"):
+        doc["tags"] = [{"key": k, "value": v} for k, v in sorted(inputs["tags"].items())]
+    return doc
+
+
+def _integral(value: Any) -> Any:
+    # The engine's wire format (protobuf Struct) carries every number as a double; whole numbers
+    # are written as integers so the files read as the program wrote them.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def resources_document(result: RunResult) -> list[dict]:
+    """``resources.json``: one object per registration, secrets masked, dependencies sorted."""
+    return [{
+        "urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,
+        "inputs": _integral(mask_secrets(r.inputs)), "dependencies": sorted(r.dependencies),
+    } for r in result.registrations]
+
+
+def outputs_document(result: RunResult) -> dict:
+    """``outputs.json``: stack outputs, secrets masked."""
+    return {k: (SECRET_MASK if secret else _integral(mask_secrets(v)))
+            for k, (v, secret) in sorted(result.outputs.items())}
+
+
+def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
+    """Render ``stack`` into ``out`` (replaced whole). Raises ``ConfigError`` for bad config,
+    before anything is written."""
+    config, secret_keys, project = read_stack_config(stack, root)
+    validate(config, secret_keys)
+    result = run_program(main_program() if root == PROJECT_ROOT else root / "__main__.py",
+                         config, secret_keys, project=project, stack=stack)
+    staging = Path(tempfile.mkdtemp(prefix=f"render-{stack}-"))
+    try:
+        (staging / "resources.json").write_text(json.dumps(resources_document(result), indent=2) + "\n")
+        (staging / "outputs.json").write_text(json.dumps(outputs_document(result), indent=2) + "\n")
+        for reg in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+            doc = task_definition_document(_integral(mask_secrets(reg.inputs)))
+            (staging / "ecs").mkdir(exist_ok=True)
+            (staging / "ecs" / f"{doc['family']}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staging), str(out))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def type_table(result: RunResult) -> str:
+    """A table of resource types and their counts, widest type first column."""
+    counts = Counter(r.type for r in result.registrations)
+    width = max(len(t) for t in counts)
+    lines = [f"{'TYPE'.ljust(width)}  COUNT"]
+    lines += [f"{t.ljust(width)}  {n:5d}" for t, n in sorted(counts.items())]
+    lines.append(f"{'total'.ljust(width)}  {sum(counts.values()):5d}")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__.split("\n\n")[0])
+    parser.add_argument("stack", help="stack name: renders Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
+    args = parser.parse_args(argv)
+    out = args.out if args.out is not None else PROJECT_ROOT / "build" / args.stack
+    try:
+        result = render(args.stack, out)
+    except ConfigError as error:
+        print(f"error: stack {args.stack}: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(type_table(result))
+    print(f"\nwrote {out}/resources.json, outputs.json and ecs/ (offline render; nothing was deployed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
