@@ -1,0 +1,64 @@
+"""Shared test fixtures: run the real program afresh under the mocks of tools/mocks.py.
+
+References are read in place from ../shared/reference (next to the project checkout).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+from tools.mocks import PROJECT_ROOT, RunResult, main_program, run_program
+
+REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
+
+#: A valid konnect-ecs configuration (structured; ``config_text`` turns it into what Pulumi hands
+#: the program). Tests copy it and change one thing.
+BASE_CONFIG: dict[str, Any] = {
+    "aws:region": "us-west-2",
+    "kong-aws:mode": "konnect-ecs",
+    "kong-aws:kong": {"version": "3.10.0.1"},
+    "kong-aws:konnect": {
+        "controlPlaneEndpoint": "https://0123456789.us.cp0.konghq.com",
+        "telemetryEndpoint": "https://0123456789.us.tp0.konghq.com",
+    },
+}
+
+
+def config_text(config: dict[str, Any]) -> dict[str, str]:
+    """Structured config -> the ``{key: text}`` map Pulumi hands a program (objects as JSON)."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+@pytest.fixture
+def base_config() -> dict[str, Any]:
+    """A deep copy of :data:`BASE_CONFIG` to modify."""
+    return copy.deepcopy(BASE_CONFIG)
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., RunResult]:
+    """Run ``__main__.py`` under the mocks: ``run_stack(config, secret_keys=None, stack="test")``."""
+
+    def run(config: dict[str, Any], secret_keys: Optional[set[str]] = None, stack: str = "test") -> RunResult:
+        return run_program(main_program(), config_text(config), secret_keys, stack=stack)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def botocore_loader():
+    """botocore's loader for the AWS API models it ships (offline)."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
+def reference_json(relative: str) -> Any:
+    """Load a JSON file from ../shared/reference."""
+    return json.loads((REFERENCE / relative).read_text())
