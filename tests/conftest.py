@@ -62,3 +62,35 @@ def botocore_loader():
 def reference_json(relative: str) -> Any:
     """Load a JSON file from ../shared/reference."""
     return json.loads((REFERENCE / relative).read_text())
+
+
+def validate_aws_request(loader, service: str, operation: str, params: dict) -> list[str]:
+    """Check ``params`` against botocore's model of ``service``'s ``operation`` input.
+
+    Returns the problems found (empty when valid): botocore's own checks (unknown and missing
+    parameters, types, lengths, ranges) plus enum membership, which botocore does not check.
+    """
+    import botocore.model
+    import botocore.validate
+
+    model = botocore.model.ServiceModel(loader.load_service_model(service, "service-2"), service)
+    shape = model.operation_model(operation).input_shape
+    report = botocore.validate.ParamValidator().validate(params, shape)
+    problems = [line for line in report.generate_report().splitlines() if line.strip()] if report.has_errors() else []
+
+    def enums(value: Any, shape, path: str) -> None:
+        if shape.type_name == "structure" and isinstance(value, dict):
+            for key, item in value.items():
+                if key in shape.members:
+                    enums(item, shape.members[key], f"{path}.{key}")
+        elif shape.type_name == "list" and isinstance(value, list):
+            for index, item in enumerate(value):
+                enums(item, shape.member, f"{path}[{index}]")
+        elif shape.type_name == "map" and isinstance(value, dict):
+            for key, item in value.items():
+                enums(item, shape.value, f"{path}.{key}")
+        elif shape.type_name == "string" and shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} is not one of {shape.enum}")
+
+    enums(params, shape, operation)
+    return problems

@@ -28,7 +28,7 @@ from typing import Any, Optional
 import yaml
 
 from components.config import NAMESPACE, OFFLINE_SECRET_PLACEHOLDER, ConfigError, load_stack_config
-from tools.mocks import PROJECT_ROOT, SECRET_MASK, RunResult, main_program, mask_secrets, run_program
+from tools.mocks import PROJECT_ROOT, SECRET_MASK, RunResult, mask_secrets, run_program
 
 #: TaskDefinition inputs that ``RegisterTaskDefinition`` takes under the same name.
 _TASK_DEFINITION_FIELDS = ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions",
@@ -112,15 +112,16 @@ def task_definition_document(inputs: dict) -> dict:
     return doc
 
 
-def _integral(value: Any) -> Any:
+def whole_numbers(value: Any) -> Any:
+    """``value`` with whole-number floats as ints (the engine's wire format carries doubles)."""
     # The engine's wire format (protobuf Struct) carries every number as a double; whole numbers
     # are written as integers so the files read as the program wrote them.
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
+        return {k: whole_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_integral(v) for v in value]
+        return [whole_numbers(v) for v in value]
     return value
 
 
@@ -128,13 +129,13 @@ def resources_document(result: RunResult) -> list[dict]:
     """``resources.json``: one object per registration, secrets masked, dependencies sorted."""
     return [{
         "urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,
-        "inputs": _integral(mask_secrets(r.inputs)), "dependencies": sorted(r.dependencies),
+        "inputs": whole_numbers(mask_secrets(r.inputs)), "dependencies": sorted(r.dependencies),
     } for r in result.registrations]
 
 
 def outputs_document(result: RunResult) -> dict:
     """``outputs.json``: stack outputs, secrets masked."""
-    return {k: (SECRET_MASK if secret else _integral(mask_secrets(v)))
+    return {k: (SECRET_MASK if secret else whole_numbers(mask_secrets(v)))
             for k, (v, secret) in sorted(result.outputs.items())}
 
 
@@ -143,14 +144,13 @@ def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
     before anything is written."""
     config, secret_keys, project = read_stack_config(stack, root)
     validate(config, secret_keys)
-    result = run_program(main_program() if root == PROJECT_ROOT else root / "__main__.py",
-                         config, secret_keys, project=project, stack=stack)
+    result = run_program(root / "__main__.py", config, secret_keys, project=project, stack=stack)
     staging = Path(tempfile.mkdtemp(prefix=f"render-{stack}-"))
     try:
         (staging / "resources.json").write_text(json.dumps(resources_document(result), indent=2) + "\n")
         (staging / "outputs.json").write_text(json.dumps(outputs_document(result), indent=2) + "\n")
         for reg in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
-            doc = task_definition_document(_integral(mask_secrets(reg.inputs)))
+            doc = task_definition_document(whole_numbers(mask_secrets(reg.inputs)))
             (staging / "ecs").mkdir(exist_ok=True)
             (staging / "ecs" / f"{doc['family']}.json").write_text(json.dumps(doc, indent=2) + "\n")
         if out.exists():
@@ -179,7 +179,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     out = args.out if args.out is not None else PROJECT_ROOT / "build" / args.stack
     try:
-        result = render(args.stack, out)
+        result = render(args.stack, out, root=PROJECT_ROOT)
     except ConfigError as error:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)
         return 2
