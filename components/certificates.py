@@ -47,7 +47,8 @@ class ClusterCertificateArgs:
     """Arguments of :class:`ClusterCertificate`.
 
     - ``common_name``: subject CN (Kong's examples use ``kong_clustering``); ``organization`` O.
-    - ``usages``: pulumi-tls ``allowed_uses``; RSA keys also get ``key_encipherment``.
+    - ``usages``: pulumi-tls ``allowed_uses`` (default :data:`CLIENT_USAGES`, or :data:`CA_USAGES`
+      with ``is_ca``); RSA keys also get ``key_encipherment``.
     - ``dns_names``: subject alternative names (a control plane's service names).
     - ``key_algorithm``: see :func:`key_args` (default ``ecdsa-p384``).
     - ``validity_hours`` (default 26280 = 1095 days) and ``early_renewal_hours`` (default 720).
@@ -57,7 +58,7 @@ class ClusterCertificateArgs:
     """
 
     common_name: str = "kong_clustering"
-    usages: Sequence[str] = CLIENT_USAGES
+    usages: Optional[Sequence[str]] = None
     organization: Optional[str] = None
     dns_names: Sequence[str] = field(default_factory=tuple)
     key_algorithm: KeyAlgorithm = "ecdsa-p384"
@@ -106,7 +107,8 @@ class ClusterCertificate(pulumi.ComponentResource):
         else:
             key = tls.PrivateKey(f"{name}-key", **key_args(args.key_algorithm), opts=child)
             key_pem = pulumi.Output.secret(key.private_key_pem)
-            usages = list(args.usages)
+            usages = list(args.usages if args.usages is not None
+                          else CA_USAGES if args.is_ca else CLIENT_USAGES)
             if args.key_algorithm.startswith("rsa") and "key_encipherment" not in usages:
                 usages.append("key_encipherment")
             subject = {"common_name": args.common_name}

@@ -55,6 +55,9 @@ class KongNode:
     - ``control_plane`` / ``telemetry``: where a data plane connects (``cluster_control_plane`` /
       ``cluster_server_name``, ``cluster_telemetry_endpoint`` / ``cluster_telemetry_server_name``).
     - ``cluster_cert`` / ``cluster_cert_key``: file paths, PEM text, or :class:`SecretSetting`.
+    - ``cluster_ca_cert``: the CA of ``cluster_mtls pki`` (required on a control plane in pki
+      mode; a data plane of a self-hosted control plane also trusts it). Konnect data planes leave
+      it unset: they verify Konnect with the system CAs.
     - ``konnect``: the node joins Kong Konnect (``konnect_mode on``, ``vitals off``, system CAs).
     - ``labels``: ``cluster_dp_labels`` (data planes only).
     - ``worker_processes``: ``nginx_worker_processes`` (None: Kong's ``auto``, which counts the
@@ -70,6 +73,7 @@ class KongNode:
     cluster_cert: Optional[SettingValue] = None
     cluster_cert_key: Optional[SettingValue] = None
     cluster_mtls: Literal["pki", "shared"] = "pki"
+    cluster_ca_cert: Optional[SettingValue] = None
     control_plane: Optional[ClusterEndpoint] = None
     telemetry: Optional[ClusterEndpoint] = None
     konnect: bool = False
@@ -106,6 +110,8 @@ class KongNode:
         out["cluster_mtls"] = self.cluster_mtls
         out["cluster_cert"] = self.cluster_cert  # type: ignore[assignment]
         out["cluster_cert_key"] = self.cluster_cert_key  # type: ignore[assignment]
+        if self.cluster_ca_cert is not None:
+            out["cluster_ca_cert"] = self.cluster_ca_cert
         if self.role == "data_plane":
             # A data plane serves no Admin API; its configuration comes from the control plane.
             out["admin_listen"] = "off"
@@ -136,6 +142,10 @@ class KongNode:
                 raise ValueError('in-memory storage can not be used when role = "control_plane"')
             if self.labels:
                 raise ValueError('cluster_dp_labels can not be used when role = "control_plane"')
+            if self.cluster_mtls == "pki" and self.cluster_ca_cert is None:
+                raise ValueError('cluster_ca_cert must be specified when cluster_mtls = "pki"')
+        if self.role == "traditional" and self.labels:
+            raise ValueError('cluster_dp_labels can only be used when role = "data_plane"')
         if self.konnect and self.role != "data_plane":
             raise ValueError("only data planes connect to Konnect")
         if self.worker_processes is not None and self.worker_processes < 1:

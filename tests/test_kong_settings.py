@@ -1,0 +1,277 @@
+"""Kong node settings (components/kong_settings.py) and the Konnect data plane of konnect_ecs.py,
+checked against Kong's and Konnect's own references in ../shared/reference:
+
+- kong-gateway-ee-conf/kong-conf-index.json: every Kong Gateway Enterprise setting name,
+- kong_conf_validation.json: Kong's enums and the hybrid-mode rules of conf_loader/parse.lua,
+- konnect-endpoints.json: the settings Konnect's data plane guide requires,
+- botocore's ECS model: the shape of a container's environment and secrets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from components.config import KongConfig, KonnectConfig
+from components.kong_settings import (ClusterEndpoint, KongNode, SecretSetting, container_environment, env_name,
+                                      helm_env)
+from components.konnect_ecs import data_plane_node, worker_processes
+from tests.conftest import BASE_CONFIG, reference_json
+
+VALIDATION = reference_json("kong_conf_validation.json")
+KONG_PARAMS = set(reference_json("kong-gateway-ee-conf/kong-conf-index.json")["params"])
+KONNECT = reference_json("konnect-endpoints.json")
+HYBRID_RULES = VALIDATION["hybrid_mode_rules_parse_lua"]
+
+SECRET_ARN = "arn:aws:secretsmanager:us-west-2:123456789012:secret:data-plane-cluster-cert-AbCdEf"
+CERT_REF = f"{SECRET_ARN}:cert::0f5c2c3a-2f0e-4a57-9d6e-0123456789ab"
+KEY_REF = f"{SECRET_ARN}:key::0f5c2c3a-2f0e-4a57-9d6e-0123456789ab"
+LABELS = {"env": "prod", "team": "edge"}
+
+
+def _konnect_data_plane(cpu_units: int = 2048, labels=LABELS) -> KongNode:
+    kong = KongConfig.model_validate({**BASE_CONFIG["kong-aws:kong"], "dataPlaneLabels": labels})
+    konnect = KonnectConfig.model_validate(BASE_CONFIG["kong-aws:konnect"])
+    return data_plane_node(kong, konnect, cpu_units, CERT_REF, KEY_REF)
+
+
+def _self_hosted_data_plane(**changes) -> KongNode:
+    node = KongNode(
+        role="data_plane", cluster_cert="/etc/secrets/kong-cluster-cert/tls.crt",
+        cluster_cert_key="/etc/secrets/kong-cluster-cert/tls.key",
+        control_plane=ClusterEndpoint("kong-cp-cluster.kong.svc:8005", "kong-cp-cluster.kong.svc"),
+        telemetry=ClusterEndpoint("kong-cp-telemetry.kong.svc:8006", "kong-cp-telemetry.kong.svc"),
+        labels={"region": "us-west-2"}, worker_processes=2)
+    return dataclasses.replace(node, **changes)
+
+
+def _control_plane(**changes) -> KongNode:
+    # cluster_mtls shared: a pki control plane also needs cluster_ca_cert (tested below).
+    node = KongNode(role="control_plane", database="postgres", cluster_mtls="shared",
+                    cluster_cert="/etc/secrets/kong-cluster-cert/tls.crt",
+                    cluster_cert_key="/etc/secrets/kong-cluster-cert/tls.key")
+    return dataclasses.replace(node, **changes)
+
+
+def _traditional(**changes) -> KongNode:
+    return dataclasses.replace(KongNode(role="traditional", database="postgres", worker_processes=4), **changes)
+
+
+NODES = {
+    "konnect-data-plane": _konnect_data_plane,
+    "self-hosted-data-plane": _self_hosted_data_plane,
+    "control-plane": _control_plane,
+    "traditional": _traditional,
+}
+
+
+def _rule(when: str, rule_text: str) -> dict:
+    """The one reference hybrid rule for ``when`` whose rule text contains ``rule_text``."""
+    found = [r for r in HYBRID_RULES if r["when"] == when and rule_text in r["rule"]]
+    assert len(found) == 1, (when, rule_text, found)
+    return found[0]
+
+
+# --- names and values against Kong's configuration reference ------------------------------------
+
+@pytest.mark.parametrize("node", NODES)
+def test_every_setting_is_a_kong_setting(node):
+    unknown = set(NODES[node]().settings()) - KONG_PARAMS
+    assert not unknown, f"not in Kong's configuration reference: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_enum_settings_take_values_kong_accepts(node):
+    settings = NODES[node]().settings()
+    checked = set(settings) & set(VALIDATION["enums"])
+    # role and database are always produced; a node without them would fall back to Kong's defaults.
+    assert {"role", "database", "router_flavor", "log_level"} <= checked
+    if settings["role"] != "traditional":
+        assert "cluster_mtls" in checked
+    for name in checked:
+        assert settings[name] in VALIDATION["enums"][name], (name, settings[name])
+
+
+@pytest.mark.parametrize("field, key", [("router_flavor", "routerFlavor"), ("log_level", "logLevel")])
+def test_every_configurable_router_flavor_and_log_level_reaches_kong_as_valid(field, key):
+    allowed = KongConfig.model_fields[field].annotation.__args__
+    for value in allowed:
+        kong = KongConfig.model_validate({"version": "3.10.0.1", key: value})
+        konnect = KonnectConfig.model_validate(BASE_CONFIG["kong-aws:konnect"])
+        setting = data_plane_node(kong, konnect, 1024, CERT_REF, KEY_REF).settings()[field]
+        assert setting == value and setting in VALIDATION["enums"][field]
+
+
+def test_env_names_follow_kongs_mapping():
+    # "role -> KONG_ROLE, cluster_mtls -> KONG_CLUSTER_MTLS, nginx_http_ssl_protocols <- KONG_..."
+    pairs = re.findall(r"(\w+) <?-+>? (KONG_\w+)", VALIDATION["env_var_mapping"])
+    assert len(pairs) >= 3
+    for setting, env in pairs:
+        assert env_name(setting) == env
+    settings = _konnect_data_plane().settings()
+    environment, secrets = container_environment(settings)
+    assert sorted(e["name"] for e in environment + secrets) == sorted("KONG_" + s.upper() for s in settings)
+
+
+# --- the Konnect data plane ---------------------------------------------------------------------
+
+def test_konnect_data_plane_has_konnects_minimum_settings():
+    settings = _konnect_data_plane().settings()
+    minimum = {k: v for k, v in KONNECT["konnect_data_plane_minimum_kong_conf"].items() if not k.startswith("_")}
+    missing = set(minimum) - set(settings)
+    assert not missing, f"missing from the Konnect data plane: {sorted(missing)}"
+
+    konnect = BASE_CONFIG["kong-aws:konnect"]
+    endpoints = {"<control_plane_endpoint host>": urlsplit(konnect["controlPlaneEndpoint"]).hostname,
+                 "<telemetry_endpoint host>": urlsplit(konnect["telemetryEndpoint"]).hostname}
+    for name, template in minimum.items():
+        if name in ("cluster_cert", "cluster_cert_key"):
+            continue  # a PEM or path: checked as secrets below
+        expected = template
+        for placeholder, host in endpoints.items():
+            expected = expected.replace(placeholder, host)
+        assert "<" not in expected, (name, template)
+        assert settings[name] == expected, name
+    assert settings["cluster_control_plane"] == "0123456789.us.cp0.konghq.com:443"
+    assert settings["cluster_server_name"] == "0123456789.us.cp0.konghq.com"
+
+
+def test_konnect_env_vars_match_konnects_list():
+    note = KONNECT["konnect_data_plane_env_vars_note"]
+    expected = set(re.findall(r"KONG_[A-Z_]+", note.split(".")[0]))
+    environment, secrets = container_environment(_konnect_data_plane().settings())
+    assert expected - {e["name"] for e in environment + secrets} == set()
+
+
+def test_konnect_data_plane_certificate_and_key_only_travel_as_secrets(botocore_loader):
+    environment, secrets = container_environment(_konnect_data_plane().settings())
+    assert {s["name"]: s["valueFrom"] for s in secrets} == {
+        "KONG_CLUSTER_CERT": CERT_REF, "KONG_CLUSTER_CERT_KEY": KEY_REF}
+    names = {e["name"] for e in environment}
+    assert not names & {"KONG_CLUSTER_CERT", "KONG_CLUSTER_CERT_KEY"}
+    assert not [e for e in environment if SECRET_ARN in str(e["value"]) or isinstance(e["value"], SecretSetting)]
+
+    # The entries are ECS KeyValuePair / Secret shapes; ECS environment values are strings.
+    shapes = botocore_loader.load_service_model("ecs", "service-2")["shapes"]
+    for entries, shape in ((environment, shapes["KeyValuePair"]), (secrets, shapes["Secret"])):
+        for entry in entries:
+            assert set(entry) <= set(shape["members"]) and set(shape.get("required", [])) <= set(entry)
+    assert all(isinstance(e["value"], str) for e in environment)
+
+
+def test_any_secret_setting_goes_to_secrets_never_environment():
+    parameter = "arn:aws:ssm:us-west-2:123456789012:parameter/kong/cluster-cert-key"
+    node = _self_hosted_data_plane(cluster_cert_key=SecretSetting(parameter))
+    environment, secrets = container_environment(node.settings())
+    assert secrets == [{"name": "KONG_CLUSTER_CERT_KEY", "valueFrom": parameter}]
+    assert {"name": "KONG_CLUSTER_CERT", "value": "/etc/secrets/kong-cluster-cert/tls.crt"} in environment
+
+
+def test_cluster_dp_labels_are_key_colon_value_pairs():
+    labels = {"env": "prod", "team": "edge", "tier": "gold"}
+    value = _konnect_data_plane(labels=labels).settings()["cluster_dp_labels"]
+    assert value.count(",") == 2
+    assert dict(pair.split(":", 1) for pair in value.split(",")) == labels
+
+
+def test_no_labels_means_no_cluster_dp_labels():
+    assert "cluster_dp_labels" not in _konnect_data_plane(labels={}).settings()
+
+
+@pytest.mark.parametrize("cpu_units, workers", [(256, 1), (512, 1), (1024, 1), (2048, 2), (4096, 4), (8192, 8)])
+def test_worker_processes_count_whole_vcpus(cpu_units, workers):
+    assert worker_processes(cpu_units) == workers
+    # Kong's "auto" would count the Fargate host's CPUs; the task's share must be explicit.
+    assert _konnect_data_plane(cpu_units).settings()["nginx_worker_processes"] == str(workers)
+
+
+def test_worker_processes_below_one_is_refused():
+    with pytest.raises(ValueError):
+        _traditional(worker_processes=0).settings()
+
+
+# --- Kong's hybrid-mode rules (kong_conf_validation.json, from parse.lua) -----------------------
+
+@pytest.mark.parametrize("node, when, rule_text", [
+    pytest.param(lambda: _self_hosted_data_plane(database="postgres"),
+                 "role = data_plane", "database = off", id="data-plane-with-postgres"),
+    pytest.param(lambda: _control_plane(database="off"),
+                 "role = control_plane", "database != off", id="control-plane-in-memory"),
+    pytest.param(lambda: _control_plane(labels={"env": "prod"}),
+                 "role = control_plane", "cluster_dp_labels", id="control-plane-with-labels"),
+    pytest.param(lambda: _self_hosted_data_plane(cluster_cert=None),
+                 "role in {control_plane, data_plane}", "must both be set", id="data-plane-without-cert"),
+    pytest.param(lambda: _self_hosted_data_plane(cluster_cert_key=None),
+                 "role in {control_plane, data_plane}", "must both be set", id="data-plane-without-key"),
+    pytest.param(lambda: _control_plane(cluster_cert=None),
+                 "role in {control_plane, data_plane}", "must both be set", id="control-plane-without-cert"),
+])
+def test_hybrid_rules_raise_kongs_error(node, when, rule_text):
+    with pytest.raises(ValueError) as raised:
+        node().settings()
+    assert str(raised.value) == _rule(when, rule_text)["error"]
+
+
+def test_pki_control_plane_without_ca_certificate_is_refused():
+    with pytest.raises(ValueError) as raised:
+        _control_plane(cluster_mtls="pki").settings()
+    assert str(raised.value) == _rule("role = control_plane and cluster_mtls = pki", "cluster_ca_cert")["error"]
+
+
+def test_labels_on_a_traditional_node_are_refused():
+    with pytest.raises(ValueError) as raised:
+        _traditional(labels={"env": "prod"}).settings()
+    assert str(raised.value) == _rule("role = traditional", "cluster_dp_labels")["error"]
+
+
+@pytest.mark.parametrize("node", ["konnect-data-plane", "self-hosted-data-plane", "control-plane"])
+def test_listeners_kong_requires_are_not_turned_off(node):
+    """Rules "<listener> must not be empty/off" for the node's role hold for what is produced
+    (a setting left out keeps Kong's default listener)."""
+    built = NODES[node]()
+    settings = built.settings()
+    applied = 0
+    for rule in HYBRID_RULES:
+        found = re.fullmatch(r"(\w+) must not be empty/off", rule["rule"])
+        if found and rule["when"] == f"role = {built.role}":
+            applied += 1
+            assert settings.get(found.group(1), "default") not in ("", "off"), rule["error"]
+    assert applied >= 1
+
+
+def test_konnect_only_for_data_planes():
+    with pytest.raises(ValueError):
+        _control_plane(konnect=True).settings()
+
+
+def test_data_plane_serves_no_admin_api_and_control_plane_keeps_it():
+    assert _konnect_data_plane().settings()["admin_listen"] == "off"
+    assert _control_plane().settings().get("admin_listen") != "off"
+
+
+# --- the Helm rendering -------------------------------------------------------------------------
+
+def test_helm_env_is_the_same_settings_without_prefix():
+    settings = _self_hosted_data_plane().settings()
+    env = helm_env(settings)
+    assert env == settings
+    assert not [k for k in env if k.startswith("KONG_") or k != k.lower()]
+    # Kong's Konnect Helm guide sets these same keys in env: (reference values-dp.yaml).
+    docs_env = KONNECT["helm_values_dp_from_docs"]["env"]
+    konnect_env = helm_env(dataclasses.replace(
+        _konnect_data_plane(), cluster_cert=docs_env["cluster_cert"],
+        cluster_cert_key=docs_env["cluster_cert_key"]).settings())
+    for key in ("role", "database", "konnect_mode", "vitals", "cluster_mtls", "lua_ssl_trusted_certificate",
+                "cluster_cert", "cluster_cert_key"):
+        assert konnect_env[key] == docs_env[key], key
+
+
+def test_helm_env_refuses_secret_settings():
+    node = _self_hosted_data_plane(cluster_cert_key=SecretSetting(KEY_REF))
+    with pytest.raises(ValueError, match="cluster_cert_key"):
+        helm_env(node.settings())
+    with pytest.raises(ValueError):
+        helm_env(_konnect_data_plane().settings())

@@ -1,0 +1,225 @@
+"""Network (components/network.py): subnet planning, and what a new or existing VPC registers.
+
+Each test runs a small program afresh under the mocks. Resources are linked through what the
+engine received (property dependencies and the ids in registered inputs), so the checks follow
+the real wiring: private subnet -> route table -> NAT gateway -> public subnet -> zone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+
+import pulumi
+import pytest
+
+from components.network import Network, NetworkArgs, subnet_blocks
+from tools.mocks import Registration, RunResult, run_program
+
+REGION = "us-west-2"
+COMPONENT = "kong-aws:network:Network"
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+EIP = "aws:ec2/eip:Eip"
+NAT = "aws:ec2/natGateway:NatGateway"
+IGW = "aws:ec2/internetGateway:InternetGateway"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+AZ_INVOKE = "aws:index/getAvailabilityZones:getAvailabilityZones"
+#: The zones the fake cloud answers for a region (tools/mocks.py FakeCloud.call).
+FAKE_ZONES = {f"{REGION}{suffix}" for suffix in "abc"}
+
+
+# --- subnet_blocks ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/16", "172.31.0.0/20", "192.168.7.0/24"])
+@pytest.mark.parametrize("count", [1, 2, 3, 6])
+def test_subnet_blocks_are_equal_disjoint_and_inside_the_vpc(cidr, count):
+    vpc = ipaddress.IPv4Network(cidr)
+    public, private = subnet_blocks(cidr, count)
+    assert len(public) == len(private) == count
+    nets = [ipaddress.IPv4Network(block) for block in public + private]
+    assert {n.prefixlen for n in nets} == {vpc.prefixlen + 4}
+    # AWS subnets are /16 to /28.
+    assert all(16 <= n.prefixlen <= 28 for n in nets)
+    assert all(n.subnet_of(vpc) for n in nets)
+    assert not [(a, b) for a, b in itertools.combinations(nets, 2) if a.overlaps(b)]
+
+
+@pytest.mark.parametrize("cidr, count", [
+    ("10.0.0.0/16", 0),
+    ("10.0.0.0/16", 7),
+    ("10.0.0.0/25", 2),   # /29 subnets: below the AWS minimum of /28
+    ("10.0.0.1/16", 2),   # host bits set: not a network
+])
+def test_subnet_blocks_rejects_impossible_plans(cidr, count):
+    with pytest.raises(ValueError):
+        subnet_blocks(cidr, count)
+
+
+# --- a new VPC ----------------------------------------------------------------------------------
+
+def _run(args: NetworkArgs) -> RunResult:
+    def program() -> None:
+        network = Network("net", args)
+        pulumi.export("vpcId", network.vpc_id)
+        pulumi.export("publicSubnetIds", network.public_subnet_ids)
+        pulumi.export("privateSubnetIds", network.private_subnet_ids)
+    return run_program(program, {"aws:region": REGION})
+
+
+class Wiring:
+    """Follow registered references: ``target(reg, "subnetId")`` is the resource that input came from."""
+
+    def __init__(self, result: RunResult):
+        self.result = result
+        self.urns = result.by_urn()
+
+    def target(self, reg: Registration, prop: str) -> Registration:
+        urns = reg.property_dependencies.get(prop, [])
+        assert len(urns) == 1, f"{reg.name}.{prop} depends on {urns}"
+        return self.urns[urns[0]]
+
+    def tier(self, tier: str) -> list[Registration]:
+        return [s for s in self.result.of_type(SUBNET) if s.inputs["tags"].get("kong-aws/tier") == tier]
+
+    def route_table_of(self, subnet: Registration) -> Registration:
+        found = [self.target(a, "routeTableId") for a in self.result.of_type(ASSOCIATION)
+                 if self.target(a, "subnetId").urn == subnet.urn]
+        assert len(found) == 1, f"{subnet.name} is associated with {len(found)} route tables"
+        return found[0]
+
+    def subnet_ids(self) -> dict[str, Registration]:
+        """Subnet id (as the fake cloud answered) -> subnet, read from the associations' inputs."""
+        return {a.inputs["subnetId"]: self.target(a, "subnetId") for a in self.result.of_type(ASSOCIATION)}
+
+
+def _default_route(route_table: Registration) -> dict:
+    routes = [r for r in route_table.inputs["routes"] if r.get("cidrBlock") == "0.0.0.0/0"]
+    assert len(routes) == 1, route_table.inputs["routes"]
+    return routes[0]
+
+
+@pytest.mark.parametrize("zones", [2, 3])
+def test_per_az_nat_each_private_subnet_leaves_through_its_own_zone(zones):
+    result = _run(NetworkArgs(availability_zone_count=zones, nat_gateways="per-az"))
+    wiring = Wiring(result)
+    public, private = wiring.tier("public"), wiring.tier("private")
+    assert len(public) == len(private) == zones
+    for tier in (public, private):
+        azs = [s.inputs["availabilityZone"] for s in tier]
+        assert len(set(azs)) == zones and set(azs) <= FAKE_ZONES
+    assert {s.inputs["availabilityZone"] for s in public} == {s.inputs["availabilityZone"] for s in private}
+
+    eips, nats = result.of_type(EIP), result.of_type(NAT)
+    assert len(eips) == len(nats) == zones
+    assert all(e.inputs["domain"] == "vpc" for e in eips)
+    assert len({wiring.target(n, "allocationId").urn for n in nats}) == zones
+    nat_zones = {wiring.target(n, "subnetId").inputs["availabilityZone"] for n in nats}
+    assert len(nat_zones) == zones
+    # A NAT gateway only reaches the internet from a public subnet.
+    assert all(wiring.target(n, "subnetId") in public for n in nats)
+
+    nat_ids = set()
+    for subnet in private:
+        route_table = wiring.route_table_of(subnet)
+        route = _default_route(route_table)
+        assert "gatewayId" not in route or not route["gatewayId"]
+        nat = wiring.target(route_table, "routes")
+        assert nat.type == NAT
+        assert wiring.target(nat, "subnetId").inputs["availabilityZone"] == subnet.inputs["availabilityZone"]
+        nat_ids.add(route["natGatewayId"])
+    assert len(nat_ids) == zones
+
+
+def test_single_nat_is_shared_by_every_private_route_table():
+    result = _run(NetworkArgs(availability_zone_count=3, nat_gateways="single"))
+    wiring = Wiring(result)
+    nat = result.one(NAT)
+    assert len(result.of_type(EIP)) == 1
+    assert wiring.target(nat, "subnetId") in wiring.tier("public")
+    private = wiring.tier("private")
+    assert len(private) == 3
+    route_tables = [wiring.route_table_of(s) for s in private]
+    assert all(wiring.target(rt, "routes").urn == nat.urn for rt in route_tables)
+    assert len({_default_route(rt)["natGatewayId"] for rt in route_tables}) == 1
+
+
+def test_public_subnets_route_to_the_internet_gateway_and_map_no_public_ips():
+    result = _run(NetworkArgs())
+    wiring = Wiring(result)
+    igw = result.one(IGW)
+    for subnet in wiring.tier("public"):
+        route_table = wiring.route_table_of(subnet)
+        assert _default_route(route_table).get("gatewayId")
+        assert wiring.target(route_table, "routes").urn == igw.urn
+    # Tasks sit in private subnets and the NLB gets its own addresses: no subnet hands out public IPs.
+    assert [s.inputs["mapPublicIpOnLaunch"] for s in result.of_type(SUBNET)] == [False] * 4
+    # NAT gateways need the internet gateway attached first.
+    assert all(igw.urn in n.dependencies for n in result.of_type(NAT))
+
+
+def test_vpc_block_dns_and_subnets_inside_it():
+    result = _run(NetworkArgs(cidr_block="10.42.0.0/16"))
+    vpc = result.one(VPC)
+    assert vpc.inputs["cidrBlock"] == "10.42.0.0/16"
+    assert vpc.inputs["enableDnsSupport"] is True and vpc.inputs["enableDnsHostnames"] is True
+    nets = [ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in result.of_type(SUBNET)]
+    assert all(n.subnet_of(ipaddress.IPv4Network("10.42.0.0/16")) for n in nets)
+    assert not [(a, b) for a, b in itertools.combinations(nets, 2) if a.overlaps(b)]
+
+
+def test_default_security_group_is_stripped_of_rules():
+    result = _run(NetworkArgs())
+    sg = result.one(DEFAULT_SG)
+    assert sg.inputs["ingress"] == [] and sg.inputs["egress"] == []
+    assert Wiring(result).target(sg, "vpcId").type == VPC
+
+
+def test_children_and_invoke_belong_to_the_component():
+    result = _run(NetworkArgs())
+    component = result.one(COMPONENT)
+    children = [r for r in result.registrations if r.type.startswith("aws:")]
+    assert children and all(r.parent == component.urn for r in children)
+    # Only zones that are up: a zone in another state would get subnets that cannot launch tasks.
+    assert [args.get("state") for token, args in result.invokes if token == AZ_INVOKE] == ["available"]
+
+
+def test_outputs_list_subnets_by_tier_in_zone_order():
+    result = _run(NetworkArgs(availability_zone_count=3))
+    by_id = Wiring(result).subnet_ids()
+    assert result.outputs["vpcId"][0].startswith("vpc-")
+    for key, tier in (("publicSubnetIds", "public"), ("privateSubnetIds", "private")):
+        ids, _ = result.outputs[key]
+        subnets = [by_id[i] for i in ids]
+        assert [s.inputs["tags"]["kong-aws/tier"] for s in subnets] == [tier] * 3
+        zones = [s.inputs["availabilityZone"] for s in subnets]
+        assert zones == sorted(zones) and len(set(zones)) == 3
+
+
+def test_more_zones_than_the_region_has_is_refused_before_any_aws_resource():
+    errors: list[ValueError] = []
+
+    def program() -> None:
+        try:
+            Network("net", NetworkArgs(availability_zone_count=4))
+        except ValueError as error:
+            errors.append(error)
+
+    result = run_program(program, {"aws:region": REGION})
+    assert len(errors) == 1 and "3" in str(errors[0]) and "4" in str(errors[0])
+    assert [r.type for r in result.registrations if r.type.startswith("aws:")] == []
+
+
+# --- an existing VPC ----------------------------------------------------------------------------
+
+def test_existing_vpc_registers_nothing_and_passes_the_ids_through():
+    public = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+    private = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
+    result = _run(NetworkArgs(vpc_id="vpc-0a1b2c3d4e5f60000", public_subnet_ids=public,
+                              private_subnet_ids=private))
+    assert [r.type for r in result.registrations if r.type.startswith("aws:")] == []
+    assert result.outputs["vpcId"][0] == "vpc-0a1b2c3d4e5f60000"
+    assert result.outputs["publicSubnetIds"][0] == public
+    assert result.outputs["privateSubnetIds"][0] == private
