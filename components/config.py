@@ -12,6 +12,7 @@ it got and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -123,7 +124,7 @@ def parse_endpoint(value: str) -> KonnectEndpoint:
     host, sep, port_text = text.partition(":")
     port = 443
     if sep:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdecimal()) or not 0 < int(port_text) < 65536:
             raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
         port = int(port_text)
     if not _HOSTNAME.match(host):
@@ -222,13 +223,6 @@ class CertificateConfig(_CamelModel):
     organization: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
     validity_days: Annotated[int, Field(ge=1, le=3650)] = 1095
     early_renewal_days: Annotated[int, Field(ge=0)] = 30
-
-    @model_validator(mode="after")
-    def _window(self) -> "CertificateConfig":
-        if self.early_renewal_days >= self.validity_days:
-            raise ValueError(f"earlyRenewalDays ({self.early_renewal_days}) must be less than "
-                             f"validityDays ({self.validity_days})")
-        return self
 
 
 def _check_id(prefix: str, value: str) -> str:
@@ -372,13 +366,6 @@ class LoadBalancerConfig(_CamelModel):
                 raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
         return value
 
-    @model_validator(mode="after")
-    def _tls(self) -> "LoadBalancerConfig":
-        if self.tls_mode == "terminate" and self.certificate_arn is None:
-            raise ValueError("tlsMode 'terminate' needs certificateArn")
-        if self.tls_mode == "passthrough" and self.certificate_arn is not None:
-            raise ValueError("certificateArn is only used with tlsMode 'terminate'")
-        return self
 
 
 class ProvidedCertificate(_Model):
@@ -392,7 +379,7 @@ class ProvidedCertificate(_Model):
 class StackConfig(_Model):
     """The whole validated stack configuration (see the module docstring for the key layout)."""
 
-    mode: Literal["konnect-ecs", "hybrid-eks"]
+    mode: Literal["konnect-ecs", "hybrid-eks"] = "konnect-ecs"
     region: str
     kong: KongConfig
     konnect: Optional[KonnectConfig]
@@ -421,7 +408,7 @@ MODES = ("konnect-ecs", "hybrid-eks")
 
 def _show(value: Any) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _key_path(top: str, loc: tuple) -> str:
@@ -431,15 +418,19 @@ def _key_path(top: str, loc: tuple) -> str:
     return path
 
 
-def _pydantic_problems(top: str, raw: Any, error: ValidationError) -> list[str]:
+def _pydantic_problems(top: str, model: type[BaseModel], error: ValidationError) -> list[str]:
     problems = []
+    allowed = sorted(f.alias or n for n, f in model.model_fields.items())
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             problems.append(f"{_key_path(top, loc)}: required, not set")
         elif item["type"] == "extra_forbidden":
-            problems.append(f"{_key_path(top, loc)}: unknown key (value {_show(item['input'])})")
+            near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            problems.append(f"{_key_path(top, loc)}: unknown key (value {_show(item['input'])}){hint} "
+                            f"Known keys of {NAMESPACE}:{top}: {', '.join(allowed)}")
         else:
             problems.append(f"{_key_path(top, loc)}: got {_show(item['input'])}; {message}")
     return problems
@@ -466,7 +457,7 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
     for key in sorted(set(raw) - KNOWN_KEYS):
         problems.append(f"{NAMESPACE}:{key}: unknown key (known keys: {', '.join(sorted(KNOWN_KEYS))})")
 
-    mode = raw.get("mode", "konnect-ecs")
+    mode = raw.get("mode", StackConfig.model_fields["mode"].default)
     if mode not in MODES:
         problems.append(f"{NAMESPACE}:mode: got {_show(mode)}; allowed: {', '.join(MODES)}")
     elif mode == "hybrid-eks":
@@ -504,7 +495,7 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
         try:
             values[field] = models[key].model_validate(data)
         except ValidationError as error:
-            problems.extend(_pydantic_problems(key, data, error))
+            problems.extend(_pydantic_problems(key, models[key], error))
 
     if mode == "konnect-ecs" and raw.get("konnect") is None:
         problems.append(f"{NAMESPACE}:konnect: required in mode konnect-ecs, not set (give "
@@ -517,8 +508,7 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
         allowed = FARGATE_CPU_MEMORY[ecs.cpu]
         if ecs.memory not in allowed:
             problems.append(f"{NAMESPACE}:ecs.memory: got {ecs.memory}; with ecs.cpu {ecs.cpu} Fargate "
-                            f"accepts {allowed[0]} to {allowed[-1]} MiB in steps of "
-                            f"{allowed[1] - allowed[0]} ({', '.join(map(str, allowed))})")
+                            f"accepts memory sizes (MiB) of ({', '.join(map(str, allowed))})")
         if ecs.min_count > ecs.max_count:
             problems.append(f"{NAMESPACE}:ecs.minCount: got {ecs.min_count}; must not exceed "
                             f"ecs.maxCount ({ecs.max_count})")
@@ -528,6 +518,17 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
         if ecs.secrets_kms_key_arn and region and _KMS_KEY_ARN.match(ecs.secrets_kms_key_arn).group(1) != region:
             problems.append(f"{NAMESPACE}:ecs.secretsKmsKeyArn: got {_show(ecs.secrets_kms_key_arn)}; "
                             f"the key must be in the stack's region {region}")
+    cert = values.get("certificate")
+    if isinstance(cert, CertificateConfig) and cert.early_renewal_days >= cert.validity_days:
+        problems.append(f"{NAMESPACE}:certificate.earlyRenewalDays: got {cert.early_renewal_days}; must be "
+                        f"less than certificate.validityDays ({cert.validity_days})")
+    if isinstance(lb, LoadBalancerConfig):
+        if lb.tls_mode == "terminate" and lb.certificate_arn is None:
+            problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: required, not set (loadBalancer.tlsMode "
+                            "'terminate' needs an ACM certificate ARN)")
+        if lb.tls_mode == "passthrough" and lb.certificate_arn is not None:
+            problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: got {_show(lb.certificate_arn)}; only "
+                            "used with loadBalancer.tlsMode 'terminate' (now 'passthrough')")
     if isinstance(lb, LoadBalancerConfig) and lb.certificate_arn and region:
         if _ACM_ARN.match(lb.certificate_arn).group(1) != region:
             problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: got {_show(lb.certificate_arn)}; "

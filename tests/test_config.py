@@ -1,0 +1,712 @@
+"""The typed stack config (components/config.py) and the program's refusal of bad config (__main__.py).
+
+Most tests call :func:`load_stack_config` directly with the ``{key: text}`` map Pulumi hands the
+program. A few run the whole program under the mocks and check that bad config stops it before it
+declares anything: only the root ``pulumi:pulumi:Stack`` is registered.
+
+Facts are checked against their sources, written out here rather than imported from the code under
+test: AWS's Fargate CPU/memory table (Amazon ECS developer guide, "Fargate task CPU and memory"),
+CloudWatch Logs' retention periods (botocore's ``logs`` model), Kong's "Konnect labels" rules
+(developer.konghq.com/konnect-platform/konnect-labels/), the Konnect endpoint examples in
+../shared/reference/konnect-endpoints.json, and seed 000's hand-made task definition.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import re
+from typing import Any, Optional
+
+import botocore.loaders
+import pulumi
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+import tools.mocks
+from components.config import ConfigError, StackConfig, from_pulumi, load_stack_config
+from tests.conftest import SEEDS, config_text, reference_json
+from tools.mocks import PROJECT_ROOT, run_program
+from tools.render import read_stack_config
+
+PREFIX = "kong-aws:"
+STACK = "pulumi:pulumi:Stack"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+def strip_namespace(config: dict[str, str], secret_keys=()) -> tuple[dict[str, str], set[str], Optional[str]]:
+    """Full-key text config -> what ``from_pulumi`` hands ``load_stack_config``: (raw, secret keys, region)."""
+    raw = {k[len(PREFIX):]: v for k, v in config.items() if k.startswith(PREFIX)}
+    secrets = {k[len(PREFIX):] for k in secret_keys if k.startswith(PREFIX)}
+    return raw, secrets, config.get("aws:region")
+
+
+def load(config: dict[str, Any], secret_keys=()) -> StackConfig:
+    """Validate structured full-key config (as ``base_config`` holds it) the way the program does."""
+    raw, secrets, region = strip_namespace(config_text(config), secret_keys)
+    return load_stack_config(raw, secrets, region=region)
+
+
+def problems(config: dict[str, Any], secret_keys=()) -> list[str]:
+    """The problem lines ``load_stack_config`` refuses ``config`` with (fails if it accepts it)."""
+    with pytest.raises(ConfigError) as info:
+        load(config, secret_keys)
+    assert info.value.problems, "ConfigError without problems"
+    return info.value.problems
+
+
+def problem_for(config: dict[str, Any], key: str, secret_keys=()) -> str:
+    """The one problem line that names ``key`` (the full key, e.g. ``kong-aws:ecs.cpu``)."""
+    lines = [p for p in problems(config, secret_keys) if p.startswith(f"{key}: ")]
+    assert len(lines) == 1, f"expected one problem for {key}, got {problems(config, secret_keys)}"
+    return lines[0]
+
+
+def only_problem(config: dict[str, Any], key: str, secret_keys=()) -> str:
+    """Like :func:`problem_for`, and that line is the only problem."""
+    lines = problems(config, secret_keys)
+    assert len(lines) == 1 and lines[0].startswith(f"{key}: "), lines
+    return lines[0]
+
+
+def with_section(base: dict[str, Any], key: str, **settings: Any) -> dict[str, Any]:
+    """``base`` with object key ``kong-aws:<key>`` updated by ``settings``."""
+    section = dict(base.get(PREFIX + key, {}))
+    section.update(settings)
+    base[PREFIX + key] = section
+    return base
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the whole program with bad config
+
+@pytest.fixture
+def monitors(monkeypatch) -> list:
+    """Every mock monitor ``run_program`` creates in this test.
+
+    ``run_program`` returns its registrations only when the program succeeds; a subclass of
+    ``RecordingMonitor`` that keeps each instance lets a test see what a failing run registered.
+    """
+    created: list = []
+
+    class KeptRecordingMonitor(tools.mocks.RecordingMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            created.append(self)
+
+    monkeypatch.setattr(tools.mocks, "RecordingMonitor", KeptRecordingMonitor)
+    return created
+
+
+@pytest.fixture
+def refused_run(run_stack, monitors):
+    """``refused_run(config, secret_keys=None)`` -> (RunError message, types registered), the
+    program having raised ``pulumi.RunError``."""
+
+    def run(config: dict[str, Any], secret_keys: Optional[set[str]] = None) -> tuple[str, list[str]]:
+        with pytest.raises(pulumi.RunError) as info:
+            run_stack(config, secret_keys)
+        assert len(monitors) == 1
+        return str(info.value), [r.type for r in monitors[0].registrations]
+
+    return run
+
+
+def test_the_harness_sees_resources_registered_before_a_program_raises(monitors):
+    # Control for the tests below: "only the Stack was registered" means something only if a
+    # program that declares resources and then raises shows them.
+    def program() -> None:
+        pulumi.ComponentResource("kong-aws:test:Probe", "probe")
+        raise pulumi.RunError("stop")
+
+    with pytest.raises(pulumi.RunError, match="stop"):
+        run_program(program, {"aws:region": "us-west-2"})
+    assert [r.type for r in monitors[0].registrations] == [STACK, "kong-aws:test:Probe"]
+
+
+def _no_region(config):
+    del config["aws:region"]
+    return config
+
+
+PROGRAM_CASES = {
+    "unknown-mode": lambda c: {**c, "kong-aws:mode": "konnect-eks"},
+    "hybrid-eks": lambda c: {**c, "kong-aws:mode": "hybrid-eks"},
+    "fargate-pair": lambda c: {**c, "kong-aws:ecs": {"cpu": 512, "memory": 512}},
+    "no-region": _no_region,
+    "plain-cluster-cert-key": lambda c: {
+        **c, "kong-aws:clusterCert": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+        "kong-aws:clusterCertKey": "-----BEGIN PRIVATE KEY-----\nTOPSECRET\n-----END PRIVATE KEY-----"},
+    "several": lambda c: {**c, "kong-aws:mode": "eks", "kong-aws:kong": {"version": "latest"},
+                          "kong-aws:ecs": {"cpu": 3000}, "kong-aws:ecss": {}},
+}
+
+
+@pytest.mark.parametrize("change", PROGRAM_CASES.values(), ids=PROGRAM_CASES.keys())
+def test_program_refuses_bad_config_before_declaring_anything(refused_run, base_config, change):
+    config = change(base_config)
+    expected = problems(config)
+    message, registered = refused_run(config)
+    # The program's message is the config check's, every line of it, and nothing got declared.
+    assert message == str(ConfigError(expected))
+    assert registered == [STACK]
+    assert "TOPSECRET" not in message
+
+
+def test_program_reads_secret_keys_from_the_pulumi_runtime(base_config):
+    # from_pulumi must see `--secret` on clusterCertKey (the engine's secret keys, namespaced).
+    cert, key = _certificate_and_key("pkcs8")
+    config = config_text({**base_config, "kong-aws:clusterCert": cert, "kong-aws:clusterCertKey": key})
+    try:
+        pulumi.runtime.set_all_config(config, ["kong-aws:clusterCertKey"])
+        assert from_pulumi().provided_certificate.key_pem == key
+        pulumi.runtime.set_all_config(config, ["kong-aws:clusterCert"])
+        with pytest.raises(ConfigError) as info:
+            from_pulumi()
+        assert [p.split(":", 2)[1] for p in info.value.problems] == ["clusterCertKey"]
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Mode
+
+def test_base_config_is_valid(base_config):
+    cfg = load(base_config)
+    assert cfg.mode == "konnect-ecs" and cfg.region == "us-west-2" and cfg.kong.version == "3.10.0.1"
+
+
+@pytest.mark.parametrize("mode", ["konnect-eks", "ecs", "Konnect-ECS", "", "hybrid"])
+def test_unknown_mode_is_refused_listing_the_modes(base_config, mode):
+    line = only_problem({**base_config, "kong-aws:mode": mode}, "kong-aws:mode")
+    assert repr(mode) in line
+    assert "konnect-ecs" in line.split(";", 1)[1]
+
+
+def test_hybrid_eks_is_refused_as_not_available_yet(base_config):
+    line = only_problem({**base_config, "kong-aws:mode": "hybrid-eks"}, "kong-aws:mode")
+    assert "'hybrid-eks'" in line and "not available" in line and "'konnect-ecs'" in line
+
+
+def test_mode_default_in_pulumi_yaml_is_the_model_default(base_config):
+    schema = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["config"]["mode"]
+    del base_config["kong-aws:mode"]
+    assert schema["type"] == "string"
+    assert load(base_config).mode == schema["default"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fargate CPU and memory. Source: AWS, Amazon ECS developer guide, "Fargate task CPU and memory"
+# (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size).
+
+AWS_FARGATE = {
+    256: [512, 1024, 2048],                     # 512 MiB, 1 GB, 2 GB
+    512: list(range(1024, 4096 + 1, 1024)),     # 1 GB - 4 GB, 1 GB steps
+    1024: list(range(2048, 8192 + 1, 1024)),    # 2 GB - 8 GB, 1 GB steps
+    2048: list(range(4096, 16384 + 1, 1024)),   # 4 GB - 16 GB, 1 GB steps
+    4096: list(range(8192, 30720 + 1, 1024)),   # 8 GB - 30 GB, 1 GB steps
+    8192: list(range(16384, 61440 + 1, 4096)),  # 16 GB - 60 GB, 4 GB steps
+    16384: list(range(32768, 122880 + 1, 8192)),  # 32 GB - 120 GB, 8 GB steps
+}
+VALID_PAIRS = [(cpu, mem) for cpu, mems in AWS_FARGATE.items() for mem in mems]
+NEIGHBOUR_PAIRS = [(cpu, mem) for cpu, mems in AWS_FARGATE.items()
+                   for mem in sorted({m + d for m in mems for d in (-1024, -512, 512, 1024)} - set(mems))
+                   if mem > 0]
+
+
+@pytest.mark.parametrize("cpu, memory", VALID_PAIRS)
+def test_every_fargate_pair_is_accepted(base_config, cpu, memory):
+    ecs = load({**base_config, "kong-aws:ecs": {"cpu": cpu, "memory": memory}}).ecs
+    assert (ecs.cpu, ecs.memory) == (cpu, memory)
+
+
+@pytest.mark.parametrize("cpu, memory", NEIGHBOUR_PAIRS)
+def test_memory_next_to_a_fargate_size_is_refused(base_config, cpu, memory):
+    line = only_problem({**base_config, "kong-aws:ecs": {"cpu": cpu, "memory": memory}}, "kong-aws:ecs.memory")
+    assert line.startswith(f"kong-aws:ecs.memory: got {memory};")
+    assert f"ecs.cpu {cpu}" in line
+    # The sizes it lists as allowed are AWS's, all of them.
+    listed = re.search(r"\(([\d, ]+)\)\s*$", line).group(1)
+    assert [int(n) for n in listed.split(",")] == AWS_FARGATE[cpu]
+
+
+@pytest.mark.parametrize("cpu", [0, 128, 768, 1536, 3000, 32768, -256])
+def test_cpu_that_fargate_does_not_offer_is_refused_listing_the_cpu_units(base_config, cpu):
+    line = only_problem({**base_config, "kong-aws:ecs": {"cpu": cpu, "memory": 2048}}, "kong-aws:ecs.cpu")
+    assert line.startswith(f"kong-aws:ecs.cpu: got {cpu};")
+    assert [int(n) for n in re.findall(r"\d+", line.split(";", 1)[1])] == list(AWS_FARGATE)
+
+
+def test_cpu_and_memory_as_strings_like_the_task_definition_api_are_read_as_numbers(base_config):
+    # Seed 000 writes "cpu": "512", "memory": "1024", as RegisterTaskDefinition takes them.
+    ecs = load({**base_config, "kong-aws:ecs": {"cpu": "512", "memory": "1024"}}).ecs
+    assert (ecs.cpu, ecs.memory) == (512, 1024)
+    assert ecs.vcpus == 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Konnect endpoints. Konnect shows them as https:// URLs; Kong wants host:443 and the host as the
+# server name (../shared/reference/konnect-endpoints.json, kong_conf).
+
+HOST = "0123456789.us.cp0.konghq.com"
+
+
+@pytest.mark.parametrize("given", [
+    HOST, f"{HOST}:443", f"https://{HOST}", f"https://{HOST}/", f"https://{HOST}:443", f"https://{HOST}:443/",
+    f"HTTPS://{HOST.upper()}", HOST.upper(), f"  https://{HOST}  ",
+])
+def test_accepted_endpoint_forms_normalise_to_host_and_443(base_config, given):
+    cfg = load(with_section(base_config, "konnect", controlPlaneEndpoint=given, telemetryEndpoint=given))
+    for endpoint in (cfg.konnect.control_plane_endpoint, cfg.konnect.telemetry_endpoint):
+        assert (endpoint.host, endpoint.port, endpoint.address) == (HOST, 443, f"{HOST}:443")
+
+
+def test_konnect_api_endpoint_examples_become_the_kong_settings(base_config):
+    fields = reference_json("konnect-endpoints.json")["control_plane_response_fields"]
+    cp = fields["config.control_plane_endpoint"]["example"]
+    tp = fields["config.telemetry_endpoint"]["example"]
+    cfg = load(with_section(base_config, "konnect", controlPlaneEndpoint=cp, telemetryEndpoint=tp)).konnect
+    cp_host, tp_host = cp.removeprefix("https://"), tp.removeprefix("https://")
+    assert fields["config.control_plane_endpoint"]["kong_conf"]["cluster_control_plane"] == "<host>:443"
+    assert cfg.control_plane_endpoint.address == f"{cp_host}:443"
+    assert cfg.telemetry_endpoint.address == f"{tp_host}:443"
+
+
+@pytest.mark.parametrize("given, allowed", [
+    (f"http://{HOST}", "https"),
+    (f"wss://{HOST}", "https"),
+    (f"https://{HOST}/v2", "no path"),
+    (f"https://{HOST}/?x=1", "no path"),
+    (f"https://{HOST}#top", "no path"),
+    (f"{HOST}:0", "1 to 65535"),
+    (f"{HOST}:65536", "1 to 65535"),
+    (f"{HOST}:https", "1 to 65535"),
+    (f"{HOST}:", "1 to 65535"),
+    (f"https://{HOST}:-1", "1 to 65535"),
+    (f"{HOST}:\u00b2", "1 to 65535"),  # a superscript digit: str.isdigit() alone would accept it
+    ("localhost", "DNS host name"),
+    ("10.0.0.1", "DNS host name"),
+    ("cp_0.konghq.com", "DNS host name"),
+    ("https://", "DNS host name"),
+    (f"https://user@{HOST}", "DNS host name"),
+    ("", "DNS host name"),
+])
+def test_malformed_endpoint_is_refused_saying_what_is_wrong(base_config, given, allowed):
+    line = only_problem(with_section(base_config, "konnect", controlPlaneEndpoint=given),
+                        "kong-aws:konnect.controlPlaneEndpoint")
+    assert f"got {given!r};" in line
+    assert allowed in line.split(";", 1)[1]
+
+
+def test_telemetry_endpoint_is_checked_like_the_control_plane_endpoint(base_config):
+    line = only_problem(with_section(base_config, "konnect", telemetryEndpoint="http://x.us.tp0.konghq.com"),
+                        "kong-aws:konnect.telemetryEndpoint")
+    assert "'http://x.us.tp0.konghq.com'" in line and "https" in line.split(";", 1)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data plane labels. Source: Kong docs, "Konnect labels": at most 5; key and value 1-63 characters,
+# alphanumeric at both ends, '-', '_', '.' between; keys must not start with kong, konnect,
+# insomnia, mesh, kic, kuma or _.
+
+def labels(base: dict, value: Any) -> dict:
+    return with_section(base, "kong", dataPlaneLabels=value)
+
+
+@pytest.mark.parametrize("prefix", ["kong", "konnect", "insomnia", "mesh", "kic", "kuma"])
+def test_label_key_with_a_reserved_prefix_is_refused(base_config, prefix):
+    key = f"{prefix}-team"
+    line = only_problem(labels(base_config, {key: "payments"}), "kong-aws:kong.dataPlaneLabels")
+    assert repr(key) in line and "reserved" in line
+
+
+@pytest.mark.parametrize("labels_given, echoed", [
+    ({"_team": "payments"}, "'_team'"),            # reserved '_' (and not alphanumeric first)
+    ({"a" * 64: "v"}, repr("a" * 64)),             # key over 63 characters
+    ({"team": "v" * 64}, repr("v" * 64)),          # value over 63 characters
+    ({"team": ""}, "''"),                          # empty value
+    ({"te am": "x"}, "'te am'"),                    # bad characters
+    ({"team": "a:b"}, "'a:b'"),                    # ':' and ',' would break cluster_dp_labels
+    ({"team": "a,b"}, "'a,b'"),
+    ({"team/x": "y"}, "'team/x'"),
+    ({"-team": "x"}, "'-team'"),                   # must start and end alphanumeric
+    ({"team": "x."}, "'x.'"),
+    ({"t\u00e9am": "x"}, repr("t\u00e9am")),
+])
+def test_malformed_label_is_refused_echoing_it(base_config, labels_given, echoed):
+    line = only_problem(labels(base_config, labels_given), "kong-aws:kong.dataPlaneLabels")
+    assert echoed in line.split(";", 1)[1]
+    assert "63" in line
+
+
+def test_more_than_five_labels_are_refused(base_config):
+    six = {f"k{i}": "v" for i in range(6)}
+    line = only_problem(labels(base_config, six), "kong-aws:kong.dataPlaneLabels")
+    assert "5" in line.split(";", 1)[1] and "6" in line.split(";", 1)[1]
+
+
+def test_label_value_that_is_not_text_is_refused(base_config):
+    line = only_problem(labels(base_config, {"tier": 1}), "kong-aws:kong.dataPlaneLabels.tier")
+    assert "got 1;" in line
+
+
+def test_labels_at_the_limits_are_accepted(base_config):
+    given = {"a" * 63: "b" * 63, "created-by": "quickstart", "type": "docker-linuxdockerOS",
+             "team.name_x": "Payments-EU_1.2", "region": "ap-northeast-1"}
+    assert len(given) == 5
+    assert load(labels(base_config, given)).kong.data_plane_labels == given
+
+
+# ---------------------------------------------------------------------------------------------
+# Missing and unknown keys
+
+@pytest.mark.parametrize("change, key", [
+    (lambda c: {k: v for k, v in c.items() if k != "kong-aws:kong"}, "kong-aws:kong"),
+    (lambda c: {**c, "kong-aws:kong": {"routerFlavor": "expressions"}}, "kong-aws:kong.version"),
+    (lambda c: {k: v for k, v in c.items() if k != "kong-aws:konnect"}, "kong-aws:konnect"),
+    (lambda c: {**c, "kong-aws:konnect": {"controlPlaneEndpoint": HOST}}, "kong-aws:konnect.telemetryEndpoint"),
+    (lambda c: {k: v for k, v in c.items() if k != "aws:region"}, "aws:region"),
+], ids=["kong", "kong.version", "konnect", "konnect.telemetryEndpoint", "aws:region"])
+def test_missing_required_key_is_named(base_config, change, key):
+    line = only_problem(change(base_config), key)
+    assert "required" in line
+
+
+def test_konnect_is_required_in_konnect_ecs_mode_and_mode_defaults_to_it(base_config):
+    del base_config["kong-aws:konnect"], base_config["kong-aws:mode"]
+    line = only_problem(base_config, "kong-aws:konnect")
+    assert "konnect-ecs" in line and "controlPlaneEndpoint" in line
+
+
+@pytest.mark.parametrize("key", ["ecss", "Kong", "netwrok", "region", "clusterCertkey"])
+def test_unknown_top_level_key_is_refused_listing_the_known_keys(base_config, key):
+    line = only_problem({**base_config, PREFIX + key: "x"}, PREFIX + key)
+    assert "unknown key" in line
+    known = re.search(r"known keys: (.*)\)", line).group(1).split(", ")
+    assert sorted(known) == sorted(["mode", "kong", "konnect", "certificate", "network", "ecs",
+                                    "loadBalancer", "clusterCert", "clusterCertKey"])
+
+
+# (section, settings with a typo'd key, the typo, the key meant)
+NESTED_TYPOS = [
+    ("ecs", {"desiredCont": 3}, "desiredCont", "desiredCount"),
+    ("ecs", {"desired_count": 3}, "desired_count", "desiredCount"),
+    ("kong", {"routerFlavour": "expressions"}, "routerFlavour", "routerFlavor"),
+    ("loadBalancer", {"tlsmode": "terminate"}, "tlsmode", "tlsMode"),
+    ("network", {"vpcID": "vpc-0123456789abcdef0"}, "vpcID", "vpcId"),
+    ("certificate", {"keyAlgo": "rsa-2048"}, "keyAlgo", "keyAlgorithm"),
+    ("konnect", {"telemetryEndpint": "x.us.tp0.konghq.com"}, "telemetryEndpint", "telemetryEndpoint"),
+]
+
+
+@pytest.mark.parametrize("section, settings, typo, meant", NESTED_TYPOS, ids=[t[2] for t in NESTED_TYPOS])
+def test_unknown_key_inside_an_object_is_refused_with_its_full_key_and_value(base_config, section, settings, typo, meant):
+    line = problem_for(with_section(base_config, section, **settings), f"kong-aws:{section}.{typo}")
+    assert "unknown key" in line
+    assert json.dumps(settings[typo]) in line or repr(settings[typo]) in line
+
+
+@pytest.mark.parametrize("section, settings, typo, meant", NESTED_TYPOS[:1] + NESTED_TYPOS[2:3])
+def test_unknown_key_inside_an_object_names_the_allowed_keys(base_config, section, settings, typo, meant):
+    line = problem_for(with_section(base_config, section, **settings), f"kong-aws:{section}.{typo}")
+    assert meant in line
+
+
+@pytest.mark.parametrize("key, text", [("ecs", "512"), ("kong", "[1, 2]"), ("network", "{not json")])
+def test_object_key_that_is_not_an_object_is_refused(base_config, key, text):
+    line = problem_for({**base_config, PREFIX + key: text}, PREFIX + key)
+    assert "object" in line and (text in line or repr(text) in line)
+
+
+# ---------------------------------------------------------------------------------------------
+# Image version
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("version", ["3.10", "latest", "3", "3.10-ubuntu", "3.10.x", "", "sha256:abc",
+                                     "sha256:" + "0123456789ABCDEF" * 4, "3.10.0.1@" + DIGEST])
+def test_floating_or_malformed_version_is_refused(base_config, version):
+    line = only_problem(with_section(base_config, "kong", version=version), "kong-aws:kong.version")
+    assert f"got {version!r}"[:60] in line  # long values are shortened
+    allowed = line.split(";", 1)[1]
+    assert re.search(r"\d+\.\d+\.\d+\.\d+", allowed) and "sha256" in allowed
+
+
+def test_version_written_as_a_yaml_number_is_refused(base_config):
+    # `version: 3.10` in a stack file is the number 3.1, not a tag.
+    line = only_problem(with_section(base_config, "kong", version=3.10), "kong-aws:kong.version")
+    assert "got 3.1;" in line
+
+
+@pytest.mark.parametrize("version, image_ref", [
+    ("3.10.0.1", "kong/kong-gateway:3.10.0.1"),
+    ("3.9.1.2", "kong/kong-gateway:3.9.1.2"),
+    ("3.10.0", "kong/kong-gateway:3.10.0"),
+    ("3.10.0.1-ubuntu", "kong/kong-gateway:3.10.0.1-ubuntu"),
+    (DIGEST, f"kong/kong-gateway@{DIGEST}"),
+])
+def test_pinned_version_or_digest_is_accepted(base_config, version, image_ref):
+    kong = load(with_section(base_config, "kong", version=version)).kong
+    assert (kong.version, kong.image_ref) == (version, image_ref)
+
+
+def test_image_with_a_tag_is_refused_pointing_at_kong_version(base_config):
+    # Seed 000's image line, given whole as the repository.
+    line = only_problem(with_section(base_config, "kong", image="kong/kong-gateway:3.10"), "kong-aws:kong.image")
+    assert "'kong/kong-gateway:3.10'" in line and "kong-aws:kong.version" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Task counts
+
+@pytest.mark.parametrize("settings, key, bounds", [
+    ({"desiredCount": 1}, "kong-aws:ecs.desiredCount", (2, 6)),
+    ({"desiredCount": 7}, "kong-aws:ecs.desiredCount", (2, 6)),
+    ({"desiredCount": 3, "minCount": 4, "maxCount": 8}, "kong-aws:ecs.desiredCount", (4, 8)),
+    ({"desiredCount": 9, "minCount": 4, "maxCount": 8}, "kong-aws:ecs.desiredCount", (4, 8)),
+    ({"minCount": 5, "maxCount": 3, "desiredCount": 4}, "kong-aws:ecs.minCount", (3,)),
+])
+def test_desired_count_outside_min_and_max_is_refused(base_config, settings, key, bounds):
+    line = only_problem(with_section(base_config, "ecs", **settings), key)
+    field = key.rsplit(".", 1)[1]
+    assert line.startswith(f"{key}: got {settings[field]};")
+    assert set(map(str, bounds)) <= set(re.findall(r"\d+", line.split(";", 1)[1]))
+
+
+@pytest.mark.parametrize("settings", [{"desiredCount": 1, "minCount": 1}, {"desiredCount": 6},
+                                      {"desiredCount": 2}, {"desiredCount": 4, "minCount": 4, "maxCount": 4}])
+def test_desired_count_between_min_and_max_is_accepted(base_config, settings):
+    ecs = load(with_section(base_config, "ecs", **settings)).ecs
+    assert ecs.min_count <= ecs.desired_count == settings["desiredCount"] <= ecs.max_count
+
+
+# ---------------------------------------------------------------------------------------------
+# Load balancer TLS
+
+def acm_arn(region: str) -> str:
+    return f"arn:aws:acm:{region}:123456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"
+
+
+def test_tls_terminate_without_certificate_arn_is_refused(base_config):
+    line = only_problem(with_section(base_config, "loadBalancer", tlsMode="terminate"),
+                        "kong-aws:loadBalancer.certificateArn")
+    assert "'terminate'" in line and "required" in line
+
+
+def test_tls_terminate_without_certificate_arn_names_the_certificate_arn_key(base_config):
+    only_problem(with_section(base_config, "loadBalancer", tlsMode="terminate"), "kong-aws:loadBalancer.certificateArn")
+
+
+def test_acm_certificate_in_another_region_is_refused(base_config):
+    line = only_problem(with_section(base_config, "loadBalancer", tlsMode="terminate",
+                                     certificateArn=acm_arn("eu-central-1")), "kong-aws:loadBalancer.certificateArn")
+    assert "arn:aws:acm:eu-central-1:" in line and "us-west-2" in line.split(";", 1)[1]
+
+
+def test_acm_certificate_in_the_stack_region_is_accepted(base_config):
+    lb = load(with_section(base_config, "loadBalancer", tlsMode="terminate", certificateArn=acm_arn("us-west-2"))).load_balancer
+    assert (lb.tls_mode, lb.certificate_arn) == ("terminate", acm_arn("us-west-2"))
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:iam::123456789012:server-certificate/kong", "not-an-arn",
+                                 "arn:aws:acm:us-west-2:1234:certificate/12345678-90ab-cdef-1234-567890abcdef"])
+def test_certificate_arn_that_is_not_an_acm_arn_is_refused(base_config, arn):
+    line = problem_for(with_section(base_config, "loadBalancer", tlsMode="terminate", certificateArn=arn),
+                       "kong-aws:loadBalancer.certificateArn")
+    assert repr(arn) in line and "arn:aws:acm:" in line.split(";", 1)[1]
+
+
+def test_certificate_arn_with_passthrough_is_refused(base_config):
+    line = only_problem(with_section(base_config, "loadBalancer", certificateArn=acm_arn("us-west-2")),
+                        "kong-aws:loadBalancer.certificateArn")
+    assert repr(acm_arn("us-west-2")) in line and "terminate" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Existing VPC
+
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = [f"subnet-0{i}23456789abcdef0" for i in range(4)]
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"vpcId": VPC, "privateSubnetIds": SUBNETS[:1], "publicSubnetIds": SUBNETS[2:]}, "kong-aws:network.privateSubnetIds"),
+    ({"vpcId": VPC, "privateSubnetIds": [], "publicSubnetIds": SUBNETS[2:]}, "kong-aws:network.privateSubnetIds"),
+    ({"vpcId": VPC, "privateSubnetIds": SUBNETS[:2], "publicSubnetIds": SUBNETS[2:3]}, "kong-aws:network.publicSubnetIds"),
+    ({"vpcId": VPC, "privateSubnetIds": SUBNETS[:2]}, "kong-aws:network.publicSubnetIds"),
+    ({"privateSubnetIds": SUBNETS[:2], "publicSubnetIds": SUBNETS[2:]}, "kong-aws:network.vpcId"),
+])
+def test_existing_vpc_with_fewer_than_two_subnets_is_refused(base_config, settings, key):
+    line = only_problem(with_section(base_config, "network", **settings), key)
+    field = key.rsplit(".", 1)[1]
+    if field in settings:
+        assert json.dumps(settings[field]) in line
+    if field != "vpcId":
+        assert "2" in line.split(";", 1)[1]
+
+
+def test_existing_vpc_with_two_subnets_each_is_accepted(base_config):
+    net = load(with_section(base_config, "network", vpcId=VPC, privateSubnetIds=SUBNETS[:2],
+                            publicSubnetIds=SUBNETS[2:])).network
+    assert net.existing and net.private_subnet_ids == SUBNETS[:2] and net.public_subnet_ids == SUBNETS[2:]
+
+
+def test_internal_load_balancer_in_an_existing_vpc_needs_no_public_subnets(base_config):
+    config = with_section(base_config, "network", vpcId=VPC, privateSubnetIds=SUBNETS[:2])
+    cfg = load(with_section(config, "loadBalancer", internal=True))
+    assert cfg.network.public_subnet_ids == [] and cfg.load_balancer.internal
+
+
+# ---------------------------------------------------------------------------------------------
+# Provided cluster certificate (clusterCert / clusterCertKey)
+
+@functools.lru_cache(maxsize=None)
+def _certificate_and_key(key_format: str) -> tuple[str, str]:
+    """A real self-signed client certificate and its key, the key PEM in ``key_format``."""
+    if key_format == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kong_clustering")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA384()))
+    private_format = (serialization.PrivateFormat.PKCS8 if key_format == "pkcs8"
+                      else serialization.PrivateFormat.TraditionalOpenSSL)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def with_cert(base: dict, cert: Optional[str], key: Optional[str]) -> dict:
+    config = dict(base)
+    if cert is not None:
+        config["kong-aws:clusterCert"] = cert
+    if key is not None:
+        config["kong-aws:clusterCertKey"] = key
+    return config
+
+
+def _key_body(key_pem: str) -> str:
+    return key_pem.splitlines()[1]
+
+
+@pytest.mark.parametrize("key_format, header", [("pkcs8", "PRIVATE KEY"), ("ec", "EC PRIVATE KEY"),
+                                                ("rsa", "RSA PRIVATE KEY")])
+def test_cluster_certificate_with_a_secret_key_is_accepted(base_config, key_format, header):
+    cert, key = _certificate_and_key(key_format)
+    assert key.startswith(f"-----BEGIN {header}-----")
+    provided = load(with_cert(base_config, cert, key), {"kong-aws:clusterCertKey"}).provided_certificate
+    assert (provided.cert_pem, provided.key_pem) == (cert, key)
+
+
+@pytest.mark.parametrize("secret_keys", [set(), {"kong-aws:clusterCert"}])
+def test_cluster_cert_key_not_set_as_secret_is_refused_without_echoing_it(base_config, secret_keys):
+    cert, key = _certificate_and_key("pkcs8")
+    lines = problems(with_cert(base_config, cert, key), secret_keys)
+    assert len(lines) == 1 and lines[0].startswith("kong-aws:clusterCertKey: ")
+    assert "--secret" in lines[0]
+    assert _key_body(key) not in str(ConfigError(lines))
+
+
+@pytest.mark.parametrize("given, missing", [("cert", "kong-aws:clusterCertKey"), ("key", "kong-aws:clusterCert")])
+def test_only_one_of_cluster_cert_and_key_is_refused(base_config, given, missing):
+    cert, key = _certificate_and_key("ec")
+    config = with_cert(base_config, cert if given == "cert" else None, key if given == "key" else None)
+    lines = problems(config, {"kong-aws:clusterCertKey"})
+    assert len(lines) == 1 and lines[0].startswith(f"{missing}: ") and "required" in lines[0]
+    assert _key_body(key) not in lines[0]
+
+
+def test_cluster_cert_key_that_is_not_a_private_key_is_refused_without_echoing_it(base_config):
+    cert, key = _certificate_and_key("ec")
+    lines = problems(with_cert(base_config, cert, cert), {"kong-aws:clusterCertKey"})
+    assert len(lines) == 1 and lines[0].startswith("kong-aws:clusterCertKey: ") and "PRIVATE KEY" in lines[0]
+    assert _key_body(cert) not in lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Log retention. Source: botocore's CloudWatch Logs model, shape Days (PutRetentionPolicy).
+
+@functools.lru_cache(maxsize=None)
+def cloudwatch_retention_days() -> list[int]:
+    days = botocore.loaders.create_loader().load_service_model("logs", "service-2")["shapes"]["Days"]
+    text = re.search(r"Possible values are: ([\d, and]+)\.", days["documentation"]).group(1)
+    return [int(n) for n in re.findall(r"\d+", text)]
+
+
+@pytest.mark.parametrize("days", cloudwatch_retention_days())
+def test_every_cloudwatch_retention_period_is_accepted(base_config, days):
+    assert load(with_section(base_config, "ecs", logRetentionDays=days)).ecs.log_retention_days == days
+
+
+@pytest.mark.parametrize("days", sorted({d + s for d in cloudwatch_retention_days() for s in (-1, 1)}
+                                        - set(cloudwatch_retention_days())))
+def test_retention_period_cloudwatch_does_not_offer_is_refused_listing_them(base_config, days):
+    line = only_problem(with_section(base_config, "ecs", logRetentionDays=days), "kong-aws:ecs.logRetentionDays")
+    assert line.startswith(f"kong-aws:ecs.logRetentionDays: got {days};")
+    assert [int(n) for n in re.findall(r"\d+", line.split(";", 1)[1])] == cloudwatch_retention_days()
+
+
+# ---------------------------------------------------------------------------------------------
+# Several problems at once
+
+def test_several_problems_are_reported_together(base_config):
+    config = {**base_config, "kong-aws:mode": "konnect-eks", "kong-aws:kong": {"version": "latest"},
+              "kong-aws:ecs": {"cpu": 3000, "logRetentionDays": 2}, "kong-aws:loadBalancer": {"tlsMode": "terminate"},
+              "kong-aws:netwrok": {}}
+    del config["aws:region"]
+    with pytest.raises(ConfigError) as info:
+        load(config)
+    keys = sorted(p.split(": ", 1)[0] for p in info.value.problems)
+    assert keys == sorted(["kong-aws:netwrok", "kong-aws:mode", "aws:region", "kong-aws:kong.version",
+                           "kong-aws:ecs.cpu", "kong-aws:ecs.logRetentionDays",
+                           "kong-aws:loadBalancer.certificateArn"])
+    assert all(f"  - {p}" in str(info.value) for p in info.value.problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# The dev stack and seed 000
+
+def seed_000() -> tuple[str, dict]:
+    """Seed 000's text and the task definition JSON it pasted into the ECS console."""
+    text = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8")
+    (block,) = re.findall(r"```json\n(.*?)\n```", text, re.S)
+    return text, json.loads(block)
+
+
+def test_dev_stack_is_valid_and_reproduces_seed_000():
+    config, secret_keys, project = read_stack_config("dev")
+    assert project == "kong-aws"
+    cfg = load_stack_config(*strip_namespace(config, secret_keys)[:2], region=config.get("aws:region"))
+
+    text, task = seed_000()
+    (container,) = task["containerDefinitions"]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    repository, tag = container["image"].rsplit(":", 1)
+
+    assert cfg.mode == "konnect-ecs"
+    assert cfg.region == container["logConfiguration"]["options"]["awslogs-region"] == "ap-northeast-1"
+    # The seed's floating 3.10 tag, pinned to the release its data plane reported running.
+    running = re.search(r"^Server: kong/(\S+)-enterprise-edition$", text, re.M).group(1)
+    assert cfg.kong.image == repository and cfg.kong.version.startswith(tag + ".")
+    assert cfg.kong.version == running
+    assert (cfg.ecs.cpu, cfg.ecs.memory) == (int(task["cpu"]), int(task["memory"]))
+    assert cfg.kong.data_plane_labels == dict(item.split(":", 1) for item in env["KONG_CLUSTER_DP_LABELS"].split(","))
+    assert cfg.kong.router_flavor == env["KONG_ROUTER_FLAVOR"]
+    # Endpoints: the seed hides its control plane id; the region and service parts and the port match.
+    for endpoint, address_var, name_var in (
+            (cfg.konnect.control_plane_endpoint, "KONG_CLUSTER_CONTROL_PLANE", "KONG_CLUSTER_SERVER_NAME"),
+            (cfg.konnect.telemetry_endpoint, "KONG_CLUSTER_TELEMETRY_ENDPOINT", "KONG_CLUSTER_TELEMETRY_SERVER_NAME")):
+        seed_host, seed_port = env[address_var].rsplit(":", 1)
+        assert seed_host == env[name_var]
+        assert endpoint.port == int(seed_port)
+        assert endpoint.host.split(".", 1)[1] == seed_host.split(".", 1)[1]
