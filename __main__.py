@@ -16,11 +16,12 @@ except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
 from components.certificates import CLIENT_USAGES, ClusterCertificate, ClusterCertificateArgs
+from components.konnect_api import KonnectControlPlane, PinnedDataPlaneCertificate
 from components.konnect_ecs import KonnectDataPlanes, KonnectDataPlanesArgs
 from components.network import Network, NetworkArgs
 from components.outputs import konnect_ecs_outputs
 
-cert_cfg, net_cfg, provided = config.certificate, config.network, config.provided_certificate
+cert_cfg, net_cfg, provided, konnect = config.certificate, config.network, config.provided_certificate, config.konnect
 
 certificate = ClusterCertificate("data-plane-cert", ClusterCertificateArgs(
     common_name=cert_cfg.common_name,
@@ -30,8 +31,23 @@ certificate = ClusterCertificate("data-plane-cert", ClusterCertificateArgs(
     validity_hours=cert_cfg.validity_days * 24,
     early_renewal_hours=cert_cfg.early_renewal_days * 24,
     provided_cert_pem=provided.cert_pem if provided else None,
-    provided_key_pem=pulumi.Output.secret(provided.key_pem) if provided else None,
+    provided_key_pem=pulumi.Output.secret(provided.key_pem.get_secret_value()) if provided else None,
 ))
+
+control_plane = pin = None
+if konnect.managed:
+    # The Konnect API adopts or creates the control plane and pins the data plane certificate.
+    token = pulumi.Output.secret(config.konnect_token.get_secret_value())
+    control_plane = KonnectControlPlane(
+        "konnect-control-plane", api_url=konnect.base_url, token=token,
+        control_plane_name=konnect.control_plane_name, labels=konnect.control_plane_labels)
+    pin = PinnedDataPlaneCertificate(
+        "konnect-pinned-cert", api_url=konnect.base_url, token=token,
+        control_plane_id=control_plane.control_plane_id, cert=certificate.cert_pem)
+    control_plane_endpoint, telemetry_endpoint = control_plane.control_plane_endpoint, control_plane.telemetry_endpoint
+else:
+    control_plane_endpoint = konnect.control_plane_endpoint.address
+    telemetry_endpoint = konnect.telemetry_endpoint.address
 
 network = Network("network", NetworkArgs(
     cidr_block=net_cfg.cidr_block,
@@ -44,7 +60,8 @@ network = Network("network", NetworkArgs(
 
 data_planes = KonnectDataPlanes("data-plane", KonnectDataPlanesArgs(
     kong=config.kong,
-    konnect=config.konnect,
+    control_plane_endpoint=control_plane_endpoint,
+    telemetry_endpoint=telemetry_endpoint,
     ecs=config.ecs,
     load_balancer=config.load_balancer,
     certificate=certificate,
@@ -53,7 +70,9 @@ data_planes = KonnectDataPlanes("data-plane", KonnectDataPlanesArgs(
     public_subnet_ids=network.public_subnet_ids,
     region=config.region,
     family=f"{pulumi.get_project()}-{pulumi.get_stack()}-data-plane",
+    pinned_by=[pin] if pin else [],
 ))
 
-for key, value in konnect_ecs_outputs(config, certificate, data_planes).items():
+for key, value in konnect_ecs_outputs(certificate, data_planes, control_plane_endpoint, telemetry_endpoint,
+                                      control_plane, pin).items():
     pulumi.export(key, value)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 NAMESPACE = "kong-aws"
 
@@ -192,14 +192,50 @@ class KongConfig(_CamelModel):
 
 
 class KonnectConfig(_CamelModel):
-    """``kong-aws:konnect``: the Konnect control plane the data planes join.
+    """``kong-aws:konnect``: the Konnect control plane the data planes join. Two ways:
 
-    ``controlPlaneEndpoint`` and ``telemetryEndpoint`` as Konnect shows them (host, host:443 or
-    https:// URL), normalised by :func:`parse_endpoint`.
+    - managed: ``controlPlaneName`` (2-256 characters) with an access token
+      (``kong-aws:konnectToken`` or ``KONNECT_TOKEN``): the stack adopts or creates the control plane
+      in ``region`` (``us`` default, ``eu``, ``au``, ``me``, ``in``, ``sg``; or ``apiUrl``, an
+      ``https://`` base URL, ``http://`` only for localhost) with ``controlPlaneLabels``, and pins the
+      data plane certificate through the Konnect API;
+    - manual: ``controlPlaneEndpoint`` and ``telemetryEndpoint`` as Konnect shows them (host,
+      host:443 or https:// URL), normalised by :func:`parse_endpoint`; you pin the certificate.
     """
 
-    control_plane_endpoint: KonnectEndpoint
-    telemetry_endpoint: KonnectEndpoint
+    control_plane_endpoint: Optional[KonnectEndpoint] = None
+    telemetry_endpoint: Optional[KonnectEndpoint] = None
+    control_plane_name: Optional[Annotated[str, Field(min_length=2, max_length=256)]] = None
+    control_plane_labels: dict[str, str] = Field(default_factory=dict)
+    region: Literal["us", "eu", "au", "me", "in", "sg"] = "us"
+    api_url: Optional[str] = None
+
+    @field_validator("control_plane_labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return dict(_check_labels(value))
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        match = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?/?", value)
+        if not match:
+            raise ValueError("give a base URL such as https://us.api.konghq.com (no path)")
+        if match.group(1) == "http" and match.group(2) not in ("localhost", "127.0.0.1", "[::1]"):
+            raise ValueError("plain http is only allowed to localhost; use https")
+        return value.rstrip("/")
+
+    @property
+    def managed(self) -> bool:
+        """True when the stack manages the control plane through the Konnect API."""
+        return self.control_plane_name is not None
+
+    @property
+    def base_url(self) -> str:
+        """The Konnect API base URL: ``apiUrl``, or the region's host."""
+        return self.api_url or f"https://{self.region}.api.konghq.com"
 
     @field_validator("control_plane_endpoint", "telemetry_endpoint", mode="before")
     @classmethod
@@ -373,7 +409,7 @@ class ProvidedCertificate(_Model):
     ``kong-aws:clusterCertKey``), as the Konnect UI's "Generate certificate" produces them."""
 
     cert_pem: str
-    key_pem: str
+    key_pem: SecretStr
 
 
 class StackConfig(_Model):
@@ -385,6 +421,7 @@ class StackConfig(_Model):
     konnect: Optional[KonnectConfig]
     certificate: CertificateConfig
     provided_certificate: Optional[ProvidedCertificate]
+    konnect_token: Optional[SecretStr] = None
     network: NetworkConfig
     ecs: EcsConfig
     load_balancer: LoadBalancerConfig
@@ -400,7 +437,10 @@ _OBJECT_KEYS = {
     "ecs": ("ecs", {}),
     "loadBalancer": ("load_balancer", {}),
 }
-_SECRET_KEYS = ("clusterCert", "clusterCertKey")
+_SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken")
+#: The environment variable that may hold the Konnect access token instead of kong-aws:konnectToken.
+TOKEN_ENV = "KONNECT_TOKEN"
+_TOKEN = re.compile(r"^(kpat|spat)_[A-Za-z0-9]{20,}$")
 _SCALAR_KEYS = ("mode",)
 KNOWN_KEYS = frozenset(_OBJECT_KEYS) | frozenset(_SECRET_KEYS) | frozenset(_SCALAR_KEYS)
 MODES = ("konnect-ecs", "hybrid-eks")
@@ -441,12 +481,13 @@ def _looks_like_pem(text: str, kinds: tuple[str, ...]) -> bool:
 
 
 def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
-                      region: Optional[str] = None) -> StackConfig:
+                      region: Optional[str] = None, env_token: Optional[str] = None) -> StackConfig:
     """Validate raw stack config and return the typed :class:`StackConfig`.
 
     ``raw`` maps keys without the namespace (``mode``, ``ecs`` ...) to their string values as Pulumi
     hands them over (objects as JSON text). ``secret_keys`` names those set with ``--secret``.
-    ``region`` is ``aws:region`` (required). Defaults: see each section's model.
+    ``region`` is ``aws:region`` (required); ``env_token`` the ``KONNECT_TOKEN`` environment
+    variable, used when ``konnectToken`` is not set. Defaults: see each section's model.
 
     Raises :class:`ConfigError` listing every problem found: unknown keys, values of the wrong type
     or out of range, missing required keys, and combinations that cannot work together.
@@ -499,7 +540,9 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
 
     if mode == "konnect-ecs" and raw.get("konnect") is None:
         problems.append(f"{NAMESPACE}:konnect: required in mode konnect-ecs, not set (give "
-                        "controlPlaneEndpoint and telemetryEndpoint as Konnect shows them)")
+                        "controlPlaneEndpoint and telemetryEndpoint as Konnect shows them, or "
+                        "controlPlaneName and an access token)")
+    values["konnect_token"] = _konnect_token(raw, secret_keys, env_token, values.get("konnect"), problems)
 
     values["provided_certificate"] = _provided_certificate(raw, secret_keys, problems)
 
@@ -551,6 +594,41 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
     return StackConfig(**values)
 
 
+def _konnect_token(raw: Mapping[str, str], secret_keys, env_token: Optional[str],
+                   konnect: Optional[KonnectConfig], problems: list[str]) -> Optional[SecretStr]:
+    # The token's value is never echoed in an error.
+    token = raw.get("konnectToken")
+    managed = isinstance(konnect, KonnectConfig) and konnect.managed
+    if token is not None:
+        if "konnectToken" not in secret_keys:
+            problems.append(f"{NAMESPACE}:konnectToken: set in plain text; set it with "
+                            f"`pulumi config set --secret {NAMESPACE}:konnectToken`")
+        if not managed:
+            problems.append(f"{NAMESPACE}:konnectToken: set, but {NAMESPACE}:konnect.controlPlaneName is "
+                            "not; give the control plane name to manage it through the Konnect API")
+    elif managed:
+        token = env_token or None
+        if token is None:
+            problems.append(f"{NAMESPACE}:konnectToken: required with konnect.controlPlaneName, not set "
+                            f"(set it with --secret, or export {TOKEN_ENV})")
+    if token is not None and token != OFFLINE_SECRET_PLACEHOLDER and not _TOKEN.match(token):
+        problems.append(f"{NAMESPACE}:konnectToken: not a Konnect access token (a personal token starts "
+                        "with kpat_, a system account token with spat_)")
+    if isinstance(konnect, KonnectConfig):
+        endpoints = [k for k, v in (("controlPlaneEndpoint", konnect.control_plane_endpoint),
+                                    ("telemetryEndpoint", konnect.telemetry_endpoint)) if v is not None]
+        if managed:
+            for key in endpoints:
+                problems.append(f"{NAMESPACE}:konnect.{key}: set, but the managed control plane "
+                                f"({konnect.control_plane_name!r}) gives it; remove it")
+        else:
+            for key in ("controlPlaneEndpoint", "telemetryEndpoint"):
+                if key not in endpoints:
+                    problems.append(f"{NAMESPACE}:konnect.{key}: required, not set (or give "
+                                    "konnect.controlPlaneName to manage the control plane)")
+    return SecretStr(token) if token is not None and managed else None
+
+
 def _provided_certificate(raw: Mapping[str, str], secret_keys, problems: list[str]):
     cert, key = raw.get("clusterCert"), raw.get("clusterCertKey")
     if cert is None and key is None:
@@ -569,7 +647,7 @@ def _provided_certificate(raw: Mapping[str, str], secret_keys, problems: list[st
             problems.append(f"{NAMESPACE}:clusterCert: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
         if not _looks_like_pem(key, ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY")):
             problems.append(f"{NAMESPACE}:clusterCertKey: not a PEM private key (-----BEGIN PRIVATE KEY-----)")
-    return ProvidedCertificate(cert_pem=cert, key_pem=key)
+    return ProvidedCertificate(cert_pem=cert, key_pem=SecretStr(key))
 
 
 def from_pulumi() -> StackConfig:
@@ -578,6 +656,8 @@ def from_pulumi() -> StackConfig:
     Reads what the Pulumi language host set (and the ``PULUMI_CONFIG`` environment the CLI passes).
     Raises :class:`ConfigError` as :func:`load_stack_config` does.
     """
+    import os
+
     from pulumi.runtime import config as runtime_config
 
     all_config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
@@ -585,4 +665,5 @@ def from_pulumi() -> StackConfig:
     raw = {k[len(prefix):]: v for k, v in all_config.items() if k.startswith(prefix)}
     secret_env = set(runtime_config.get_config_secret_keys_env())
     secret = {k for k in raw if runtime_config.is_config_secret(prefix + k) or prefix + k in secret_env}
-    return load_stack_config(raw, secret, region=all_config.get("aws:region"))
+    return load_stack_config(raw, secret, region=all_config.get("aws:region"),
+                             env_token=os.environ.get(TOKEN_ENV))

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.certificates import ClusterCertificate
-from components.config import EcsConfig, KongConfig, KonnectConfig, LoadBalancerConfig
+from components.config import EcsConfig, KongConfig, KonnectEndpoint, LoadBalancerConfig, parse_endpoint
 from components.kong_settings import (PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT, ClusterEndpoint,
                                       KongNode, SecretSetting, container_environment)
 from components.proxy_load_balancer import ProxyLoadBalancer, ProxyLoadBalancerArgs
@@ -41,15 +41,15 @@ def worker_processes(cpu_units: int) -> int:
     return max(1, cpu_units // 1024)
 
 
-def data_plane_node(kong: KongConfig, konnect: KonnectConfig, cpu_units: int,
-                    cert_ref: str, key_ref: str) -> KongNode:
+def data_plane_node(kong: KongConfig, control_plane: KonnectEndpoint, telemetry: KonnectEndpoint,
+                    cpu_units: int, cert_ref: str, key_ref: str) -> KongNode:
     """The Kong node a Konnect data plane on ECS runs (settings of Konnect's data plane guide:
     ../shared/reference/konnect-endpoints.json ``konnect_data_plane_minimum_kong_conf``).
 
-    ``cert_ref`` / ``key_ref`` are the Secrets Manager ``valueFrom`` references of the cluster
-    certificate and key.
+    ``control_plane`` / ``telemetry``: the Konnect endpoints; ``cert_ref`` / ``key_ref``: the
+    Secrets Manager ``valueFrom`` references of the cluster certificate and key.
     """
-    cp, tp = konnect.control_plane_endpoint, konnect.telemetry_endpoint
+    cp, tp = control_plane, telemetry
     return KongNode(
         role="data_plane",
         cluster_mtls="pki",
@@ -147,14 +147,19 @@ def capacity_provider_strategy(spot_percent: int) -> list[dict]:
 class KonnectDataPlanesArgs:
     """Arguments of :class:`KonnectDataPlanes`.
 
-    ``kong``, ``konnect``, ``ecs``, ``load_balancer``: the validated config sections.
-    ``certificate``: the data plane's cluster certificate (the one pinned in Konnect).
+    ``kong``, ``ecs``, ``load_balancer``: the validated config sections.
+    ``control_plane_endpoint`` / ``telemetry_endpoint``: the Konnect endpoints in any form
+    :func:`components.config.parse_endpoint` accepts (config text, or a managed control plane's
+    ``https://`` URLs). ``certificate``: the data plane's cluster certificate (the one pinned in
+    Konnect). ``pinned_by``: resources the data planes wait for (the certificate's pin in Konnect),
+    so that a rotated certificate is pinned before tasks present it.
     ``vpc_id``, ``private_subnet_ids`` (tasks), ``public_subnet_ids`` (the NLB, unless internal).
     ``region``: the AWS region (logs). ``family``: the task definition family name.
     """
 
     kong: KongConfig
-    konnect: KonnectConfig
+    control_plane_endpoint: pulumi.Input[str]
+    telemetry_endpoint: pulumi.Input[str]
     ecs: EcsConfig
     load_balancer: LoadBalancerConfig
     certificate: ClusterCertificate
@@ -163,6 +168,7 @@ class KonnectDataPlanesArgs:
     public_subnet_ids: pulumi.Input[Sequence[str]]
     region: str
     family: str
+    pinned_by: Sequence[pulumi.Resource] = ()
 
 
 class KonnectDataPlanes(pulumi.ComponentResource):
@@ -198,7 +204,8 @@ class KonnectDataPlanes(pulumi.ComponentResource):
         secret_string = pulumi.Output.secret(pulumi.Output.json_dumps(
             {"cert": args.certificate.cert_pem, "key": args.certificate.private_key_pem}))
         secret_version = aws.secretsmanager.SecretVersion(
-            f"{name}-cluster-cert", secret_id=secret.id, secret_string=secret_string, opts=child)
+            f"{name}-cluster-cert", secret_id=secret.id, secret_string=secret_string,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.pinned_by)))
 
         # --- Logs.
         log_group = aws.cloudwatch.LogGroup(
@@ -257,10 +264,11 @@ class KonnectDataPlanes(pulumi.ComponentResource):
 
         # --- Task definition.
         def render(values: list) -> str:
-            secret_arn, version_id, log_group_name, cert_sha256 = values
+            secret_arn, version_id, log_group_name, cert_sha256, cp_endpoint, tp_endpoint = values
             # valueFrom: <secret arn>:<json key>:<version stage>:<version id> (pinned version).
-            node = data_plane_node(args.kong, args.konnect, ecs_cfg.cpu,
-                                   f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}")
+            node = data_plane_node(args.kong, parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint),
+                                   ecs_cfg.cpu, f"{secret_arn}:cert::{version_id}",
+                                   f"{secret_arn}:key::{version_id}")
             return json.dumps(container_definitions(
                 node, image, log_group_name, args.region, ecs_cfg.stop_timeout_seconds, cert_sha256))
 
@@ -276,6 +284,7 @@ class KonnectDataPlanes(pulumi.ComponentResource):
             execution_role_arn=role.arn,
             container_definitions=pulumi.Output.all(
                 secret.arn, secret_version.version_id, log_group.name, args.certificate.cert_sha256,
+                args.control_plane_endpoint, args.telemetry_endpoint,
             ).apply(render),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pulumi
 
+from typing import Optional
+
 from components.certificates import ClusterCertificate
-from components.config import StackConfig
+from components.config import parse_endpoint
+from components.konnect_api import KonnectControlPlane, PinnedDataPlaneCertificate
 from components.konnect_ecs import KonnectDataPlanes
 
 PIN_INSTRUCTIONS = (
@@ -19,18 +22,21 @@ PIN_INSTRUCTIONS = (
 )
 
 
-def konnect_ecs_outputs(config: StackConfig, certificate: ClusterCertificate,
-                        data_planes: KonnectDataPlanes) -> dict[str, pulumi.Output]:
+def konnect_ecs_outputs(certificate: ClusterCertificate, data_planes: KonnectDataPlanes,
+                        control_plane_endpoint: pulumi.Input[str], telemetry_endpoint: pulumi.Input[str],
+                        control_plane: Optional[KonnectControlPlane] = None,
+                        pin: Optional[PinnedDataPlaneCertificate] = None) -> dict[str, pulumi.Output]:
     """The outputs of a ``konnect-ecs`` stack, keyed by output name (camelCase):
 
     ``proxyUrl`` / ``proxyHttpsUrl`` (the load balancer), ``curlCheck`` (a command whose answer, a
     404 ``no Route matched with those values``, proves a data plane answers), ``ecsClusterName``,
-    ``ecsServiceName``, ``logGroupName``, ``controlPlaneEndpoint`` / ``telemetryEndpoint`` (the Kong
-    settings used), ``dataPlaneCertificatePem`` (public part) and ``konnectPinInstructions``.
+    ``ecsServiceName``, ``logGroupName``, ``controlPlaneEndpoint`` / ``telemetryEndpoint`` (as the
+    Kong settings use them, ``host:port``) and ``dataPlaneCertificatePem`` (public part). With a
+    managed control plane also ``konnectControlPlaneId`` and ``konnectPinnedCertificateId``;
+    without one, ``konnectPinInstructions`` says how to pin the certificate by hand.
     """
     dns = data_planes.load_balancer_dns_name
-    konnect = config.konnect
-    return {
+    outputs = {
         "proxyUrl": pulumi.Output.concat("http://", dns),
         "proxyHttpsUrl": pulumi.Output.concat("https://", dns),
         "curlCheck": pulumi.Output.concat(
@@ -38,8 +44,15 @@ def konnect_ecs_outputs(config: StackConfig, certificate: ClusterCertificate,
         "ecsClusterName": data_planes.cluster_name,
         "ecsServiceName": data_planes.service_name,
         "logGroupName": data_planes.log_group_name,
-        "controlPlaneEndpoint": pulumi.Output.from_input(konnect.control_plane_endpoint.address),
-        "telemetryEndpoint": pulumi.Output.from_input(konnect.telemetry_endpoint.address),
+        "controlPlaneEndpoint": pulumi.Output.from_input(control_plane_endpoint).apply(
+            lambda e: parse_endpoint(e).address),
+        "telemetryEndpoint": pulumi.Output.from_input(telemetry_endpoint).apply(
+            lambda e: parse_endpoint(e).address),
         "dataPlaneCertificatePem": certificate.cert_pem,
-        "konnectPinInstructions": pulumi.Output.from_input(PIN_INSTRUCTIONS),
     }
+    if control_plane is not None and pin is not None:
+        outputs["konnectControlPlaneId"] = control_plane.control_plane_id
+        outputs["konnectPinnedCertificateId"] = pin.certificate_id
+    else:
+        outputs["konnectPinInstructions"] = pulumi.Output.from_input(PIN_INSTRUCTIONS)
+    return outputs

@@ -166,7 +166,7 @@ def test_program_reads_secret_keys_from_the_pulumi_runtime(base_config):
     config = config_text({**base_config, "kong-aws:clusterCert": cert, "kong-aws:clusterCertKey": key})
     try:
         pulumi.runtime.set_all_config(config, ["kong-aws:clusterCertKey"])
-        assert from_pulumi().provided_certificate.key_pem == key
+        assert from_pulumi().provided_certificate.key_pem.get_secret_value() == key
         pulumi.runtime.set_all_config(config, ["kong-aws:clusterCert"])
         with pytest.raises(ConfigError) as info:
             from_pulumi()
@@ -391,7 +391,7 @@ def test_unknown_top_level_key_is_refused_listing_the_known_keys(base_config, ke
     assert "unknown key" in line
     known = re.search(r"known keys: (.*)\)", line).group(1).split(", ")
     assert sorted(known) == sorted(["mode", "kong", "konnect", "certificate", "network", "ecs",
-                                    "loadBalancer", "clusterCert", "clusterCertKey"])
+                                    "loadBalancer", "clusterCert", "clusterCertKey", "konnectToken"])
 
 
 # (section, settings with a typo'd key, the typo, the key meant)
@@ -605,7 +605,7 @@ def test_cluster_certificate_with_a_secret_key_is_accepted(base_config, key_form
     cert, key = _certificate_and_key(key_format)
     assert key.startswith(f"-----BEGIN {header}-----")
     provided = load(with_cert(base_config, cert, key), {"kong-aws:clusterCertKey"}).provided_certificate
-    assert (provided.cert_pem, provided.key_pem) == (cert, key)
+    assert (provided.cert_pem, provided.key_pem.get_secret_value()) == (cert, key)
 
 
 @pytest.mark.parametrize("secret_keys", [set(), {"kong-aws:clusterCert"}])
@@ -710,3 +710,103 @@ def test_dev_stack_is_valid_and_reproduces_seed_000():
         assert seed_host == env[name_var]
         assert endpoint.port == int(seed_port)
         assert endpoint.host.split(".", 1)[1] == seed_host.split(".", 1)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# A control plane managed through the Konnect API (kong-aws:konnect.controlPlaneName + a token).
+
+TOKEN = "kpat_" + "A1b2C3d4E5" * 4
+
+
+def managed(base: dict[str, Any], **konnect: Any) -> dict[str, Any]:
+    base[PREFIX + "konnect"] = {"controlPlaneName": "kong-aws-edge", **konnect}
+    return base
+
+
+def load_with_env(config: dict[str, Any], env_token=None, secret_keys=()) -> StackConfig:
+    raw, secrets, region = strip_namespace(config_text(config), secret_keys)
+    return load_stack_config(raw, secrets, region=region, env_token=env_token)
+
+
+def env_problems(config: dict[str, Any], env_token=None, secret_keys=()) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_with_env(config, env_token, secret_keys)
+    return info.value.problems
+
+
+def test_managed_control_plane_takes_the_token_from_the_environment(base_config):
+    stack = load_with_env(managed(base_config, region="eu", controlPlaneLabels={"team": "edge"}), TOKEN)
+    assert stack.konnect.managed and stack.konnect.base_url == "https://eu.api.konghq.com"
+    assert stack.konnect_token.get_secret_value() == TOKEN
+    assert TOKEN not in repr(stack) and TOKEN not in str(stack)
+
+
+def test_managed_control_plane_takes_the_token_from_secret_config(base_config):
+    config = {**managed(base_config), PREFIX + "konnectToken": TOKEN}
+    stack = load_with_env(config, None, secret_keys={PREFIX + "konnectToken"})
+    assert stack.konnect_token.get_secret_value() == TOKEN
+
+
+def test_managed_control_plane_without_a_token_names_both_ways_to_give_one(base_config):
+    (line,) = env_problems(managed(base_config))
+    assert line.startswith("kong-aws:konnectToken: required") and "KONNECT_TOKEN" in line and "--secret" in line
+
+
+def test_a_token_in_plain_text_is_refused_and_never_echoed(base_config):
+    config = {**managed(base_config), PREFIX + "konnectToken": TOKEN}
+    (line,) = env_problems(config)
+    assert line.startswith("kong-aws:konnectToken: set in plain text") and TOKEN not in line
+
+
+@pytest.mark.parametrize("token", ["abc", "kpat_short", "Bearer kpat_" + "x" * 30, "spat-" + "x" * 30])
+def test_something_that_is_not_a_konnect_token_is_refused_without_echoing_it(base_config, token):
+    lines = env_problems(managed(base_config), token)
+    assert [l for l in lines if l.startswith("kong-aws:konnectToken: not a Konnect access token")]
+    assert all(token not in l for l in lines)
+
+
+def test_token_without_a_control_plane_name_is_refused(base_config):
+    config = {**base_config, PREFIX + "konnectToken": TOKEN}
+    (line,) = env_problems(config, secret_keys={PREFIX + "konnectToken"})
+    assert line.startswith("kong-aws:konnectToken: set, but kong-aws:konnect.controlPlaneName is not")
+
+
+def test_environment_token_alone_keeps_the_manual_flow(base_config):
+    # A KONNECT_TOKEN exported for other stacks changes nothing for a stack with endpoints.
+    stack = load_with_env(base_config, TOKEN)
+    assert not stack.konnect.managed and stack.konnect_token is None
+    assert stack.konnect.control_plane_endpoint.address == "0123456789.us.cp0.konghq.com:443"
+
+
+def test_endpoints_are_refused_when_the_control_plane_is_managed(base_config):
+    config = managed(base_config, controlPlaneEndpoint="https://0123456789.us.cp0.konghq.com")
+    (line,) = env_problems(config, TOKEN)
+    assert line.startswith("kong-aws:konnect.controlPlaneEndpoint: set, but the managed control plane")
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://us.api.konghq.com", True), ("https://konnect-proxy.internal:8443/", True),
+    ("http://127.0.0.1:18080", True), ("http://localhost:8080", True),
+    ("http://konnect-proxy.internal", False), ("https://us.api.konghq.com/v2", False), ("us.api.konghq.com", False),
+])
+def test_api_url_override(base_config, url, ok):
+    config = managed(base_config, apiUrl=url)
+    if ok:
+        assert load_with_env(config, TOKEN).konnect.base_url == url.rstrip("/")
+    else:
+        (line,) = env_problems(config, TOKEN)
+        assert line.startswith("kong-aws:konnect.apiUrl: got")
+
+
+@pytest.mark.parametrize("region", ["global", "US", "ap", "jp"])
+def test_konnect_region_must_host_control_planes(base_config, region):
+    # global.api.konghq.com serves identity only (../shared/reference/konnect-endpoints.json).
+    (line,) = env_problems(managed(base_config, region=region), TOKEN)
+    assert line.startswith(f"kong-aws:konnect.region: got '{region}'")
+    regions = [r for r in reference_json("konnect-endpoints.json")["api_base_urls"] if r != "global"]
+    assert all(f"'{r}'" in line for r in regions)
+
+
+def test_control_plane_labels_follow_konnect_label_rules(base_config):
+    (line,) = env_problems(managed(base_config, controlPlaneLabels={"konnect-x": "1"}), TOKEN)
+    assert line.startswith("kong-aws:konnect.controlPlaneLabels: got")

@@ -35,7 +35,8 @@ LABELS = {"env": "prod", "team": "edge"}
 def _konnect_data_plane(cpu_units: int = 2048, labels=LABELS) -> KongNode:
     kong = KongConfig.model_validate({**BASE_CONFIG["kong-aws:kong"], "dataPlaneLabels": labels})
     konnect = KonnectConfig.model_validate(BASE_CONFIG["kong-aws:konnect"])
-    return data_plane_node(kong, konnect, cpu_units, CERT_REF, KEY_REF)
+    return data_plane_node(kong, konnect.control_plane_endpoint, konnect.telemetry_endpoint, cpu_units,
+                           CERT_REF, KEY_REF)
 
 
 def _self_hosted_data_plane(**changes) -> KongNode:
@@ -101,7 +102,8 @@ def test_every_configurable_router_flavor_and_log_level_reaches_kong_as_valid(fi
     for value in allowed:
         kong = KongConfig.model_validate({"version": "3.10.0.1", key: value})
         konnect = KonnectConfig.model_validate(BASE_CONFIG["kong-aws:konnect"])
-        setting = data_plane_node(kong, konnect, 1024, CERT_REF, KEY_REF).settings()[field]
+        setting = data_plane_node(kong, konnect.control_plane_endpoint, konnect.telemetry_endpoint, 1024,
+                                  CERT_REF, KEY_REF).settings()[field]
         assert setting == value and setting in VALIDATION["enums"][field]
 
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import rpc
 
 from tests.conftest import SEEDS, reference_json, validate_aws_request
 from tools import render
@@ -154,3 +155,26 @@ def test_the_command_line_prints_a_table_and_refuses_bad_config(tmp_path, monkey
     assert "kong-aws:ecs.memory" in error and "512" in error and "1024" in error
     assert not out.exists()
     assert render.main(["missing"]) == 2
+
+
+@pytest.mark.parametrize("stack", sorted(p.name[len("Pulumi."):-len(".yaml")]
+                                         for p in PROJECT_ROOT.glob("Pulumi.*.yaml")))
+def test_every_example_stack_renders_with_no_secret_in_the_clear(stack, tmp_path, monkeypatch, botocore_loader):
+    token = "kpat_" + "Zx9Yw8Vu7T" * 4
+    monkeypatch.setenv("KONNECT_TOKEN", token)
+    result = render.render(stack, tmp_path / stack)
+    files = [tmp_path / stack / "resources.json", tmp_path / stack / "outputs.json",
+             *(tmp_path / stack / "ecs").iterdir()]
+    for path in files:
+        text = path.read_text()
+        assert "PRIVATE KEY" not in text and token not in text, path.name
+    for path in (tmp_path / stack / "ecs").iterdir():
+        assert validate_aws_request(botocore_loader, "ecs", "RegisterTaskDefinition",
+                                    json.loads(path.read_text())) == []
+    # Inputs the program marked secret are masked, whatever resource carries them.
+    resources = json.loads(files[0].read_text())
+    by_urn = {r["urn"]: r for r in resources}
+    for reg in result.registrations:
+        for key, value in reg.inputs.items():
+            if rpc.is_rpc_secret(value):
+                assert by_urn[reg.urn]["inputs"][key] == SECRET_MASK, (reg.urn, key)

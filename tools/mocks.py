@@ -234,7 +234,22 @@ class FakeCloud(pulumi.runtime.Mocks):
         if typ.startswith("tls:"):
             rid, state = _tls_resource(typ, inputs, f"{typ}/{name}")
             return rid, {**inputs, **state}
+        if typ.startswith("pulumi-python:dynamic/konnect:"):
+            return self._konnect(typ, name, inputs)
         return self._aws(typ, name, inputs)
+
+    def _konnect(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+        """A Konnect control plane or pinned certificate as the Konnect API would describe it: ids
+        are UUIDs, endpoints ``https://<prefix>.<region>.cp0.konghq.com`` (and ``tp0``)."""
+        rid = str(uuid.UUID(_digest(typ, name, length=32)))
+        if typ.endswith(":ControlPlane"):
+            api = str(_plain(inputs.get("apiUrl", "")))
+            region = api.split("//", 1)[-1].split(".", 1)[0] if ".api.konghq.com" in api else "us"
+            prefix = _digest(name, length=10)
+            return rid, {**inputs, "controlPlaneId": rid, "adopted": False,
+                         "controlPlaneEndpoint": f"https://{prefix}.{region}.cp0.konghq.com",
+                         "telemetryEndpoint": f"https://{prefix}.{region}.tp0.konghq.com"}
+        return rid, {**inputs, "certificateId": rid, "adopted": False}
 
     def _aws(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         region, digest = self.region, _digest(typ, name)

@@ -1,6 +1,7 @@
 """Render a stack offline: ``python -m tools.render STACK [--out DIR]``.
 
-Reads ``Pulumi.yaml`` and ``Pulumi.STACK.yaml`` (``secure:`` values become placeholder secrets),
+Reads ``Pulumi.yaml`` and ``Pulumi.STACK.yaml`` (``secure:`` values, and a Konnect token left to
+``KONNECT_TOKEN``, become placeholder secrets),
 runs the real program under Pulumi's mock runtime with a deterministic fake cloud
 (:mod:`tools.mocks`), and writes to DIR (default ``build/STACK``):
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -27,7 +29,7 @@ from typing import Any, Optional
 
 import yaml
 
-from components.config import NAMESPACE, OFFLINE_SECRET_PLACEHOLDER, ConfigError, load_stack_config
+from components.config import NAMESPACE, OFFLINE_SECRET_PLACEHOLDER, TOKEN_ENV, ConfigError, load_stack_config
 from tools.mocks import PROJECT_ROOT, SECRET_MASK, RunResult, mask_secrets, run_program
 
 #: TaskDefinition inputs that ``RegisterTaskDefinition`` takes under the same name.
@@ -96,7 +98,7 @@ def validate(config: dict[str, str], secret_keys: set[str]) -> None:
     prefix = f"{NAMESPACE}:"
     raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
     load_stack_config(raw, {k[len(prefix):] for k in secret_keys if k.startswith(prefix)},
-                      region=config.get("aws:region"))
+                      region=config.get("aws:region"), env_token=os.environ.get(TOKEN_ENV))
 
 
 def task_definition_document(inputs: dict) -> dict:
@@ -143,8 +145,16 @@ def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
     """Render ``stack`` into ``out`` (replaced whole). Raises ``ConfigError`` for bad config,
     before anything is written."""
     config, secret_keys, project = read_stack_config(stack, root)
-    validate(config, secret_keys)
-    result = run_program(root / "__main__.py", config, secret_keys, project=project, stack=stack)
+    # A managed Konnect control plane may take its token from KONNECT_TOKEN; offline, a placeholder
+    # stands in for it as for every other secret.
+    saved = os.environ.get(TOKEN_ENV)
+    os.environ[TOKEN_ENV] = saved or OFFLINE_SECRET_PLACEHOLDER
+    try:
+        validate(config, secret_keys)
+        result = run_program(root / "__main__.py", config, secret_keys, project=project, stack=stack)
+    finally:
+        if saved is None:
+            del os.environ[TOKEN_ENV]
     staging = Path(tempfile.mkdtemp(prefix=f"render-{stack}-"))
     try:
         (staging / "resources.json").write_text(json.dumps(resources_document(result), indent=2) + "\n")

@@ -1,0 +1,388 @@
+"""The two Konnect objects this project manages, through Konnect's REST API (Pulumi dynamic providers).
+
+No official Pulumi package for Konnect can be installed from PyPI, so:
+
+- :class:`KonnectControlPlane` adopts the control plane of a given name or creates it
+  (``POST /v2/control-planes``; a 409 means the name exists, and it is adopted). Its outputs
+  ``control_plane_endpoint`` and ``telemetry_endpoint`` feed the data planes' cluster settings. A
+  control plane it adopted is never deleted with the stack.
+- :class:`PinnedDataPlaneCertificate` pins a data plane certificate
+  (``POST /v2/control-planes/{id}/dp-client-certificates``) and unpins it on delete. A new
+  certificate replaces the old one create-before-delete: the new one is pinned, the data planes
+  roll, and only then is the old one unpinned, so running data planes keep their connection.
+
+Paths, bodies and status codes follow the Konnect Control Planes v2 and Control Planes Config v2
+OpenAPI specs (../shared/reference/konnect-control-planes-subset.json). The access token is a
+Pulumi secret input and output: it is stored in the state only encrypted.
+
+The providers run in Pulumi's dynamic provider process, which imports this module from the project
+directory; they import ``httpx`` and ``tenacity`` only when they run, so declaring the resources
+(and the offline render) does not pay for them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+#: Regional Konnect API hosts. Source: ../shared/reference/konnect-endpoints.json (``api_base_urls``):
+#: control planes are regional; ``global.api.konghq.com`` serves identity only.
+REGIONS = ("us", "eu", "au", "me", "in", "sg")
+CLUSTER_TYPE = "CLUSTER_TYPE_CONTROL_PLANE"
+AUTH_TYPE = "pinned_client_certs"
+#: Statuses worth another try: rate limiting and the server errors the spec lists (500, 503) plus
+#: the gateway errors a proxy in between may answer.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def api_url_for(region: str) -> str:
+    """``https://<region>.api.konghq.com`` for a Konnect region (``us``, ``eu`` ...).
+
+    Raises ``ValueError`` for an unknown region."""
+    if region not in REGIONS:
+        raise ValueError(f"unknown Konnect region {region!r}; one of {', '.join(REGIONS)}")
+    return f"https://{region}.api.konghq.com"
+
+
+class KonnectApiError(Exception):
+    """A Konnect API call that failed: ``status`` (HTTP status, or None when no answer came),
+    and a message saying what failed and what to do."""
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.status = status
+
+
+class KonnectClient:
+    """A small client for the Konnect Control Planes API.
+
+    ``base_url`` is the regional host (``https://us.api.konghq.com``; paths start at ``/v2``),
+    ``token`` a personal (``kpat_``) or system account (``spat_``) access token. Every call has a
+    ``timeout`` (seconds, default 30) and is retried up to ``attempts`` times (default 5) on 429, 5xx
+    and connection errors, waiting ``Retry-After`` when Konnect sends it, otherwise exponential
+    backoff from ``backoff`` seconds (default 1) with jitter, at most 30 s. Errors raise
+    :class:`KonnectApiError`.
+    """
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, attempts: int = 5,
+                 backoff: float = 1.0, transport: Any = None):
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.attempts = attempts
+        self.backoff = backoff
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                     "User-Agent": "kong-aws (Pulumi dynamic provider)"})
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "KonnectClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _wait(self, state) -> float:
+        from tenacity import wait_exponential_jitter
+
+        outcome = state.outcome
+        if outcome is not None and not outcome.failed:
+            retry_after = outcome.result().headers.get("Retry-After", "")
+            if retry_after.isdigit():
+                return min(float(retry_after), 60.0)
+        return wait_exponential_jitter(initial=self.backoff, max=30.0, jitter=self.backoff)(state)
+
+    def request(self, method: str, path: str, *, expect: tuple[int, ...], what: str,
+                json: Any = None, params: Optional[dict] = None):
+        """Send one request (with retries) and return the ``httpx.Response`` whose status is in
+        ``expect``; ``what`` names the operation in errors. Raises :class:`KonnectApiError`."""
+        import httpx
+        from tenacity import Retrying, retry_if_exception_type, retry_if_result, stop_after_attempt
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts), wait=self._wait, reraise=True,
+            retry=(retry_if_exception_type(httpx.TransportError)
+                   | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)))
+        try:
+            response = retrying(self._http.request, method, path, json=json, params=params)
+        except httpx.TransportError as error:
+            raise KonnectApiError(
+                f"{what}: no answer from {self.base_url} after {self.attempts} attempts ({error}); check "
+                "the network path to Konnect and kong-aws:konnect.region / apiUrl") from None
+        if response.status_code in expect:
+            return response
+        raise KonnectApiError(self._explain(response, what), response.status_code)
+
+    def _explain(self, response, what: str) -> str:
+        status = response.status_code
+        try:
+            body = response.json()
+            detail = body.get("detail") or body.get("message") or body.get("title") or ""
+        except ValueError:
+            detail = response.text[:200]
+        detail = f" ({detail})" if detail else ""
+        if status in (401, 403):
+            return (f"{what}: Konnect refused the access token (HTTP {status}){detail}. Check "
+                    "kong-aws:konnectToken or KONNECT_TOKEN: a personal (kpat_) or system account "
+                    "(spat_) token that is valid and may manage control planes in this region.")
+        if status == 404:
+            return (f"{what}: not found (HTTP 404){detail}. Check the control plane id, and that "
+                    f"kong-aws:konnect.region / apiUrl ({self.base_url}) is the region it lives in.")
+        if status in RETRY_STATUSES:
+            return (f"{what}: Konnect kept answering HTTP {status}{detail} after {self.attempts} "
+                    "attempts; try again later.")
+        return f"{what}: Konnect answered HTTP {status}{detail}."
+
+    # -- control planes -------------------------------------------------------------------------
+
+    def find_control_plane(self, name: str) -> Optional[dict]:
+        """The control plane named exactly ``name``, or None."""
+        response = self.request("GET", "/v2/control-planes", expect=(200,),
+                                what=f"looking up control plane {name!r}",
+                                params={"filter[name][eq]": name, "page[size]": 10})
+        for plane in response.json().get("data", []):
+            if plane.get("name") == name:
+                return plane
+        return None
+
+    def create_or_adopt_control_plane(self, name: str, labels: dict[str, str]) -> tuple[dict, bool]:
+        """Create the control plane ``name`` (cluster type control plane, pinned client
+        certificates), or adopt the existing one when Konnect answers 409.
+
+        Returns ``(control plane, adopted)``. Raises :class:`KonnectApiError`, also when the
+        existing control plane cannot take pinned data plane certificates."""
+        body = {"name": name, "cluster_type": CLUSTER_TYPE, "auth_type": AUTH_TYPE, "labels": labels}
+        response = self.request("POST", "/v2/control-planes", json=body, expect=(201, 409),
+                                what=f"creating control plane {name!r}")
+        if response.status_code == 201:
+            return response.json(), False
+        plane = self.find_control_plane(name)
+        if plane is None:
+            raise KonnectApiError(f"creating control plane {name!r}: Konnect answered 409 (exists) but "
+                                  "no control plane of that name is visible to this token", 409)
+        config = plane.get("config", {})
+        if config.get("cluster_type") != CLUSTER_TYPE or config.get("auth_type") != AUTH_TYPE:
+            raise KonnectApiError(
+                f"adopting control plane {name!r}: it is {config.get('cluster_type')} with auth type "
+                f"{config.get('auth_type')}; data planes with pinned certificates need "
+                f"{CLUSTER_TYPE} with {AUTH_TYPE}. Choose another kong-aws:konnect.controlPlaneName.")
+        return plane, True
+
+    def get_control_plane(self, plane_id: str) -> Optional[dict]:
+        """The control plane ``plane_id``, or None when it no longer exists."""
+        response = self.request("GET", f"/v2/control-planes/{plane_id}", expect=(200, 404),
+                                what=f"reading control plane {plane_id}")
+        return None if response.status_code == 404 else response.json()
+
+    def update_control_plane_labels(self, plane_id: str, labels: dict[str, str]) -> dict:
+        """Set the labels of ``plane_id``; returns the control plane."""
+        return self.request("PATCH", f"/v2/control-planes/{plane_id}", json={"labels": labels},
+                            expect=(200,), what=f"updating control plane {plane_id}").json()
+
+    def delete_control_plane(self, plane_id: str) -> None:
+        """Delete ``plane_id``; one already gone is fine."""
+        self.request("DELETE", f"/v2/control-planes/{plane_id}", expect=(204, 404),
+                     what=f"deleting control plane {plane_id}")
+
+    # -- pinned data plane certificates ---------------------------------------------------------
+
+    def list_certificates(self, plane_id: str) -> list[dict]:
+        """The data plane certificates pinned in ``plane_id``."""
+        return self.request("GET", f"/v2/control-planes/{plane_id}/dp-client-certificates", expect=(200,),
+                            what=f"listing pinned certificates of {plane_id}").json().get("items", [])
+
+    def pin_certificate(self, plane_id: str, cert_pem: str) -> tuple[dict, bool]:
+        """Pin ``cert_pem`` in ``plane_id``. Returns ``(certificate, adopted)``: a certificate that
+        is already pinned (Konnect answers 400 or 409) is adopted instead."""
+        existing = [c for c in self.list_certificates(plane_id) if _same_pem(c.get("cert", ""), cert_pem)]
+        if existing:
+            return existing[0], True
+        response = self.request("POST", f"/v2/control-planes/{plane_id}/dp-client-certificates",
+                                json={"cert": cert_pem}, expect=(201,),
+                                what=f"pinning the data plane certificate in {plane_id}")
+        return response.json()["item"], False
+
+    def get_certificate(self, plane_id: str, cert_id: str) -> Optional[dict]:
+        """The pinned certificate ``cert_id``, or None when it is no longer pinned."""
+        response = self.request("GET", f"/v2/control-planes/{plane_id}/dp-client-certificates/{cert_id}",
+                                expect=(200, 404), what=f"reading pinned certificate {cert_id}")
+        return None if response.status_code == 404 else response.json()["item"]
+
+    def unpin_certificate(self, plane_id: str, cert_id: str) -> None:
+        """Unpin ``cert_id``; one already gone is fine."""
+        self.request("DELETE", f"/v2/control-planes/{plane_id}/dp-client-certificates/{cert_id}",
+                     expect=(204, 404), what=f"unpinning certificate {cert_id}")
+
+
+def _same_pem(a: str, b: str) -> bool:
+    return re.sub(r"\s", "", a) == re.sub(r"\s", "", b)
+
+
+def _client(props: dict) -> KonnectClient:
+    return KonnectClient(props["apiUrl"], props["token"])
+
+
+def _plane_outs(props: dict, plane: dict, adopted: bool) -> dict:
+    config = plane.get("config", {})
+    return {
+        **props,
+        "controlPlaneId": plane["id"],
+        "controlPlaneEndpoint": config.get("control_plane_endpoint"),
+        "telemetryEndpoint": config.get("telemetry_endpoint"),
+        "labels": plane.get("labels") or {},
+        "adopted": adopted,
+    }
+
+
+class ControlPlaneProvider(ResourceProvider):
+    """CRUD of a Konnect control plane for :class:`KonnectControlPlane` (inputs: ``apiUrl``,
+    ``token``, ``name``, ``labels``)."""
+
+    def create(self, props: dict) -> CreateResult:
+        with _client(props) as client:
+            plane, adopted = client.create_or_adopt_control_plane(props["name"], props.get("labels") or {})
+        return CreateResult(plane["id"], _plane_outs(props, plane, adopted))
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        with _client(props) as client:
+            plane = client.get_control_plane(id_)
+        if plane is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, _plane_outs(props, plane, bool(props.get("adopted"))))
+
+    def diff(self, id_: str, olds: dict, news: dict) -> DiffResult:
+        # Another region or another name is another control plane; labels and token update in place.
+        replaces = [k for k in ("apiUrl", "name") if olds.get(k) != news.get(k)]
+        changed = replaces + [k for k in ("labels", "token") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=["controlPlaneId"],
+                          delete_before_replace=False)
+
+    def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
+        labels = news.get("labels") or {}
+        with _client(news) as client:
+            if labels != (olds.get("labels") or {}):
+                plane = client.update_control_plane_labels(id_, labels)
+            else:
+                plane = client.get_control_plane(id_)
+                if plane is None:
+                    raise KonnectApiError(f"control plane {id_} no longer exists; run `pulumi refresh`", 404)
+        return UpdateResult(_plane_outs(news, plane, bool(olds.get("adopted"))))
+
+    def delete(self, id_: str, props: dict) -> None:
+        if props.get("adopted"):
+            return  # not ours: the stack found it and leaves it as it was
+        with _client(props) as client:
+            client.delete_control_plane(id_)
+
+
+class CertificateProvider(ResourceProvider):
+    """CRUD of a pinned data plane certificate for :class:`PinnedDataPlaneCertificate` (inputs:
+    ``apiUrl``, ``token``, ``controlPlaneId``, ``cert``)."""
+
+    def create(self, props: dict) -> CreateResult:
+        with _client(props) as client:
+            item, adopted = client.pin_certificate(props["controlPlaneId"], props["cert"])
+        return CreateResult(item["id"], {**props, "certificateId": item["id"], "adopted": adopted})
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        with _client(props) as client:
+            item = client.get_certificate(props["controlPlaneId"], id_)
+        if item is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "cert": item.get("cert", props.get("cert")), "certificateId": id_})
+
+    def diff(self, id_: str, olds: dict, news: dict) -> DiffResult:
+        # A new certificate is a new pin: created before the old one is unpinned.
+        replaces = [k for k in ("apiUrl", "controlPlaneId", "cert")
+                    if (not _same_pem(olds.get(k) or "", news.get(k) or "") if k == "cert"
+                        else olds.get(k) != news.get(k))]
+        changed = replaces + (["token"] if olds.get("token") != news.get("token") else [])
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=["certificateId"],
+                          delete_before_replace=False)
+
+    def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
+        return UpdateResult({**news, "certificateId": id_, "adopted": bool(olds.get("adopted"))})
+
+    def delete(self, id_: str, props: dict) -> None:
+        if props.get("adopted"):
+            return  # pinned before this stack (e.g. in the Konnect UI): leave it pinned
+        with _client(props) as client:
+            client.unpin_certificate(props["controlPlaneId"], id_)
+
+
+class KonnectControlPlane(Resource, module="konnect", name="ControlPlane"):
+    """A Konnect control plane with pinned client certificates (type
+    ``pulumi-python:dynamic/konnect:ControlPlane``).
+
+    ``api_url``: the regional API (:func:`api_url_for`); ``token``: the access token (made secret);
+    ``name`` (2-256 characters) and ``labels``. Outputs: ``control_plane_id``,
+    ``control_plane_endpoint`` and ``telemetry_endpoint`` (``https://`` URLs), ``adopted``.
+    """
+
+    control_plane_id: pulumi.Output[str]
+    control_plane_endpoint: pulumi.Output[str]
+    telemetry_endpoint: pulumi.Output[str]
+    adopted: pulumi.Output[bool]
+
+    def __init__(self, name: str, *, api_url: str, token: pulumi.Input[str], control_plane_name: str,
+                 labels: Optional[dict[str, str]] = None, opts: Optional[pulumi.ResourceOptions] = None):
+        props = {
+            "api_url": api_url, "token": pulumi.Output.secret(token), "name": control_plane_name,
+            "labels": dict(labels or {}),
+            "control_plane_id": None, "control_plane_endpoint": None, "telemetry_endpoint": None, "adopted": None,
+        }
+        super().__init__(ControlPlaneProvider(), name, props, pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(additional_secret_outputs=["token"]), opts))
+
+    # Python names here, camelCase names for the engine and the provider.
+    def translate_output_property(self, prop: str) -> str:
+        return _snake(prop)
+
+    def translate_input_property(self, prop: str) -> str:
+        return _camel(prop)
+
+
+class PinnedDataPlaneCertificate(Resource, module="konnect", name="PinnedDataPlaneCertificate"):
+    """A data plane certificate pinned in a Konnect control plane (type
+    ``pulumi-python:dynamic/konnect:PinnedDataPlaneCertificate``).
+
+    ``api_url``, ``token`` (made secret), ``control_plane_id`` and ``cert`` (PEM). Outputs:
+    ``certificate_id``, ``adopted``. A changed ``cert`` replaces the pin create-before-delete.
+    """
+
+    certificate_id: pulumi.Output[str]
+    adopted: pulumi.Output[bool]
+
+    def __init__(self, name: str, *, api_url: str, token: pulumi.Input[str],
+                 control_plane_id: pulumi.Input[str], cert: pulumi.Input[str],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        props = {"api_url": api_url, "token": pulumi.Output.secret(token), "control_plane_id": control_plane_id,
+                 "cert": cert, "certificate_id": None, "adopted": None}
+        super().__init__(CertificateProvider(), name, props, pulumi.ResourceOptions.merge(
+            pulumi.ResourceOptions(additional_secret_outputs=["token"]), opts))
+
+    # Python names here, camelCase names for the engine and the provider.
+    def translate_output_property(self, prop: str) -> str:
+        return _snake(prop)
+
+    def translate_input_property(self, prop: str) -> str:
+        return _camel(prop)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _camel(name: str) -> str:
+    if name.startswith("_"):
+        return name  # reserved names such as __provider
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
