@@ -404,6 +404,130 @@ class LoadBalancerConfig(_CamelModel):
 
 
 
+class EksConfig(_CamelModel):
+    """``kong-aws:eks``: the Kubernetes cluster of mode hybrid-eks.
+
+    New cluster (default): EKS Auto Mode (compute, block storage and load balancing managed by EKS)
+    at Kubernetes ``version`` (default ``1.33``; Auto Mode needs 1.29 or later), API endpoint
+    private, and public too unless ``endpointPublicAccess`` is false, from ``publicAccessCidrs``
+    (default all). The identity running ``pulumi up`` gets cluster admin through an EKS access
+    entry; ``adminRoleArns`` adds more IAM roles. ``logRetentionDays`` (default 30) for the control
+    plane logs. Existing cluster: ``clusterName``, with ``storageClassName`` (a class whose volumes
+    work there) and ``loadBalancerClass`` (default ``service.k8s.aws/nlb``, the AWS Load Balancer
+    Controller's).
+    """
+
+    cluster_name: Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")]] = None
+    version: str = "1.33"
+    endpoint_public_access: bool = True
+    public_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    admin_role_arns: list[str] = Field(default_factory=list)
+    log_retention_days: int = 30
+    storage_class_name: Optional[str] = None
+    load_balancer_class: Optional[str] = None
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        match = re.fullmatch(r"1\.(\d{2})", value)
+        if not match or int(match.group(1)) < 29:
+            raise ValueError("a Kubernetes minor version such as 1.33 (EKS Auto Mode needs 1.29 or later)")
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.IPv4Network(item, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
+        return value
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", item):
+                raise ValueError(f"{item!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @property
+    def existing(self) -> bool:
+        """True when the stack uses an existing cluster (``clusterName`` set)."""
+        return self.cluster_name is not None
+
+
+class HybridConfig(_CamelModel):
+    """``kong-aws:hybrid``: the self-hosted control plane and data planes (Kong Helm chart).
+
+    ``namespace`` (default ``kong``); ``chartVersion`` of the ``kong`` chart from
+    https://charts.konghq.com (default ``3.4.1``, the version of ../shared/reference's values);
+    ``controlPlaneRelease`` / ``dataPlaneRelease`` Helm release names (``kong-cp`` / ``kong-dp``);
+    ``clusterMtls`` ``pki`` (a CA and a certificate per role, default) or ``shared`` (one
+    certificate); ``controlPlaneReplicas`` (default 2); data planes: ``dataPlaneMinReplicas``
+    (default 2) and ``dataPlaneMaxReplicas`` (default 6; above the minimum, a HorizontalPodAutoscaler
+    at ``dataPlaneCpuTargetPercent``, default 70); ``proxyInternal`` (default false: an
+    internet-facing NLB) and ``allowedCidrs`` (default all) for the proxy load balancer.
+    """
+
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "kong"
+    chart_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = "3.4.1"
+    control_plane_release: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")] = "kong-cp"
+    data_plane_release: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")] = "kong-dp"
+    cluster_mtls: Literal["pki", "shared"] = "pki"
+    control_plane_replicas: Annotated[int, Field(ge=1, le=10)] = 2
+    data_plane_min_replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    data_plane_max_replicas: Annotated[int, Field(ge=1, le=100)] = 6
+    data_plane_cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 70
+    proxy_internal: bool = False
+    allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.IPv4Network(item, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
+        return value
+
+
+class PostgresConfig(_CamelModel):
+    """``kong-aws:postgres``: the control plane's database.
+
+    ``mode`` ``rds`` (default: Amazon RDS for PostgreSQL in the private subnets, reachable only from
+    the cluster, encrypted, TLS required) or ``in-cluster`` (a StatefulSet of the official
+    ``postgres`` image on an encrypted volume; for development). ``version``: the PostgreSQL
+    release (default ``17.6``; RDS uses its major version and takes minor upgrades). RDS:
+    ``instanceClass`` (default ``db.t4g.medium``), ``allocatedStorageGiB`` (default 20),
+    ``multiAz`` (default true), ``backupRetentionDays`` (1-35, default 7), ``deletionProtection``
+    (default true). In-cluster: ``storageGiB`` (default 20).
+    """
+
+    mode: Literal["rds", "in-cluster"] = "rds"
+    version: Annotated[str, Field(pattern=r"^\d{2}\.\d+$")] = "17.6"
+    instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    allocated_storage_gib: Annotated[int, Field(ge=20, le=65536)] = 20
+    multi_az: bool = True
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
+    deletion_protection: bool = True
+    storage_gib: Annotated[int, Field(ge=1, le=16384)] = 20
+
+    @property
+    def major_version(self) -> str:
+        """The major version (``17`` for ``17.6``)."""
+        return self.version.split(".")[0]
+
+
 class ProvidedCertificate(_Model):
     """A cluster certificate and key given as secret config (``kong-aws:clusterCert`` and
     ``kong-aws:clusterCertKey``), as the Konnect UI's "Generate certificate" produces them."""
@@ -425,6 +549,10 @@ class StackConfig(_Model):
     network: NetworkConfig
     ecs: EcsConfig
     load_balancer: LoadBalancerConfig
+    eks: EksConfig = Field(default_factory=EksConfig)
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    enterprise_license: Optional[SecretStr] = None
 
 
 # Top-level keys: (config key, StackConfig field, parsed as JSON object, default or required).
@@ -436,8 +564,14 @@ _OBJECT_KEYS = {
     "network": ("network", {}),
     "ecs": ("ecs", {}),
     "loadBalancer": ("load_balancer", {}),
+    "eks": ("eks", {}),
+    "hybrid": ("hybrid", {}),
+    "postgres": ("postgres", {}),
 }
-_SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken")
+#: Sections that only one mode reads; giving one in the other mode is an error.
+_MODE_SECTIONS = {"konnect-ecs": ("konnect", "ecs", "loadBalancer", "konnectToken"),
+                  "hybrid-eks": ("eks", "hybrid", "postgres", "enterpriseLicense")}
+_SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken", "enterpriseLicense")
 #: The environment variable that may hold the Konnect access token instead of kong-aws:konnectToken.
 TOKEN_ENV = "KONNECT_TOKEN"
 _TOKEN = re.compile(r"^(kpat|spat)_[A-Za-z0-9]{20,}$")
@@ -501,9 +635,12 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
     mode = raw.get("mode", StackConfig.model_fields["mode"].default)
     if mode not in MODES:
         problems.append(f"{NAMESPACE}:mode: got {_show(mode)}; allowed: {', '.join(MODES)}")
-    elif mode == "hybrid-eks":
-        problems.append(f"{NAMESPACE}:mode: got 'hybrid-eks'; this mode is not available yet "
-                        "(the self-hosted hybrid mode on EKS is planned); use 'konnect-ecs'")
+    else:
+        other = next(m for m in MODES if m != mode)
+        for key in _MODE_SECTIONS[other]:
+            if key in raw:
+                problems.append(f"{NAMESPACE}:{key}: set, but only mode {other} uses it (mode is {mode}); "
+                                "remove it")
     values["mode"] = mode
 
     if not region:
@@ -513,7 +650,8 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
     values["region"] = region or ""
 
     models = {"kong": KongConfig, "konnect": KonnectConfig, "certificate": CertificateConfig,
-              "network": NetworkConfig, "ecs": EcsConfig, "loadBalancer": LoadBalancerConfig}
+              "network": NetworkConfig, "ecs": EcsConfig, "loadBalancer": LoadBalancerConfig,
+              "eks": EksConfig, "hybrid": HybridConfig, "postgres": PostgresConfig}
     for key, (field, default) in _OBJECT_KEYS.items():
         text = raw.get(key)
         if text is None:
@@ -542,7 +680,10 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
         problems.append(f"{NAMESPACE}:konnect: required in mode konnect-ecs, not set (give "
                         "controlPlaneEndpoint and telemetryEndpoint as Konnect shows them, or "
                         "controlPlaneName and an access token)")
-    values["konnect_token"] = _konnect_token(raw, secret_keys, env_token, values.get("konnect"), problems)
+    if mode == "konnect-ecs":
+        values["konnect_token"] = _konnect_token(raw, secret_keys, env_token, values.get("konnect"), problems)
+    elif mode == "hybrid-eks":
+        values["enterprise_license"] = _hybrid_checks(raw, secret_keys, values, problems)
 
     values["provided_certificate"] = _provided_certificate(raw, secret_keys, problems)
 
@@ -592,6 +733,48 @@ def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[
     if problems:
         raise ConfigError(problems)
     return StackConfig(**values)
+
+
+def _hybrid_checks(raw: Mapping[str, str], secret_keys, values: dict, problems: list[str]) -> Optional[SecretStr]:
+    eks, hybrid, postgres = values.get("eks"), values.get("hybrid"), values.get("postgres")
+    if isinstance(hybrid, HybridConfig):
+        if hybrid.data_plane_min_replicas > hybrid.data_plane_max_replicas:
+            problems.append(f"{NAMESPACE}:hybrid.dataPlaneMinReplicas: got {hybrid.data_plane_min_replicas}; "
+                            f"must not exceed hybrid.dataPlaneMaxReplicas ({hybrid.data_plane_max_replicas})")
+        if hybrid.control_plane_release == hybrid.data_plane_release:
+            problems.append(f"{NAMESPACE}:hybrid.dataPlaneRelease: got {_show(hybrid.data_plane_release)}; "
+                            "must differ from hybrid.controlPlaneRelease")
+        if "clusterCert" in raw and hybrid.cluster_mtls != "shared":
+            problems.append(f"{NAMESPACE}:clusterCert: set, but hybrid.clusterMtls is "
+                            f"{_show(hybrid.cluster_mtls)}; a provided certificate is used as the one "
+                            "shared certificate (set hybrid.clusterMtls to 'shared')")
+    if isinstance(eks, EksConfig):
+        if eks.existing:
+            in_cluster = isinstance(postgres, PostgresConfig) and postgres.mode == "in-cluster"
+            if in_cluster and eks.storage_class_name is None:
+                problems.append(f"{NAMESPACE}:eks.storageClassName: required with eks.clusterName and "
+                                "postgres.mode 'in-cluster' (a storage class whose volumes work in that cluster)")
+        else:
+            for key, value in (("storageClassName", eks.storage_class_name),
+                               ("loadBalancerClass", eks.load_balancer_class)):
+                if value is not None:
+                    problems.append(f"{NAMESPACE}:eks.{key}: got {_show(value)}; only used with an existing "
+                                    "cluster (eks.clusterName); a new cluster uses EKS Auto Mode's")
+    license_text = raw.get("enterpriseLicense")
+    if license_text is None:
+        return None
+    if "enterpriseLicense" not in secret_keys:
+        problems.append(f"{NAMESPACE}:enterpriseLicense: set in plain text; set it with "
+                        f"`pulumi config set --secret {NAMESPACE}:enterpriseLicense -- \"$(cat license.json)\"`")
+    if license_text != OFFLINE_SECRET_PLACEHOLDER:
+        try:
+            parsed = json.loads(license_text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or "license" not in parsed:
+            problems.append(f"{NAMESPACE}:enterpriseLicense: not a Kong license file (JSON with a "
+                            "\"license\" object)")
+    return SecretStr(license_text)
 
 
 def _konnect_token(raw: Mapping[str, str], secret_keys, env_token: Optional[str],

@@ -35,7 +35,36 @@ class SecretSetting:
     reference: str
 
 
-SettingValue = Union[str, SecretSetting]
+@dataclass(frozen=True)
+class KubernetesSecretKey:
+    """A setting whose value a Kubernetes Secret provides: key ``key`` of Secret ``name`` (the Kong
+    chart renders it as ``valueFrom.secretKeyRef``)."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class PostgresConnection:
+    """How a control plane reaches PostgreSQL: ``host``, ``port``, ``user``, ``database``, the
+    ``password`` (a secret reference, never text), ``ssl`` (TLS on) and ``ssl_verify``."""
+
+    host: str
+    password: Union["SecretSetting", KubernetesSecretKey]
+    port: int = 5432
+    user: str = "kong"
+    database: str = "kong"
+    ssl: bool = False
+    ssl_verify: bool = False
+
+
+SettingValue = Union[str, SecretSetting, KubernetesSecretKey]
+
+#: Settings the Kong chart renders itself from its service blocks (``admin``, ``proxy``,
+#: ``status``, ``cluster``, ``clustertelemetry``, ``manager``): they stay out of its ``env:``.
+#: Source: ../shared/reference/kong-chart-values.yaml, where each block declares its ports.
+CHART_MANAGED_SETTINGS = frozenset({"admin_listen", "proxy_listen", "status_listen", "cluster_listen",
+                                    "cluster_telemetry_listen", "admin_gui_listen", "stream_listen"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +92,8 @@ class KongNode:
     - ``worker_processes``: ``nginx_worker_processes`` (None: Kong's ``auto``, which counts the
       host's CPUs, not the container's share).
     - ``status_port``: the status listener on all interfaces, for health checks (default 8100).
-    - ``database``: ``off`` for data planes, ``postgres`` for control planes.
+    - ``database``: ``off`` for data planes, ``postgres`` for control planes, with ``postgres``
+      (:class:`PostgresConnection`) saying where.
 
     Raises ``ValueError`` from :meth:`settings` when the description breaks a rule Kong enforces
     at start-up.
@@ -81,6 +111,7 @@ class KongNode:
     worker_processes: Optional[int] = None
     status_port: int = STATUS_PORT
     database: Literal["off", "postgres"] = "off"
+    postgres: Optional[PostgresConnection] = None
     router_flavor: str = "traditional_compatible"
     log_level: str = "notice"
     trusted_certificates: tuple[str, ...] = ("system",)
@@ -105,6 +136,11 @@ class KongNode:
         }
         if self.worker_processes is not None:
             out["nginx_worker_processes"] = str(self.worker_processes)
+        if self.postgres is not None:
+            pg = self.postgres
+            out.update({"pg_host": pg.host, "pg_port": str(pg.port), "pg_user": pg.user,
+                        "pg_database": pg.database, "pg_password": pg.password,
+                        "pg_ssl": "on" if pg.ssl else "off", "pg_ssl_verify": "on" if pg.ssl_verify else "off"})
         if self.role == "traditional":
             return out
         out["cluster_mtls"] = self.cluster_mtls
@@ -144,6 +180,8 @@ class KongNode:
                 raise ValueError('cluster_dp_labels can not be used when role = "control_plane"')
             if self.cluster_mtls == "pki" and self.cluster_ca_cert is None:
                 raise ValueError('cluster_ca_cert must be specified when cluster_mtls = "pki"')
+        if self.database == "postgres" and self.postgres is None:
+            raise ValueError("a node with database postgres needs its PostgreSQL connection")
         if self.role == "traditional" and self.labels:
             raise ValueError('cluster_dp_labels can only be used when role = "data_plane"')
         if self.konnect and self.role != "data_plane":
@@ -166,6 +204,8 @@ def container_environment(settings: Mapping[str, SettingValue]) -> tuple[list[di
     """
     environment, secrets = [], []
     for name, value in sorted(settings.items()):
+        if isinstance(value, KubernetesSecretKey):
+            raise ValueError(f"{name} comes from a Kubernetes Secret, which an ECS container cannot read")
         if isinstance(value, SecretSetting):
             secrets.append({"name": env_name(name), "valueFrom": value.reference})
         else:
@@ -173,15 +213,22 @@ def container_environment(settings: Mapping[str, SettingValue]) -> tuple[list[di
     return environment, secrets
 
 
-def helm_env(settings: Mapping[str, SettingValue]) -> dict[str, str]:
+def helm_env(settings: Mapping[str, SettingValue]) -> dict[str, Union[str, dict]]:
     """Render settings as the Kong Helm chart's ``env:`` block (keys without the ``KONG_`` prefix).
 
-    Raises ``ValueError`` for a :class:`SecretSetting`: a chart value is not a secret store (mount
-    the secret as a file and give its path instead).
+    A :class:`KubernetesSecretKey` becomes ``{"valueFrom": {"secretKeyRef": {"name", "key"}}}``, so
+    the value stays in its Secret. Listener settings (:data:`CHART_MANAGED_SETTINGS`) are left to
+    the chart's service blocks. Raises ``ValueError`` for a :class:`SecretSetting`: a chart value
+    is not a secret store.
     """
-    out = {}
-    for name, value in settings.items():
+    out: dict[str, Union[str, dict]] = {}
+    for name, value in sorted(settings.items()):
+        if name in CHART_MANAGED_SETTINGS:
+            continue
         if isinstance(value, SecretSetting):
-            raise ValueError(f"{name} comes from a secret; give the chart a file path for it")
-        out[name] = value
+            raise ValueError(f"{name} comes from a secret store; give the chart a Kubernetes Secret or a file path")
+        if isinstance(value, KubernetesSecretKey):
+            out[name] = {"valueFrom": {"secretKeyRef": {"name": value.name, "key": value.key}}}
+        else:
+            out[name] = value
     return out

@@ -190,9 +190,12 @@ def test_unknown_mode_is_refused_listing_the_modes(base_config, mode):
     assert "konnect-ecs" in line.split(";", 1)[1]
 
 
-def test_hybrid_eks_is_refused_as_not_available_yet(base_config):
-    line = only_problem({**base_config, "kong-aws:mode": "hybrid-eks"}, "kong-aws:mode")
-    assert "'hybrid-eks'" in line and "not available" in line and "'konnect-ecs'" in line
+def test_sections_of_the_other_mode_are_refused(base_config):
+    # A konnect section left in a hybrid-eks stack (or the reverse) is a mistake, not a no-op.
+    line = only_problem({**base_config, "kong-aws:mode": "hybrid-eks"}, "kong-aws:konnect")
+    assert "only mode konnect-ecs uses it" in line and "hybrid-eks" in line
+    line = only_problem({**base_config, "kong-aws:postgres": {"mode": "rds"}}, "kong-aws:postgres")
+    assert "only mode hybrid-eks uses it" in line
 
 
 def test_mode_default_in_pulumi_yaml_is_the_model_default(base_config):
@@ -391,7 +394,8 @@ def test_unknown_top_level_key_is_refused_listing_the_known_keys(base_config, ke
     assert "unknown key" in line
     known = re.search(r"known keys: (.*)\)", line).group(1).split(", ")
     assert sorted(known) == sorted(["mode", "kong", "konnect", "certificate", "network", "ecs",
-                                    "loadBalancer", "clusterCert", "clusterCertKey", "konnectToken"])
+                                    "loadBalancer", "clusterCert", "clusterCertKey", "konnectToken",
+                                    "eks", "hybrid", "postgres", "enterpriseLicense"])
 
 
 # (section, settings with a typo'd key, the typo, the key meant)

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from components.config import KongConfig, KonnectConfig
-from components.kong_settings import (ClusterEndpoint, KongNode, SecretSetting, container_environment, env_name,
-                                      helm_env)
+from components.kong_settings import (ClusterEndpoint, KongNode, KubernetesSecretKey, PostgresConnection,
+                                      SecretSetting, container_environment, env_name, helm_env)
 from components.konnect_ecs import data_plane_node, worker_processes
 from tests.conftest import BASE_CONFIG, reference_json
 
@@ -53,12 +53,17 @@ def _control_plane(**changes) -> KongNode:
     # cluster_mtls shared: a pki control plane also needs cluster_ca_cert (tested below).
     node = KongNode(role="control_plane", database="postgres", cluster_mtls="shared",
                     cluster_cert="/etc/secrets/kong-cluster-cert/tls.crt",
-                    cluster_cert_key="/etc/secrets/kong-cluster-cert/tls.key")
+                    cluster_cert_key="/etc/secrets/kong-cluster-cert/tls.key", postgres=PG)
     return dataclasses.replace(node, **changes)
 
 
 def _traditional(**changes) -> KongNode:
-    return dataclasses.replace(KongNode(role="traditional", database="postgres", worker_processes=4), **changes)
+    return dataclasses.replace(KongNode(role="traditional", database="postgres", worker_processes=4,
+                                        postgres=PG), **changes)
+
+
+PG = PostgresConnection(host="kong-postgres.kong.svc.cluster.local",
+                        password=KubernetesSecretKey("kong-postgres", "password"))
 
 
 NODES = {
@@ -259,7 +264,9 @@ def test_data_plane_serves_no_admin_api_and_control_plane_keeps_it():
 def test_helm_env_is_the_same_settings_without_prefix():
     settings = _self_hosted_data_plane().settings()
     env = helm_env(settings)
-    assert env == settings
+    # Listeners are the chart's (its admin/status/cluster blocks render them); the rest is identical.
+    assert env == {k: v for k, v in settings.items() if not k.endswith("_listen")}
+    assert {k for k in settings if k.endswith("_listen")} == {"admin_listen", "status_listen"}
     assert not [k for k in env if k.startswith("KONG_") or k != k.lower()]
     # Kong's Konnect Helm guide sets these same keys in env: (reference values-dp.yaml).
     docs_env = KONNECT["helm_values_dp_from_docs"]["env"]
@@ -277,3 +284,19 @@ def test_helm_env_refuses_secret_settings():
         helm_env(node.settings())
     with pytest.raises(ValueError):
         helm_env(_konnect_data_plane().settings())
+
+
+def test_control_plane_database_password_stays_a_secret_reference():
+    settings = _control_plane().settings()
+    for key, value in (("pg_host", PG.host), ("pg_port", "5432"), ("pg_user", "kong"), ("pg_database", "kong"),
+                       ("pg_ssl", "off")):
+        assert settings[key] == value and key in KONG_PARAMS
+    env = helm_env(settings)
+    assert env["pg_password"] == {"valueFrom": {"secretKeyRef": {"name": "kong-postgres", "key": "password"}}}
+    with pytest.raises(ValueError, match="pg_password"):
+        container_environment(settings)  # an ECS container cannot read a Kubernetes Secret
+
+
+def test_control_plane_without_a_database_connection_is_refused():
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        _control_plane(postgres=None).settings()

@@ -11,8 +11,10 @@ test can check what a certificate really is. An invoke the fake cloud does not k
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
+import re
 import runpy
 import uuid
 from dataclasses import dataclass, field
@@ -223,8 +225,20 @@ class FakeCloud(pulumi.runtime.Mocks):
             return {"id": self.region, "names": names, "zoneIds": [f"apne1-az{i}" for i in (1, 2, 4)],
                     "groupNames": [self.region] * 3, "state": args.args.get("state")}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # The deploying identity, as `aws sts get-caller-identity` shows an assumed role.
             return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID,
-                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/kong-aws-offline", "userId": "AIDAOFFLINEUSER"}
+                    "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-deployer/kong-aws-offline",
+                    "userId": "AROAOFFLINEROLE:kong-aws-offline"}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            arn = args.args["arn"]
+            match = re.fullmatch(r"arn:aws:sts::(\d{12}):assumed-role/([^/]+)/(.+)", arn)
+            if not match:
+                return {"id": arn, "arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
+            account, role, session = match.groups()
+            return {"id": arn, "arn": arn, "issuerArn": f"arn:aws:iam::{account}:role/{role}",
+                    "issuerId": "AROAOFFLINEROLE", "issuerName": role, "sessionName": session}
+        if args.token == "aws:eks/getCluster:getCluster":
+            return self._eks_cluster_state(args.args["name"])
         raise NotImplementedError(f"the fake cloud has no answer for invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
@@ -236,7 +250,52 @@ class FakeCloud(pulumi.runtime.Mocks):
             return rid, {**inputs, **state}
         if typ.startswith("pulumi-python:dynamic/konnect:"):
             return self._konnect(typ, name, inputs)
+        if typ.startswith("pulumi:providers:"):
+            return f"{name}-provider-id", inputs
+        if typ.startswith("kubernetes:"):
+            return self._kubernetes(typ, name, inputs)
+        if typ.startswith("random:"):
+            return self._random(typ, name, inputs)
         return self._aws(typ, name, inputs)
+
+    def _eks_cluster_state(self, cluster_name: str) -> dict:
+        digest = _digest("eks", cluster_name, length=32).upper()
+        ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nOFFLINE\n-----END CERTIFICATE-----\n").decode()
+        return {
+            "id": cluster_name, "name": cluster_name,
+            "arn": f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{cluster_name}",
+            "endpoint": f"https://{digest}.gr7.{self.region}.eks.amazonaws.com",
+            "certificateAuthority": {"data": ca}, "certificateAuthorities": [{"data": ca}],
+            "version": "1.33", "status": "ACTIVE",
+            "vpcConfig": {"clusterSecurityGroupId": f"sg-{_digest('eks-sg', cluster_name)}",
+                          "vpcId": f"vpc-{_digest('eks-vpc', cluster_name)}",
+                          "subnetIds": [f"subnet-{_digest('eks-subnet', cluster_name, str(i))}" for i in range(2)]},
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{digest}"}]}],
+        }
+
+    def _kubernetes(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+        """Kubernetes objects as the API server would answer: the name given or an auto-name, and
+        a Helm release's status."""
+        state = dict(inputs)
+        metadata = dict(_plain(inputs.get("metadata")) or {})
+        if typ == "kubernetes:helm.sh/v3:Release":
+            release = _plain(inputs.get("name")) or f"{name}-{_digest(name)[:8]}"
+            namespace = _plain(inputs.get("namespace")) or "default"
+            state["name"] = release
+            state["status"] = {"name": release, "namespace": namespace, "status": "deployed", "revision": 1,
+                               "chart": _plain(inputs.get("chart")), "version": _plain(inputs.get("version"))}
+            return f"{namespace}/{release}", state
+        metadata.setdefault("name", f"{name}-{_digest(typ, name)[:8]}")
+        state["metadata"] = {**metadata, "uid": str(uuid.UUID(_digest(typ, name, length=32)))}
+        namespace = metadata.get("namespace")
+        return (f"{namespace}/{metadata['name']}" if namespace else metadata["name"]), state
+
+    def _random(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
+        if typ == "random:index/randomPassword:RandomPassword":
+            length = int(inputs.get("length", 16))
+            value = hashlib.sha512(f"{typ}/{name}".encode()).hexdigest()[:length]
+            return "none", {**inputs, "result": value, "bcryptHash": "$2a$10$offline"}
+        raise NotImplementedError(f"the fake cloud has no answer for resource {typ}")
 
     def _konnect(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         """A Konnect control plane or pinned certificate as the Konnect API would describe it: ids
@@ -302,6 +361,17 @@ class FakeCloud(pulumi.runtime.Mocks):
         elif typ == "aws:lb/listener:Listener":
             arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:listener/net/{digest[:8]}/{digest[8:16]}"
             rid = arn
+        elif typ == "aws:eks/cluster:Cluster":
+            state.update({k: v for k, v in self._eks_cluster_state(physical).items() if k != "vpcConfig"})
+            state["vpcConfig"] = {**(_plain(inputs.get("vpcConfig")) or {}),
+                                  "clusterSecurityGroupId": self._eks_cluster_state(physical)["vpcConfig"]["clusterSecurityGroupId"]}
+            arn, rid = state["arn"], physical
+        elif typ == "aws:rds/instance:Instance":
+            address = f"{physical}.{digest[:12]}.{region}.rds.amazonaws.com"
+            arn = f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{physical}"
+            state.update({"address": address, "endpoint": f"{address}:5432", "port": 5432,
+                          "identifier": physical})
+            rid = physical
         elif typ == "aws:appautoscaling/target:Target":
             rid = _plain(inputs.get("resourceId")) or physical
         state["arn"] = arn
