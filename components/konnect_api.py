@@ -3,7 +3,8 @@
 No official Pulumi package for Konnect can be installed from PyPI, so:
 
 - :class:`KonnectControlPlane` adopts the control plane of a given name or creates it
-  (``POST /v2/control-planes``; a 409 means the name exists, and it is adopted). Its outputs
+  (``POST /v2/control-planes``; a 409 means the name exists, and it is adopted: the stack then
+  neither relabels nor deletes it). Its outputs
   ``control_plane_endpoint`` and ``telemetry_endpoint`` feed the data planes' cluster settings. A
   control plane it adopted is never deleted with the stack.
 - :class:`PinnedDataPlaneCertificate` pins a data plane certificate
@@ -98,7 +99,7 @@ class KonnectClient:
             retry_after = outcome.result().headers.get("Retry-After", "")
             if retry_after.isdigit():
                 return min(float(retry_after), 60.0)
-        return wait_exponential_jitter(initial=self.backoff, max=30.0, jitter=self.backoff)(state)
+        return wait_exponential_jitter(multiplier=self.backoff, max=30.0, jitter=self.backoff)(state)
 
     def request(self, method: str, path: str, *, expect: tuple[int, ...], what: str,
                 json: Any = None, params: Optional[dict] = None):
@@ -110,7 +111,9 @@ class KonnectClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts), wait=self._wait, reraise=True,
             retry=(retry_if_exception_type(httpx.TransportError)
-                   | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)))
+                   | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)),
+            # After the last attempt, hand back its answer (or raise its error) to explain below.
+            retry_error_callback=lambda state: state.outcome.result())
         try:
             response = retrying(self._http.request, method, path, json=json, params=params)
         except httpx.TransportError as error:
@@ -205,10 +208,17 @@ class KonnectClient:
         existing = [c for c in self.list_certificates(plane_id) if _same_pem(c.get("cert", ""), cert_pem)]
         if existing:
             return existing[0], True
+        what = f"pinning the data plane certificate in {plane_id}"
         response = self.request("POST", f"/v2/control-planes/{plane_id}/dp-client-certificates",
-                                json={"cert": cert_pem}, expect=(201,),
-                                what=f"pinning the data plane certificate in {plane_id}")
-        return response.json()["item"], False
+                                json={"cert": cert_pem}, expect=(201, 400, 409), what=what)
+        if response.status_code == 201:
+            return response.json()["item"], False
+        # Already pinned: a retried POST whose first answer was lost, or a pin made meanwhile.
+        # That pin is this certificate's, so it is ours to manage (and unpin) from now on.
+        existing = [c for c in self.list_certificates(plane_id) if _same_pem(c.get("cert", ""), cert_pem)]
+        if not existing:
+            raise KonnectApiError(self._explain(response, what), response.status_code)
+        return existing[0], False
 
     def get_certificate(self, plane_id: str, cert_id: str) -> Optional[dict]:
         """The pinned certificate ``cert_id``, or None when it is no longer pinned."""
@@ -231,13 +241,17 @@ def _client(props: dict) -> KonnectClient:
 
 
 def _plane_outs(props: dict, plane: dict, adopted: bool) -> dict:
+    # A control plane the stack owns reports its labels as Konnect has them, so a refresh shows an
+    # edit made elsewhere and the next update puts the configured ones back. An adopted one keeps
+    # its own labels in Konnect (the stack does not relabel what it does not own); the state
+    # records the configured ones, so no update is ever planned for them.
     config = plane.get("config", {})
     return {
         **props,
+        "labels": props.get("labels") or {} if adopted else plane.get("labels") or {},
         "controlPlaneId": plane["id"],
         "controlPlaneEndpoint": config.get("control_plane_endpoint"),
         "telemetryEndpoint": config.get("telemetry_endpoint"),
-        "labels": plane.get("labels") or {},
         "adopted": adopted,
     }
 
@@ -268,7 +282,7 @@ class ControlPlaneProvider(ResourceProvider):
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         labels = news.get("labels") or {}
         with _client(news) as client:
-            if labels != (olds.get("labels") or {}):
+            if labels != (olds.get("labels") or {}) and not olds.get("adopted"):
                 plane = client.update_control_plane_labels(id_, labels)
             else:
                 plane = client.get_control_plane(id_)

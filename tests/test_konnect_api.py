@@ -1,0 +1,610 @@
+"""The Konnect API client and dynamic providers (components/konnect_api.py).
+
+The providers run against tests/fake_konnect.py, a local Konnect that checks every request body
+and every answer of its own against the JSON Schemas of the Konnect Control Planes v2 and Control
+Planes Config v2 specs (../shared/reference/konnect-control-planes-subset.json); the fixture
+fails a test that made it record a problem. Provider methods are called as Pulumi's dynamic
+provider process calls them: with camelCase props dicts. The last tests run the real program under
+the mocks with a managed control plane.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import traceback
+import types
+from functools import lru_cache
+
+import httpx
+import pytest
+import tenacity
+import tenacity.nap
+from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
+
+from components.konnect_api import (
+    CertificateProvider, ControlPlaneProvider, KonnectApiError, KonnectClient, KonnectControlPlane,
+    PinnedDataPlaneCertificate,
+)
+from tests.conftest import reference_json
+from tests.fake_konnect import FakeKonnect
+from tools.mocks import PROJECT_ROOT, FakeCloud, mask_secrets, run_program
+
+TOKEN = "kpat_" + "0123456789abcdefghijABCDEFGHIJ0123456789"
+OTHER_TOKEN = "kpat_" + "ZYXWVUTSRQzyxwvutsrq9876543210ZYXWVUTSRQ"
+SUBSET = reference_json("konnect-control-planes-subset.json")
+CP_TYPE = "pulumi-python:dynamic/konnect:ControlPlane"
+PIN_TYPE = "pulumi-python:dynamic/konnect:PinnedDataPlaneCertificate"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures and helpers
+
+
+@pytest.fixture
+def konnect():
+    """A fresh fake Konnect on 127.0.0.1; fails the test if it saw a request or gave an answer
+    outside the spec."""
+    fake = FakeKonnect(TOKEN, SUBSET["schemas"], SUBSET["paths"]).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert fake.problems == [], "requests or answers outside the Konnect spec"
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """The waits tenacity asks for between attempts, recorded instead of slept."""
+    waited: list[float] = []
+    monkeypatch.setattr(tenacity.nap, "time", types.SimpleNamespace(sleep=waited.append))
+    return waited
+
+
+@lru_cache(maxsize=None)
+def make_cert(common_name: str) -> str:
+    """A real self-signed client certificate (PEM), as the stack's data plane certificate is."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA384()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def plane_props(fake: FakeKonnect, **changes) -> dict:
+    return {"apiUrl": fake.base_url, "token": TOKEN, "name": "kong-aws-test",
+            "labels": {"managed-by": "kong-aws"}, **changes}
+
+
+def cert_props(fake: FakeKonnect, plane_id: str, pem: str, **changes) -> dict:
+    return {"apiUrl": fake.base_url, "token": TOKEN, "controlPlaneId": plane_id, "cert": pem, **changes}
+
+
+def client(fake: FakeKonnect, **kwargs) -> KonnectClient:
+    return KonnectClient(fake.base_url, TOKEN, **{"backoff": 0.0, **kwargs})
+
+
+def konnect_error(call, *args, **kwargs) -> KonnectApiError:
+    """The KonnectApiError ``call`` raises; its whole traceback text must not hold the token."""
+    with pytest.raises(KonnectApiError) as info:
+        call(*args, **kwargs)
+    text = "".join(traceback.format_exception(info.value))
+    assert TOKEN not in text and TOKEN[5:] not in text
+    return info.value
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def engine_replace(provider, id_: str, olds: dict, news: dict, between=lambda: None):
+    """Replace a resource as the Pulumi engine does after ``diff``: create the new one, then
+    delete the old one, unless the provider asked for delete-before-replace. ``between`` runs
+    where the data planes would roll."""
+    diff = provider.diff(id_, olds, news)
+    assert diff.changes and diff.replaces, "this change is not a replacement"
+    if diff.delete_before_replace:
+        provider.delete(id_, olds)
+        between()
+        return provider.create(news)
+    created = provider.create(news)
+    between()
+    provider.delete(id_, olds)
+    return created
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake itself: it must catch what Konnect would reject, or the tests below prove nothing.
+
+
+def test_the_fake_rejects_and_records_what_konnect_would_reject(konnect):
+    with httpx.Client(base_url=konnect.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        too_short = http.post("/v2/control-planes", json={"name": "x"})
+        bad_type = http.post("/v2/control-planes", json={"name": "ok", "cluster_type": "HYBRID"})
+        no_cert = http.post(f"/v2/control-planes/{konnect.add_control_plane('cp')['id']}/dp-client-certificates",
+                            json={"pem": make_cert("a")})
+        anonymous = httpx.get(konnect.base_url + "/v2/control-planes")
+    assert [r.status_code for r in (too_short, bad_type, no_cert, anonymous)] == [400, 400, 400, 401]
+    assert len(konnect.problems) == 3
+    assert "$.name" in konnect.problems[0] and "$.cluster_type" in konnect.problems[1]
+    assert "'cert' is a required property" in konnect.problems[2]
+    konnect.problems.clear()  # recorded as they should be; the fixture would fail this test otherwise
+
+
+# ---------------------------------------------------------------------------------------------
+# Control plane
+
+
+def test_create_posts_a_valid_body_and_returns_the_new_control_plane(konnect):
+    result = ControlPlaneProvider().create(plane_props(konnect))
+    (post,) = konnect.requests("POST")
+    # The body the spec's CreateControlPlaneRequest accepts (the fake checked it) with pinned certificates.
+    assert post.body == {"name": "kong-aws-test", "cluster_type": "CLUSTER_TYPE_CONTROL_PLANE",
+                         "auth_type": "pinned_client_certs", "labels": {"managed-by": "kong-aws"}}
+    assert post.status == 201 and post.authorization == f"Bearer {TOKEN}"
+    (plane,) = konnect.control_planes.values()
+    assert UUID.match(result.id) and result.id == plane["id"]
+    assert result.outs["controlPlaneId"] == plane["id"]
+    assert result.outs["controlPlaneEndpoint"] == plane["config"]["control_plane_endpoint"]
+    assert result.outs["telemetryEndpoint"] == plane["config"]["telemetry_endpoint"]
+    assert result.outs["controlPlaneEndpoint"].startswith("https://")
+    assert result.outs["adopted"] is False and result.outs["labels"] == {"managed-by": "kong-aws"}
+
+
+def test_create_adopts_an_existing_control_plane_of_the_same_name_and_delete_leaves_it(konnect):
+    existing = konnect.add_control_plane("kong-aws-test", labels={"team": "edge"})
+    konnect.add_control_plane("kong-aws-test-2")  # a near namesake that must not be taken
+    provider = ControlPlaneProvider()
+    result = provider.create(plane_props(konnect))
+    assert result.id == existing["id"] and result.outs["adopted"] is True
+    assert result.outs["controlPlaneEndpoint"] == existing["config"]["control_plane_endpoint"]
+    # The 409 is what makes it look the name up, by exact name.
+    assert [(c.method, c.path, c.status) for c in konnect.calls] == [
+        ("POST", "/v2/control-planes", 409), ("GET", "/v2/control-planes", 200)]
+    assert konnect.calls[1].query["filter[name][eq]"] == ["kong-aws-test"]
+
+    konnect.calls.clear()
+    provider.delete(result.id, result.outs)
+    assert konnect.requests("DELETE") == [] and existing["id"] in konnect.control_planes
+
+
+@pytest.mark.parametrize("cluster_type,auth_type", [
+    ("CLUSTER_TYPE_CONTROL_PLANE", "pki_client_certs"),
+    ("CLUSTER_TYPE_K8S_INGRESS_CONTROLLER", "pinned_client_certs"),
+])
+def test_create_refuses_to_adopt_a_control_plane_of_another_kind(konnect, cluster_type, auth_type):
+    konnect.add_control_plane("kong-aws-test", cluster_type=cluster_type, auth_type=auth_type)
+    error = konnect_error(ControlPlaneProvider().create, plane_props(konnect))
+    message = str(error)
+    # Says what it found, what is needed and which setting to change.
+    assert cluster_type in message and auth_type in message
+    assert "CLUSTER_TYPE_CONTROL_PLANE" in message and "pinned_client_certs" in message
+    assert "kong-aws:konnect.controlPlaneName" in message
+    assert konnect.requests("PATCH") == [] and konnect.requests("DELETE") == []
+
+
+def test_create_fails_clearly_when_409_names_a_control_plane_the_token_cannot_see(konnect):
+    konnect.fail(409, method="POST", path="/v2/control-planes")
+    error = konnect_error(ControlPlaneProvider().create, plane_props(konnect))
+    assert error.status == 409 and "no control plane of that name is visible" in str(error)
+
+
+def test_read_returns_the_control_plane_and_an_empty_id_once_it_is_gone(konnect):
+    provider = ControlPlaneProvider()
+    created = provider.create(plane_props(konnect))
+    konnect.control_planes[created.id]["labels"] = {"edited": "in-the-ui"}  # drift Pulumi must see
+    read = provider.read(created.id, created.outs)
+    assert read.id == created.id and read.outs["labels"] == {"edited": "in-the-ui"}
+    assert read.outs["controlPlaneEndpoint"] == created.outs["controlPlaneEndpoint"]
+    assert read.outs["adopted"] is False
+
+    del konnect.control_planes[created.id]
+    gone = provider.read(created.id, created.outs)
+    assert not gone.id  # the engine drops it from the state (`pulumi refresh`)
+
+
+@pytest.mark.parametrize("change,replaces,changes", [
+    ({"name": "kong-aws-other"}, ["name"], True),
+    ({"apiUrl": "https://eu.api.konghq.com"}, ["apiUrl"], True),
+    ({"labels": {"managed-by": "someone-else"}}, [], True),
+    ({"token": OTHER_TOKEN}, [], True),
+    ({}, [], False),
+])
+def test_control_plane_diff(konnect, change, replaces, changes):
+    olds = {**plane_props(konnect), "controlPlaneId": "7f9fd312-a987-4628-b4c5-bb4f4fddd5f7", "adopted": False}
+    diff = ControlPlaneProvider().diff(olds["controlPlaneId"], olds, plane_props(konnect, **change))
+    assert bool(diff.changes) is changes and sorted(diff.replaces or []) == replaces
+    # A new control plane exists before the old one goes, so data planes always have one.
+    assert diff.delete_before_replace is False
+    assert konnect.calls == []  # diff is offline
+
+
+def test_update_patches_the_labels(konnect):
+    provider = ControlPlaneProvider()
+    created = provider.create(plane_props(konnect))
+    news = plane_props(konnect, labels={"managed-by": "kong-aws", "env": "prod"})
+    updated = provider.update(created.id, created.outs, news)
+    (patch,) = konnect.requests("PATCH")
+    assert patch.path == f"/v2/control-planes/{created.id}"
+    assert patch.body == {"labels": {"managed-by": "kong-aws", "env": "prod"}}  # UpdateControlPlaneRequest
+    assert konnect.control_planes[created.id]["labels"] == {"managed-by": "kong-aws", "env": "prod"}
+    assert updated.outs["labels"] == {"managed-by": "kong-aws", "env": "prod"}
+    assert updated.outs["controlPlaneId"] == created.id and updated.outs["adopted"] is False
+
+
+def test_update_of_the_token_alone_uses_the_new_token_and_patches_nothing(konnect):
+    provider = ControlPlaneProvider()
+    created = provider.create(plane_props(konnect))
+    konnect.tokens = {OTHER_TOKEN}  # the old token was revoked
+    updated = provider.update(created.id, created.outs, plane_props(konnect, token=OTHER_TOKEN))
+    assert konnect.requests("PATCH") == []
+    assert konnect.calls[-1].authorization == f"Bearer {OTHER_TOKEN}" and konnect.calls[-1].status == 200
+    assert updated.outs["token"] == OTHER_TOKEN
+
+
+def test_delete_deletes_and_one_already_gone_is_fine(konnect):
+    provider = ControlPlaneProvider()
+    created = provider.create(plane_props(konnect))
+    provider.delete(created.id, created.outs)
+    assert created.id not in konnect.control_planes
+    provider.delete(created.id, created.outs)  # e.g. deleted in the UI meanwhile: 404, no error
+    assert [(c.method, c.status) for c in konnect.requests("DELETE")] == [("DELETE", 204), ("DELETE", 404)]
+    assert konnect.requests("DELETE")[0].path == f"/v2/control-planes/{created.id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pinned data plane certificate
+
+
+@pytest.fixture
+def plane(konnect) -> dict:
+    return konnect.add_control_plane("kong-aws-test")
+
+
+def test_pin_posts_the_pem_and_keeps_the_certificate_id(konnect, plane):
+    pem = make_cert("kong-dp-a")
+    result = CertificateProvider().create(cert_props(konnect, plane["id"], pem))
+    (post,) = konnect.requests("POST")
+    assert post.path == f"/v2/control-planes/{plane['id']}/dp-client-certificates"
+    assert post.body == {"cert": pem} and post.status == 201  # DataPlaneClientCertificateRequest
+    (pinned,) = konnect.certificates[plane["id"]].values()
+    assert result.id == pinned["id"] == result.outs["certificateId"]
+    assert result.outs["adopted"] is False and result.outs["cert"] == pem
+
+
+def test_an_already_pinned_certificate_is_adopted_and_stays_pinned_on_delete(konnect, plane):
+    pem = make_cert("kong-dp-a")
+    # Pinned in the Konnect UI, which may store it with other line endings.
+    existing = konnect.add_certificate(plane["id"], pem.replace("\n", "\r\n"))
+    provider = CertificateProvider()
+    result = provider.create(cert_props(konnect, plane["id"], pem))
+    assert result.id == existing["id"] and result.outs["adopted"] is True
+    assert konnect.requests("POST") == []
+    provider.delete(result.id, result.outs)
+    assert konnect.requests("DELETE") == [] and existing["id"] in konnect.certificates[plane["id"]]
+
+
+def test_delete_unpins_and_one_already_unpinned_is_fine(konnect, plane):
+    provider = CertificateProvider()
+    result = provider.create(cert_props(konnect, plane["id"], make_cert("kong-dp-a")))
+    provider.delete(result.id, result.outs)
+    assert konnect.certificates[plane["id"]] == {}
+    provider.delete(result.id, result.outs)
+    path = f"/v2/control-planes/{plane['id']}/dp-client-certificates/{result.id}"
+    assert [(c.path, c.status) for c in konnect.requests("DELETE")] == [(path, 204), (path, 404)]
+
+
+def test_read_of_a_pin_and_of_one_unpinned_elsewhere(konnect, plane):
+    provider = CertificateProvider()
+    result = provider.create(cert_props(konnect, plane["id"], make_cert("kong-dp-a")))
+    read = provider.read(result.id, result.outs)
+    assert read.id == result.id and read.outs["certificateId"] == result.id
+    del konnect.certificates[plane["id"]][result.id]
+    assert not provider.read(result.id, result.outs).id
+
+
+@pytest.mark.parametrize("change,replaces,changes", [
+    ({"cert": make_cert("kong-dp-b")}, ["cert"], True),
+    ({"controlPlaneId": "0b0b0b0b-0000-4000-8000-000000000000"}, ["controlPlaneId"], True),
+    ({"cert": make_cert("kong-dp-a").replace("\n", "\r\n")}, [], False),  # same certificate
+    ({"token": OTHER_TOKEN}, [], True),
+    ({}, [], False),
+])
+def test_pin_diff(konnect, change, replaces, changes):
+    plane_id = "7f9fd312-a987-4628-b4c5-bb4f4fddd5f7"
+    olds = {**cert_props(konnect, plane_id, make_cert("kong-dp-a")), "certificateId": "c1", "adopted": False}
+    diff = CertificateProvider().diff("c1", olds, cert_props(konnect, plane_id, make_cert("kong-dp-a"), **change))
+    assert bool(diff.changes) is changes and sorted(diff.replaces or []) == replaces
+    assert diff.delete_before_replace is False  # the new pin first, or running data planes drop
+
+
+def test_a_token_change_updates_the_pin_in_place(konnect, plane):
+    provider = CertificateProvider()
+    created = provider.create(cert_props(konnect, plane["id"], make_cert("kong-dp-a")))
+    updated = provider.update(created.id, created.outs, cert_props(konnect, plane["id"], make_cert("kong-dp-a"),
+                                                                    token=OTHER_TOKEN))
+    assert updated.outs["certificateId"] == created.id and updated.outs["token"] == OTHER_TOKEN
+    assert len(konnect.certificates[plane["id"]]) == 1
+
+
+def test_rotation_pins_the_new_certificate_before_unpinning_the_old(konnect, plane):
+    provider = CertificateProvider()
+    old_pem, new_pem = make_cert("kong-dp-a"), make_cert("kong-dp-b")
+    old = provider.create(cert_props(konnect, plane["id"], old_pem))
+    pinned_while_rolling: list[set[str]] = []
+
+    def data_planes_roll():
+        with client(konnect) as konnect_client:
+            pinned_while_rolling.append({c["id"] for c in konnect_client.list_certificates(plane["id"])})
+
+    new = engine_replace(provider, old.id, old.outs, cert_props(konnect, plane["id"], new_pem), data_planes_roll)
+
+    calls = konnect.calls
+    post_new = next(i for i, c in enumerate(calls) if c.method == "POST" and c.body == {"cert": new_pem})
+    delete_old = next(i for i, c in enumerate(calls) if c.method == "DELETE" and c.path.endswith(old.id))
+    assert post_new < delete_old
+    # While the data planes roll, both certificates are pinned: old tasks and new tasks connect.
+    assert pinned_while_rolling == [{old.id, new.id}]
+    assert set(konnect.certificates[plane["id"]]) == {new.id}
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries
+
+
+@pytest.mark.parametrize("retry_after,waited", [("0", 0.0), ("7", 7.0)])
+def test_429_waits_what_retry_after_says_then_succeeds(konnect, plane, sleeps, retry_after, waited):
+    konnect.fail(429, times=2, method="GET", path=f"/v2/control-planes/{plane['id']}", retry_after=retry_after)
+    # A large backoff: only Retry-After can explain the waits.
+    with client(konnect, backoff=20.0) as konnect_client:
+        assert konnect_client.get_control_plane(plane["id"])["id"] == plane["id"]
+    assert [c.status for c in konnect.calls] == [429, 429, 200]
+    assert sleeps == [waited, waited]
+
+
+def test_503_twice_then_success(konnect, plane, sleeps):
+    konnect.fail(503, times=2, method="GET")
+    with client(konnect) as konnect_client:
+        assert konnect_client.list_certificates(plane["id"]) == []
+    assert [c.status for c in konnect.calls] == [503, 503, 200]
+    assert len(sleeps) == 2
+
+
+def test_a_rate_limited_create_is_retried_and_makes_one_control_plane(konnect):
+    konnect.fail(429, times=1, method="POST", path="/v2/control-planes", retry_after="0")
+    result = ControlPlaneProvider().create(plane_props(konnect))
+    posts = konnect.requests("POST")
+    assert [p.status for p in posts] == [429, 201] and posts[0].body == posts[1].body
+    assert result.outs["adopted"] is False and list(konnect.control_planes) == [result.id]
+
+
+@pytest.mark.parametrize("attempts", [2, 4])
+def test_a_server_error_forever_stops_after_the_configured_attempts(konnect, plane, sleeps, attempts):
+    konnect.fail(500, times=None, path=f"/v2/control-planes/{plane['id']}")
+    with client(konnect, attempts=attempts) as konnect_client, pytest.raises(Exception):
+        konnect_client.get_control_plane(plane["id"])
+    assert [c.status for c in konnect.calls] == [500] * attempts
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_retries_exhausted_on_a_status_raise_konnect_api_error(konnect, plane, sleeps, status):
+    konnect.fail(status, times=None, path=f"/v2/control-planes/{plane['id']}")
+    with client(konnect, attempts=3) as konnect_client:
+        error = konnect_error(konnect_client.get_control_plane, plane["id"])
+    assert error.status == status and f"HTTP {status}" in str(error) and "3 attempts" in str(error)
+
+
+def test_a_pin_whose_first_answer_was_lost_is_not_an_error(konnect, plane, sleeps):
+    # The first POST pins the certificate but its answer never arrives; the retry then gets 409.
+    konnect.fail(502, method="POST", path=r"/v2/control-planes/[^/]+/dp-client-certificates", commit=True)
+    pem = make_cert("kong-dp-a")
+    with client(konnect) as konnect_client:
+        item, _ = konnect_client.pin_certificate(plane["id"], pem)
+    assert [c.status for c in konnect.requests("POST")] == [502, 409]
+    assert list(konnect.certificates[plane["id"]]) == [item["id"]]
+
+
+def test_no_answer_is_retried_then_reported(sleeps):
+    url = f"http://127.0.0.1:{closed_port()}"
+    with KonnectClient(url, TOKEN, backoff=0.0, attempts=3) as konnect_client:
+        error = konnect_error(konnect_client.get_control_plane, "7f9fd312-a987-4628-b4c5-bb4f4fddd5f7")
+    assert error.status is None
+    assert "no answer" in str(error) and url in str(error) and "3 attempts" in str(error)
+    assert len(sleeps) == 2  # connection errors are retried like 5xx
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors that need a person: they say what to check, and never show the token.
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_token_names_where_the_token_comes_from(konnect, status):
+    if status == 401:
+        konnect.tokens = {OTHER_TOKEN}  # Konnect does not know ours
+    else:
+        konnect.fail(403, times=None)  # known, but may not manage control planes
+    error = konnect_error(ControlPlaneProvider().create, plane_props(konnect))
+    assert error.status == status and f"HTTP {status}" in str(error)
+    assert "kong-aws:konnectToken" in str(error) and "KONNECT_TOKEN" in str(error)
+    assert len(konnect.calls) == 1  # not worth retrying
+
+
+def test_not_found_names_the_region_and_api_url(konnect):
+    missing = "0b0b0b0b-0000-4000-8000-000000000000"
+    olds = {**plane_props(konnect), "controlPlaneId": missing, "adopted": False}
+    error = konnect_error(ControlPlaneProvider().update, missing, olds,
+                          plane_props(konnect, labels={"env": "prod"}))
+    assert error.status == 404 and missing in str(error)
+    assert "kong-aws:konnect.region" in str(error) and konnect.base_url in str(error)
+    pin_error = konnect_error(CertificateProvider().create, cert_props(konnect, missing, make_cert("kong-dp-a")))
+    assert pin_error.status == 404 and konnect.base_url in str(pin_error)
+
+
+@pytest.mark.parametrize("scenario", ["401", "403", "404", "400", "409", "other kind", "no answer"])
+def test_the_token_never_appears_in_an_error(konnect, scenario):
+    props = plane_props(konnect)
+    if scenario == "401":
+        konnect.tokens = set()
+    elif scenario in ("403", "400", "409"):
+        konnect.fail(int(scenario), times=None)
+    elif scenario == "404":
+        props = cert_props(konnect, "0b0b0b0b-0000-4000-8000-000000000000", make_cert("kong-dp-a"))
+    elif scenario == "other kind":
+        konnect.add_control_plane("kong-aws-test", auth_type="pki_client_certs")
+    else:
+        props["apiUrl"] = f"http://127.0.0.1:{closed_port()}"
+        with KonnectClient(props["apiUrl"], TOKEN, backoff=0.0, attempts=1) as konnect_client:
+            konnect_error(konnect_client.get_control_plane, "7f9fd312-a987-4628-b4c5-bb4f4fddd5f7")
+        return
+    provider = CertificateProvider() if scenario == "404" else ControlPlaneProvider()
+    error = konnect_error(provider.create, props)  # asserts the token is absent from the traceback
+    assert TOKEN not in repr(error.args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pulumi's own serialization: the engine runs the providers from their dill pickle.
+
+_RUN_SERIALIZED = """
+import base64, json, sys
+import dill
+
+job = json.load(sys.stdin)
+planes = dill.loads(base64.b64decode(job["plane_provider"]))
+pins = dill.loads(base64.b64decode(job["pin_provider"]))
+plane = planes.create(job["plane"])
+pin = pins.create({**job["pin"], "controlPlaneId": plane.id})
+print(json.dumps({"plane": [plane.id, plane.outs], "pin": [pin.id, pin.outs]}))
+"""
+
+
+def test_serialized_providers_work_in_a_fresh_process_started_in_the_project(konnect):
+    pem = make_cert("kong-dp-a")
+    job = {"plane_provider": serialize_provider(ControlPlaneProvider()),
+           "pin_provider": serialize_provider(CertificateProvider()),
+           "plane": plane_props(konnect), "pin": {"apiUrl": konnect.base_url, "token": TOKEN, "cert": pem}}
+    # Only what the dynamic provider process has: the project directory as cwd, no test paths.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", _RUN_SERIALIZED], input=json.dumps(job), cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    (plane,) = konnect.control_planes.values()
+    assert out["plane"][0] == plane["id"] and out["plane"][1]["adopted"] is False
+    (pinned,) = konnect.certificates[plane["id"]].values()
+    assert out["pin"][0] == pinned["id"] and pinned["cert"] == pem
+    assert [(c.method, c.status) for c in konnect.calls] == [("POST", 201), ("GET", 200), ("POST", 201)]
+
+
+def test_declaring_the_resources_does_not_import_the_http_client():
+    # The offline render and every preview declare these resources; only the provider needs httpx.
+    probe = "import sys, components.konnect_api; print(sorted({'httpx', 'tenacity'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The resources under the offline mocks, alone and in the program with a managed control plane.
+
+
+def test_the_resources_register_camel_case_inputs_and_make_a_plain_token_secret():
+    pem = make_cert("kong-dp-a")
+
+    def program():
+        plane = KonnectControlPlane("cp", api_url="https://eu.api.konghq.com", token=TOKEN,
+                                    control_plane_name="kong-aws-test", labels={"env": "prod"})
+        PinnedDataPlaneCertificate("pin", api_url="https://eu.api.konghq.com", token=TOKEN,
+                                   control_plane_id=plane.control_plane_id, cert=pem)
+
+    result = run_program(program, {"aws:region": "us-west-2"})
+    plane, pin = result.one(CP_TYPE), result.one(PIN_TYPE)
+    # The providers read exactly these keys.
+    assert {"apiUrl", "token", "name", "labels"} <= set(plane.inputs) and "api_url" not in plane.inputs
+    assert {"apiUrl", "token", "controlPlaneId", "cert"} <= set(pin.inputs)
+    assert plane.inputs["labels"] == {"env": "prod"} and pin.inputs["cert"] == pem
+    # Secret even when the caller hands in a plain string.
+    assert rpc.is_rpc_secret(plane.inputs["token"]) and rpc.is_rpc_secret(pin.inputs["token"])
+
+
+
+
+@pytest.fixture
+def managed(run_stack, base_config, monkeypatch):
+    """The program with a managed control plane (token from KONNECT_TOKEN): ``(result, answers)``,
+    ``answers`` being what the mock Konnect resources answered, by type."""
+    answers: dict[str, dict] = {}
+    original = FakeCloud.new_resource
+
+    def recording(self, args):
+        rid, state = original(self, args)
+        if args.typ in (CP_TYPE, PIN_TYPE):
+            answers[args.typ] = state
+        return rid, state
+
+    monkeypatch.setattr(FakeCloud, "new_resource", recording)
+    monkeypatch.setenv("KONNECT_TOKEN", TOKEN)
+    base_config["kong-aws:konnect"] = {"controlPlaneName": "kong-aws-test"}
+    return run_stack(base_config), answers
+
+
+def test_both_konnect_resources_get_the_token_only_as_a_secret(managed):
+    result, _ = managed
+    for typ in (CP_TYPE, PIN_TYPE):
+        registration = result.one(typ)
+        assert rpc.is_rpc_secret(registration.inputs["token"]), typ
+        assert rpc.unwrap_rpc_secret(registration.inputs["token"]) == TOKEN
+        assert "token" in registration.options["additionalSecretOutputs"]  # stays secret in the state
+        assert registration.inputs["apiUrl"] == "https://us.api.konghq.com"
+    everything = json.dumps([mask_secrets(r.inputs) for r in result.registrations], default=str)
+    assert TOKEN not in everything and TOKEN not in json.dumps(result.outputs, default=str)
+    assert result.one(CP_TYPE).inputs["name"] == "kong-aws-test"
+
+
+def test_the_pinned_certificate_is_the_exported_data_plane_certificate(managed):
+    result, answers = managed
+    pin = result.one(PIN_TYPE)
+    pem, _ = result.outputs["dataPlaneCertificatePem"]
+    assert "BEGIN CERTIFICATE" in pem and pin.inputs["cert"] == pem
+    assert pin.inputs["controlPlaneId"] == answers[CP_TYPE]["controlPlaneId"]
+    assert result.outputs["konnectPinnedCertificateId"][0] == answers[PIN_TYPE]["certificateId"]
+
+
+def test_data_planes_join_the_managed_control_planes_endpoints(managed):
+    result, answers = managed
+    (definition,) = json.loads(result.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    env = {e["name"]: e["value"] for e in definition["environment"]}
+    control_plane = answers[CP_TYPE]["controlPlaneEndpoint"]
+    telemetry = answers[CP_TYPE]["telemetryEndpoint"]
+    assert re.fullmatch(r"https://[0-9a-f]{10}\.us\.cp0\.konghq\.com", control_plane)
+    host, telemetry_host = control_plane.removeprefix("https://"), telemetry.removeprefix("https://")
+    assert env["KONG_CLUSTER_CONTROL_PLANE"] == f"{host}:443"
+    assert env["KONG_CLUSTER_SERVER_NAME"] == host
+    assert env["KONG_CLUSTER_TELEMETRY_ENDPOINT"] == f"{telemetry_host}:443"
+    assert result.outputs["controlPlaneEndpoint"][0] == f"{host}:443"
+    assert "konnectPinInstructions" not in result.outputs  # the stack pins it itself
+
+
+def test_the_certificate_secret_waits_for_the_pin(managed):
+    result, _ = managed
+    pin = result.one(PIN_TYPE)
+    version = result.one("aws:secretsmanager/secretVersion:SecretVersion")
+    # A rotated certificate reaches tasks only after Konnect trusts it.
+    assert pin.urn in version.dependencies
+    assert result.one(CP_TYPE).urn in pin.dependencies
