@@ -1,0 +1,370 @@
+"""The control plane's PostgreSQL: Amazon RDS for PostgreSQL, or a StatefulSet in the cluster.
+
+Kong's Helm chart bundles a bitnami PostgreSQL subchart, but the bitnami images it used moved to a
+frozen legacy repository (../shared/reference/kong-chart-values.yaml, ``postgresql.image``), so the
+chart runs with ``postgresql.enabled: false`` and this component provides the database instead.
+
+Both modes make the ``kong`` user's password with ``pulumi_random`` (a Pulumi secret from the start)
+and store it in the Kubernetes Secret ``kong-postgres`` (key ``password``) in Kong's namespace. The
+chart reads it through ``env.pg_password.valueFrom.secretKeyRef``, so the password never appears in
+Helm values, and it is never an output in the clear.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.config import PostgresConfig
+
+DATABASE = "kong"
+USER = "kong"
+PORT = 5432
+#: The Kubernetes Secret that holds the ``kong`` user's password, and its key.
+PASSWORD_SECRET_NAME = "kong-postgres"
+PASSWORD_SECRET_KEY = "password"
+#: The in-cluster Service and StatefulSet.
+SERVICE_NAME = "kong-postgres"
+#: Alphanumeric only: nothing to quote in a libpq connection string or a URL, and none of the
+#: characters RDS refuses in a master password ("/", '"', "@"; botocore's RDS model,
+#: CreateDBInstance MasterUserPassword, which allows 8-128 characters for PostgreSQL).
+#: 32 characters of [A-Za-z0-9] carry about 190 bits.
+PASSWORD_LENGTH = 32
+
+#: The CA of the RDS server certificate (AWS, "Using SSL/TLS to encrypt a connection to a DB
+#: instance", certificate authorities rds-ca-rsa2048-g1, rds-ca-rsa4096-g1, rds-ca-ecc384-g1).
+RDS_CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+#: Storage autoscaling ceiling: this many times ``allocatedStorageGiB``.
+STORAGE_AUTOSCALING_FACTOR = 4
+#: RDS parameter that refuses connections without TLS (AWS, "Using SSL with a PostgreSQL DB
+#: instance", section "Requiring an SSL connection to a PostgreSQL DB instance").
+FORCE_SSL_PARAMETER = "rds.force_ssl"
+
+#: The Docker Official Image ``postgres`` (github.com/docker-library/postgres). Its Debian
+#: variants (the plain ``<version>`` tags) create the ``postgres`` user and group with id 999.
+IMAGE_REPOSITORY = "postgres"
+POSTGRES_UID = 999
+#: The pods allowed to reach the in-cluster database unless the caller says otherwise.
+DEFAULT_CLIENT_POD_LABELS = {"app.kubernetes.io/instance": "kong-cp"}
+READINESS_COMMAND = ["pg_isready", "-U", USER, "-d", DATABASE]
+#: Container resources of the in-cluster database (requests and limits).
+RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+
+
+def parameter_group_family(major_version: str) -> str:
+    """The RDS DB parameter group family of a PostgreSQL major version: ``postgres<major>``
+    (``postgres17`` for ``17``). Source: RDS API reference, CreateDBParameterGroup /
+    CreateDBClusterParameterGroup ``DBParameterGroupFamily`` ("RDS for PostgreSQL Example:
+    postgres13"); ``aws rds describe-db-engine-versions --engine postgres`` lists them."""
+    if not major_version.isdecimal():
+        raise ValueError(f"not a PostgreSQL major version: {major_version!r}")
+    return f"postgres{major_version}"
+
+
+def data_layout(major_version: str) -> tuple[str, str]:
+    """Where the in-cluster volume is mounted and where ``PGDATA`` lives, as
+    ``(mount_path, pgdata)``, for the official image of ``major_version``.
+
+    - 17 and below: mount at ``/var/lib/postgresql/data`` (the image's VOLUME) with ``PGDATA`` in a
+      subdirectory ``pgdata``, because ``initdb`` refuses a mount point that holds ``lost+found``.
+    - 18 and above: mount at ``/var/lib/postgresql`` with ``PGDATA`` ``/var/lib/postgresql/<major>/docker``
+      (the image's default); the 18+ entrypoint refuses to start when ``/var/lib/postgresql/data``
+      is a mount.
+
+    Source: the image's documentation, section ``PGDATA`` (github.com/docker-library/docs,
+    postgres/content.md) and docker-library/postgres pull request 1259.
+    """
+    if int(major_version) >= 18:
+        return "/var/lib/postgresql", f"/var/lib/postgresql/{major_version}/docker"
+    return "/var/lib/postgresql/data", "/var/lib/postgresql/data/pgdata"
+
+
+def final_snapshot_identifier(project: str, stack: str, name: str) -> str:
+    """The RDS final snapshot's identifier, ``<project>-<stack>-<name>-final`` made valid: letters,
+    digits and single hyphens, a letter first, no hyphen last, at most 255 characters (RDS API
+    reference, DeleteDBInstance ``FinalDBSnapshotIdentifier``)."""
+    text = re.sub(r"[^a-z0-9]+", "-", f"{project}-{stack}-{name}-final".lower()).strip("-")
+    if not text[:1].isalpha():
+        text = f"kong-{text}"
+    return text[:255].rstrip("-")
+
+
+@dataclass
+class PostgresArgs:
+    """Arguments of :class:`Postgres`.
+
+    - ``config``: the validated ``kong-aws:postgres`` section (mode, version, sizes).
+    - ``namespace``: the Kubernetes namespace of Kong; the password Secret (and in-cluster, the
+      database) live there.
+    - ``provider``: the ``pulumi_kubernetes.Provider`` of the cluster; every Kubernetes object uses it.
+    - ``region``: the stack's AWS region (informational: the RDS resources are made by the stack's
+      AWS provider, in that region).
+    - ``storage_class_name``: in-cluster only: the StorageClass of the data volume (None: the
+      cluster's default StorageClass). Ignored with RDS.
+    - ``vpc_id``, ``private_subnet_ids``, ``cluster_security_group_id``: RDS only, and then required:
+      the VPC, the private subnets of the DB subnet group (at least two AZs) and the EKS cluster
+      security group, the only source allowed to reach the database.
+    - ``client_pod_labels``: in-cluster only: labels of the pods (in ``namespace``) the
+      NetworkPolicy admits, default ``{"app.kubernetes.io/instance": "kong-cp"}``; must not be empty.
+    """
+
+    config: PostgresConfig
+    namespace: pulumi.Input[str]
+    provider: k8s.Provider
+    region: str
+    storage_class_name: Optional[pulumi.Input[str]] = None
+    vpc_id: Optional[pulumi.Input[str]] = None
+    private_subnet_ids: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None
+    cluster_security_group_id: Optional[pulumi.Input[str]] = None
+    client_pod_labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENT_POD_LABELS))
+
+
+class Postgres(pulumi.ComponentResource):
+    """PostgreSQL for the Kong control plane (type ``kong-aws:postgres:Postgres``).
+
+    Always: a ``random.RandomPassword`` (32 alphanumeric characters, secret) and the Kubernetes
+    Secret ``kong-postgres`` (type Opaque, key ``password``) in ``namespace``.
+
+    Mode ``rds`` (config ``mode``): a DB subnet group on the private subnets; a security group that
+    admits TCP 5432 from the EKS cluster security group only (no egress rule: the AWS provider
+    removes the default allow-all egress of a new group, and the database dials out to nothing);
+    a parameter group of family ``postgres<major>`` with ``rds.force_ssl`` = 1; and the instance:
+    engine ``postgres``, engine version the major version (RDS takes the newest minor and applies
+    minor upgrades, ``auto_minor_version_upgrade``), gp3 storage encrypted at rest with storage
+    autoscaling up to 4x, Multi-AZ / backup retention / deletion protection from config, private,
+    TLS required with CA ``rds-ca-rsa2048-g1``, Performance Insights, PostgreSQL logs exported to
+    CloudWatch, tags copied to snapshots and a final snapshot on delete (identifier from
+    :func:`final_snapshot_identifier`; delete an old snapshot of that name before destroying a
+    re-created stack).
+
+    Mode ``in-cluster`` (for development): a ClusterIP Service and a one-replica StatefulSet of
+    the Docker Official Image ``postgres:<version>`` with its data on a ReadWriteOnce PVC of
+    ``storageGiB`` Gi. Not bitnami: Kong's chart bundled bitnami's image, which is frozen in a legacy
+    repository without updates; the official image is rebuilt by Docker's official-images program
+    for every PostgreSQL release and base image fix. The pod runs as the image's ``postgres`` user
+    (999) with no privileges, the password comes from the Secret by ``secretKeyRef``, and a
+    NetworkPolicy admits 5432 only from ``client_pod_labels`` pods (enforced only where the cluster's
+    network plugin enforces NetworkPolicy). No TLS in-cluster. The image initialises the database
+    on the first start only: a new password later does not change the database's password, and a
+    new major ``version`` needs ``pg_upgrade`` (the data directory is per major version).
+
+    Outputs: ``host`` (the RDS address, or ``kong-postgres.<namespace>.svc.cluster.local``),
+    ``port`` (5432), ``database`` and ``user`` (``kong``), ``password_secret_name`` and
+    ``password_secret_key`` (the Secret and its key), ``ssl`` and ``ssl_required`` (True with RDS,
+    False in-cluster: Kong's ``pg_ssl`` and ``pg_ssl_required``), and ``password`` (a secret).
+
+    Raises ``ValueError`` before declaring anything when mode ``rds`` lacks ``vpc_id``,
+    ``private_subnet_ids`` or ``cluster_security_group_id``, or ``client_pod_labels`` is empty in
+    mode ``in-cluster``.
+    """
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    database: pulumi.Output[str]
+    user: pulumi.Output[str]
+    password_secret_name: pulumi.Output[str]
+    password_secret_key: pulumi.Output[str]
+    ssl: pulumi.Output[bool]
+    ssl_required: pulumi.Output[bool]
+    password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        cfg = args.config
+        if cfg.mode == "rds":
+            missing = [key for key in ("vpc_id", "private_subnet_ids", "cluster_security_group_id")
+                       if getattr(args, key) is None]
+            if missing:
+                raise ValueError(f"Postgres {name!r}: mode rds needs {', '.join(missing)}")
+        elif not args.client_pod_labels:
+            # An empty pod selector would admit every pod in the namespace.
+            raise ValueError(f"Postgres {name!r}: client_pod_labels must name the Kong control plane pods")
+
+        super().__init__("kong-aws:postgres:Postgres", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        labels = {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": name,
+                  "app.kubernetes.io/part-of": "kong", "app.kubernetes.io/managed-by": "pulumi"}
+
+        generated = random.RandomPassword(f"{name}-password", length=PASSWORD_LENGTH, special=False,
+                                          opts=child)
+        password = pulumi.Output.secret(generated.result)
+        secret = k8s.core.v1.Secret(
+            f"{name}-password-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PASSWORD_SECRET_NAME, namespace=args.namespace,
+                                                labels=labels),
+            type="Opaque",
+            string_data={PASSWORD_SECRET_KEY: password},
+            opts=in_cluster)
+        secret_name = secret.metadata.apply(lambda m: m.name)
+
+        if cfg.mode == "rds":
+            host, port = self._rds(name, args, password, child)
+            ssl = True
+        else:
+            host = self._in_cluster(name, args, secret_name, labels, in_cluster)
+            port = pulumi.Output.from_input(PORT)
+            ssl = False
+
+        self.host = host
+        self.port = port
+        self.database = pulumi.Output.from_input(DATABASE)
+        self.user = pulumi.Output.from_input(USER)
+        self.password_secret_name = secret_name
+        self.password_secret_key = pulumi.Output.from_input(PASSWORD_SECRET_KEY)
+        self.ssl = pulumi.Output.from_input(ssl)
+        self.ssl_required = pulumi.Output.from_input(ssl)
+        self.password = password
+        self.register_outputs({
+            "host": self.host,
+            "port": self.port,
+            "database": self.database,
+            "user": self.user,
+            "passwordSecretName": self.password_secret_name,
+            "passwordSecretKey": self.password_secret_key,
+            "ssl": self.ssl,
+            "sslRequired": self.ssl_required,
+            "password": self.password,
+        })
+
+    def _rds(self, name: str, args: PostgresArgs, password: pulumi.Output[str],
+             child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[int]]:
+        cfg = args.config
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets", subnet_ids=args.private_subnet_ids,
+            description="Kong control plane PostgreSQL: private subnets", opts=child)
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-access", vpc_id=args.vpc_id,
+            description="Kong control plane PostgreSQL: inbound 5432 only from the EKS cluster",
+            tags={"Name": f"{name}-access"}, opts=child)
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-access-from-cluster", security_group_id=security_group.id, ip_protocol="tcp",
+            from_port=PORT, to_port=PORT, referenced_security_group_id=args.cluster_security_group_id,
+            description="PostgreSQL from the EKS cluster security group", opts=child)
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-parameters", family=parameter_group_family(cfg.major_version),
+            description="Kong control plane PostgreSQL: TLS required",
+            parameters=[aws.rds.ParameterGroupParameterArgs(name=FORCE_SSL_PARAMETER, value="1")],
+            opts=child)
+        instance = aws.rds.Instance(
+            f"{name}-instance",
+            engine="postgres",
+            engine_version=cfg.major_version,
+            auto_minor_version_upgrade=True,
+            instance_class=cfg.instance_class,
+            allocated_storage=cfg.allocated_storage_gib,
+            max_allocated_storage=cfg.allocated_storage_gib * STORAGE_AUTOSCALING_FACTOR,
+            # Without storage_type the provider picks gp2.
+            storage_type="gp3",
+            storage_encrypted=True,
+            multi_az=cfg.multi_az,
+            backup_retention_period=cfg.backup_retention_days,
+            deletion_protection=cfg.deletion_protection,
+            publicly_accessible=False,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[security_group.id],
+            parameter_group_name=parameters.name,
+            port=PORT,
+            db_name=DATABASE,
+            username=USER,
+            password=password,
+            ca_cert_identifier=RDS_CA_CERT_IDENTIFIER,
+            copy_tags_to_snapshot=True,
+            skip_final_snapshot=False,
+            final_snapshot_identifier=final_snapshot_identifier(
+                pulumi.get_project(), pulumi.get_stack(), name),
+            performance_insights_enabled=True,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            tags={"Name": name},
+            opts=child)
+        return instance.address, instance.port
+
+    def _in_cluster(self, name: str, args: PostgresArgs, secret_name: pulumi.Output[str],
+                    labels: dict[str, str], in_cluster: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        cfg = args.config
+        selector = {"app.kubernetes.io/name": labels["app.kubernetes.io/name"],
+                    "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]}
+        mount_path, pgdata = data_layout(cfg.major_version)
+
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=args.namespace, labels=labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP", selector=selector,
+                ports=[k8s.core.v1.ServicePortArgs(name="postgres", port=PORT, target_port="postgres",
+                                                   protocol="TCP")]),
+            opts=in_cluster)
+        service_name = service.metadata.apply(lambda m: m.name)
+
+        probe = dict(exec_=k8s.core.v1.ExecActionArgs(command=READINESS_COMMAND), timeout_seconds=5)
+        container = k8s.core.v1.ContainerArgs(
+            name="postgres",
+            image=f"{IMAGE_REPOSITORY}:{cfg.version}",
+            image_pull_policy="IfNotPresent",
+            ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT, protocol="TCP")],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="POSTGRES_USER", value=USER),
+                k8s.core.v1.EnvVarArgs(name="POSTGRES_DB", value=DATABASE),
+                k8s.core.v1.EnvVarArgs(name="POSTGRES_PASSWORD", value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=PASSWORD_SECRET_KEY))),
+                k8s.core.v1.EnvVarArgs(name="PGDATA", value=pgdata),
+            ],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path=mount_path)],
+            readiness_probe=k8s.core.v1.ProbeArgs(**probe, initial_delay_seconds=5, period_seconds=10,
+                                                  failure_threshold=3),
+            liveness_probe=k8s.core.v1.ProbeArgs(**probe, initial_delay_seconds=30, period_seconds=10,
+                                                 failure_threshold=6),
+            resources=k8s.core.v1.ResourceRequirementsArgs(**RESOURCES),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False, privileged=False,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])))
+
+        k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=args.namespace, labels=labels),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=service_name,
+                replicas=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                # Keep the data when the StatefulSet is deleted or scaled down.
+                persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        # The image stops PostgreSQL with a fast shutdown; give it time to flush.
+                        termination_grace_period_seconds=60,
+                        security_context=k8s.core.v1.PodSecurityContextArgs(
+                            run_as_non_root=True, run_as_user=POSTGRES_UID, run_as_group=POSTGRES_UID,
+                            fs_group=POSTGRES_UID, fs_group_change_policy="OnRootMismatch",
+                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")),
+                        containers=[container])),
+                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=selector),
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"],
+                        storage_class_name=args.storage_class_name,
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                            requests={"storage": f"{cfg.storage_gib}Gi"})))]),
+            opts=in_cluster)
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=SERVICE_NAME, namespace=args.namespace, labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                policy_types=["Ingress"],
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(args.client_pod_labels)))],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=PORT)])]),
+            opts=in_cluster)
+
+        return pulumi.Output.concat(service_name, ".", args.namespace, ".svc.cluster.local")

@@ -1,0 +1,406 @@
+"""The control plane's PostgreSQL (components/postgres.py).
+
+Each test runs a small program afresh under the mocks: a Kubernetes provider and the component, and
+checks what was registered: secrets stay secret, the RDS requests are valid for botocore's RDS
+model, and the in-cluster objects are locked down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+from pulumi.runtime import rpc
+
+from components.config import PostgresConfig
+from components.postgres import (Postgres, PostgresArgs, data_layout, final_snapshot_identifier,
+                                 parameter_group_family)
+from tests.conftest import validate_aws_request
+from tools.mocks import RunResult, mask_secrets, run_program
+
+COMPONENT = "kong-aws:postgres:Postgres"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+INSTANCE = "aws:rds/instance:Instance"
+SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+SECRET = "kubernetes:core/v1:Secret"
+SERVICE = "kubernetes:core/v1:Service"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+VPC_ID = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+CLUSTER_SG = "sg-0c1a2b3c4d5e6f708"
+OUTPUTS = ("host", "port", "database", "user", "password_secret_name", "password_secret_key", "ssl",
+           "ssl_required", "password")
+# A DB snapshot identifier (RDS API reference, DeleteDBInstance FinalDBSnapshotIdentifier).
+SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
+
+
+def run(postgres: dict[str, Any], **overrides: Any) -> RunResult:
+    """Run the component with ``kong-aws:postgres`` = ``postgres`` (camelCase, as in the stack
+    file) in namespace ``kong``; ``overrides`` replace :class:`PostgresArgs` fields."""
+
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        fields: dict[str, Any] = dict(
+            config=PostgresConfig.model_validate(postgres), namespace="kong", provider=provider,
+            region="us-west-2", vpc_id=VPC_ID, private_subnet_ids=SUBNETS, cluster_security_group_id=CLUSTER_SG)
+        fields.update(overrides)
+        database = Postgres("kong-postgres", PostgresArgs(**fields))
+        for key in OUTPUTS:
+            pulumi.export(key, getattr(database, key))
+
+    return run_program(program, {"aws:region": "us-west-2"})
+
+
+def key(field_name: str) -> str:
+    """The stack-file key of a :class:`PostgresConfig` field (its alias), e.g. for ``storage_gib``."""
+    return PostgresConfig.model_fields[field_name].alias or field_name
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every secret marker removed (what the engine would store, decrypted)."""
+    if rpc.is_rpc_secret(value):
+        return plain(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def pod_spec(result: RunResult) -> dict:
+    return result.one(STATEFUL_SET).inputs["spec"]["template"]["spec"]
+
+
+def container(result: RunResult) -> dict:
+    (only,) = pod_spec(result)["containers"]
+    return only
+
+
+def env(result: RunResult) -> dict[str, dict]:
+    return {e["name"]: e for e in container(result)["env"]}
+
+
+# --- The password: secret from the start, everywhere it goes.
+
+@pytest.mark.parametrize("mode", ["rds", "in-cluster"])
+def test_the_password_is_secret_everywhere_and_never_plain(mode):
+    result = run({"mode": mode})
+    password, is_secret = result.outputs["password"]
+    assert is_secret and len(password) == 32
+
+    generated = result.one(PASSWORD)
+    assert generated.inputs["length"] == 32
+    assert generated.inputs["special"] is False  # nothing to quote in a libpq connection string
+    assert "result" in generated.options["additionalSecretOutputs"]
+
+    secret = result.one(SECRET)
+    assert secret.inputs["type"] == "Opaque"
+    assert secret.inputs["metadata"]["name"] == "kong-postgres"
+    assert secret.inputs["metadata"]["namespace"] == "kong"
+    assert mask_secrets(secret.inputs)["stringData"] == "[secret]"
+    assert plain(secret.inputs["stringData"]) == {"password": password}
+
+    if mode == "rds":
+        instance = result.one(INSTANCE)
+        assert rpc.is_rpc_secret(instance.inputs["password"])
+        assert plain(instance.inputs["password"]) == password
+    else:
+        assert env(result)["POSTGRES_PASSWORD"] == {
+            "name": "POSTGRES_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"name": "kong-postgres", "key": "password"}}}
+
+    # The value appears in no registered input outside a secret, and in no plain output.
+    for registration in result.registrations:
+        assert password not in json.dumps(mask_secrets(registration.inputs)), registration.name
+    for key, (value, secret_output) in result.outputs.items():
+        assert secret_output or password not in json.dumps(value), key
+    assert password not in json.dumps(result.invokes)
+
+
+@pytest.mark.parametrize("mode,host,ssl", [
+    ("rds", r"^kong-postgres-instance-[0-9a-f]+\.[0-9a-f]+\.us-west-2\.rds\.amazonaws\.com$", True),
+    ("in-cluster", r"^kong-postgres\.kong\.svc\.cluster\.local$", False),
+])
+def test_outputs_say_how_kong_connects(mode, host, ssl):
+    result = run({"mode": mode})
+    values = {key: value for key, (value, _) in result.outputs.items()}
+    assert re.match(host, values["host"])
+    assert (values["port"], values["database"], values["user"]) == (5432, "kong", "kong")
+    assert (values["password_secret_name"], values["password_secret_key"]) == ("kong-postgres", "password")
+    assert values["ssl"] is ssl and values["ssl_required"] is ssl
+    assert all(not result.outputs[key][1] for key in OUTPUTS if key != "password")
+    if mode == "rds":
+        address = result.one(INSTANCE)
+        assert values["host"].startswith(f"{address.name}-")
+
+
+# --- Structure: parents, providers, no stray resources.
+
+@pytest.mark.parametrize("mode", ["rds", "in-cluster"])
+def test_children_are_parented_and_kubernetes_objects_use_the_given_provider(mode):
+    result = run({"mode": mode})
+    component = result.one(COMPONENT)
+    (provider,) = result.of_type(K8S_PROVIDER)  # no default provider was made
+    reference = f"{provider.urn}::k8s-provider-id"
+    children = [r for r in result.registrations
+                if r.type not in ("pulumi:pulumi:Stack", K8S_PROVIDER, COMPONENT)]
+    assert children and all(r.parent == component.urn for r in children)
+    assert all(r.name.startswith("kong-postgres-") for r in children)
+    kubernetes = [r for r in children if r.type.startswith("kubernetes:")]
+    assert kubernetes and all(r.provider == reference for r in kubernetes)
+
+
+def test_rds_mode_runs_nothing_in_the_cluster_and_in_cluster_mode_nothing_in_aws():
+    rds = run({"mode": "rds"})
+    assert {r.type for r in rds.registrations if r.type.startswith("kubernetes:")} == {SECRET}
+    in_cluster = run({"mode": "in-cluster"})
+    assert not [r for r in in_cluster.registrations if r.type.startswith("aws:")]
+    assert {r.type for r in in_cluster.registrations if r.type.startswith("kubernetes:")} == {
+        SECRET, SERVICE, STATEFUL_SET, NETWORK_POLICY}
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"vpc_id": None}, "vpc_id"),
+    ({"private_subnet_ids": None, "cluster_security_group_id": None},
+     "private_subnet_ids, cluster_security_group_id"),
+])
+def test_rds_without_its_network_is_refused_before_anything_is_declared(overrides, match):
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        fields = dict(config=PostgresConfig(), namespace="kong", provider=provider, region="us-west-2",
+                      vpc_id=VPC_ID, private_subnet_ids=SUBNETS, cluster_security_group_id=CLUSTER_SG)
+        with pytest.raises(ValueError, match=match):
+            Postgres("kong-postgres", PostgresArgs(**{**fields, **overrides}))
+
+    result = run_program(program, {"aws:region": "us-west-2"})
+    assert [r.type for r in result.registrations if r.type not in ("pulumi:pulumi:Stack", K8S_PROVIDER)] == []
+
+
+def test_in_cluster_without_client_labels_is_refused():
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        with pytest.raises(ValueError, match="client_pod_labels"):
+            Postgres("kong-postgres", PostgresArgs(
+                config=PostgresConfig.model_validate({"mode": "in-cluster"}), namespace="kong",
+                provider=provider, region="us-west-2", client_pod_labels={}))
+
+    result = run_program(program, {"aws:region": "us-west-2"})
+    assert not result.of_type(COMPONENT)
+
+
+# --- RDS.
+
+def test_rds_instance_defaults_are_private_encrypted_and_recoverable():
+    result = run({"mode": "rds"})
+    inputs = plain(result.one(INSTANCE).inputs)
+    assert (inputs["engine"], inputs["engineVersion"], inputs["autoMinorVersionUpgrade"]) == ("postgres", "17", True)
+    assert inputs["publiclyAccessible"] is False
+    assert inputs["storageEncrypted"] is True and inputs["storageType"] == "gp3"
+    assert inputs["allocatedStorage"] == 20 and inputs["maxAllocatedStorage"] == 80
+    # The model's defaults: Multi-AZ, 7 days of backups, deletion protection.
+    assert (inputs["multiAz"], inputs["backupRetentionPeriod"], inputs["deletionProtection"]) == (True, 7, True)
+    assert inputs["instanceClass"] == "db.t4g.medium"
+    assert (inputs["dbName"], inputs["username"], inputs["port"]) == ("kong", "kong", 5432)
+    assert inputs["skipFinalSnapshot"] is False and SNAPSHOT_ID.match(inputs["finalSnapshotIdentifier"])
+    assert inputs["copyTagsToSnapshot"] is True
+    assert inputs["performanceInsightsEnabled"] is True
+    assert inputs["enabledCloudwatchLogsExports"] == ["postgresql"]
+    assert inputs["caCertIdentifier"] == "rds-ca-rsa2048-g1"
+    # It sits in the component's own subnet group, security group and parameter group.
+    assert inputs["dbSubnetGroupName"].startswith(result.one(SUBNET_GROUP).name + "-")
+    assert inputs["parameterGroupName"].startswith(result.one(PARAMETER_GROUP).name + "-")
+    (sg_id,) = inputs["vpcSecurityGroupIds"]
+    assert sg_id == result.one(INGRESS).inputs["securityGroupId"] and sg_id.startswith("sg-")
+    assert plain(result.one(SUBNET_GROUP).inputs)["subnetIds"] == SUBNETS
+
+
+def test_rds_sizes_and_recovery_come_from_config():
+    result = run({"mode": "rds", "instanceClass": "db.m7g.large", key("allocated_storage_gib"): 50,
+                  "multiAz": False, "backupRetentionDays": 14, "deletionProtection": False})
+    inputs = plain(result.one(INSTANCE).inputs)
+    assert inputs["instanceClass"] == "db.m7g.large"
+    assert (inputs["allocatedStorage"], inputs["maxAllocatedStorage"]) == (50, 200)
+    assert (inputs["multiAz"], inputs["backupRetentionPeriod"], inputs["deletionProtection"]) == (False, 14, False)
+
+
+@pytest.mark.parametrize("version,family", [("16.4", "postgres16"), ("17.6", "postgres17"), ("18.1", "postgres18")])
+def test_parameter_group_requires_tls_for_the_major_version(version, family):
+    result = run({"mode": "rds", "version": version})
+    group = plain(result.one(PARAMETER_GROUP).inputs)
+    assert group["family"] == family
+    assert [(p["name"], p["value"]) for p in group["parameters"]] == [("rds.force_ssl", "1")]
+    assert plain(result.one(INSTANCE).inputs)["engineVersion"] == version.split(".")[0]
+
+
+def test_only_the_cluster_security_group_reaches_the_database():
+    result = run({"mode": "rds"})
+    (rule,) = result.of_type(INGRESS)
+    inputs = plain(rule.inputs)
+    assert inputs.pop("securityGroupId") == plain(result.one(INSTANCE).inputs)["vpcSecurityGroupIds"][0]
+    assert inputs.pop("description")
+    # Only these keys: no cidrIpv4, cidrIpv6 or prefix list.
+    assert inputs == {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": CLUSTER_SG}
+    assert not result.of_type(EGRESS)
+    group = plain(result.one(SG).inputs)
+    assert group["vpcId"] == VPC_ID and "ingress" not in group and "egress" not in group
+    everything = json.dumps([plain(r.inputs) for r in result.registrations])
+    assert "0.0.0.0/0" not in everything and "::/0" not in everything
+
+
+#: Pulumi input name -> RDS API parameter, per operation. Every input must be listed, so that a
+#: new input is checked too (or deliberately listed as provider-only).
+CREATE_DB_INSTANCE = {
+    "engine": "Engine", "engineVersion": "EngineVersion", "autoMinorVersionUpgrade": "AutoMinorVersionUpgrade",
+    "instanceClass": "DBInstanceClass", "allocatedStorage": "AllocatedStorage",
+    "maxAllocatedStorage": "MaxAllocatedStorage", "storageType": "StorageType",
+    "storageEncrypted": "StorageEncrypted", "multiAz": "MultiAZ", "backupRetentionPeriod": "BackupRetentionPeriod",
+    "deletionProtection": "DeletionProtection", "publiclyAccessible": "PubliclyAccessible",
+    "dbSubnetGroupName": "DBSubnetGroupName", "vpcSecurityGroupIds": "VpcSecurityGroupIds",
+    "parameterGroupName": "DBParameterGroupName", "port": "Port", "dbName": "DBName",
+    "username": "MasterUsername", "password": "MasterUserPassword", "caCertIdentifier": "CACertificateIdentifier",
+    "copyTagsToSnapshot": "CopyTagsToSnapshot", "performanceInsightsEnabled": "EnablePerformanceInsights",
+    "enabledCloudwatchLogsExports": "EnableCloudwatchLogsExports", "tags": "Tags",
+}
+DELETE_DB_INSTANCE = {"skipFinalSnapshot": "SkipFinalSnapshot", "finalSnapshotIdentifier": "FinalDBSnapshotIdentifier"}
+
+
+def api_request(inputs: dict, mapping: dict[str, str], extra: Optional[dict] = None) -> dict:
+    request = dict(extra or {})
+    for key, value in inputs.items():
+        if key in mapping:
+            if key == "tags":
+                value = [{"Key": k, "Value": v} for k, v in value.items()]
+            elif isinstance(value, float) and value.is_integer():
+                value = int(value)
+            request[mapping[key]] = value
+    return request
+
+
+def test_rds_requests_are_valid_for_botocores_rds_model(botocore_loader):
+    result = run({"mode": "rds"})
+    registration = result.one(INSTANCE)
+    inputs = plain(registration.inputs)
+    assert set(inputs) <= set(CREATE_DB_INSTANCE) | set(DELETE_DB_INSTANCE), "an input the test does not map"
+    identifier = {"DBInstanceIdentifier": registration.name}  # the provider auto-names it
+    create = api_request(inputs, CREATE_DB_INSTANCE, identifier)
+    assert validate_aws_request(botocore_loader, "rds", "CreateDBInstance", create) == []
+    delete = api_request(inputs, DELETE_DB_INSTANCE, identifier)
+    assert validate_aws_request(botocore_loader, "rds", "DeleteDBInstance", delete) == []
+    # MasterUserPassword for PostgreSQL: 8-128 printable ASCII characters except '/', '"' and '@'
+    # (botocore's model documents it; its validator does not check it).
+    password = create["MasterUserPassword"]
+    assert 8 <= len(password) <= 128 and password.isascii() and not set(password) & set('/"@ ')
+
+    subnets = plain(result.one(SUBNET_GROUP).inputs)
+    assert validate_aws_request(botocore_loader, "rds", "CreateDBSubnetGroup", {
+        "DBSubnetGroupName": create["DBSubnetGroupName"], "DBSubnetGroupDescription": subnets["description"],
+        "SubnetIds": subnets["subnetIds"]}) == []
+    group = plain(result.one(PARAMETER_GROUP).inputs)
+    assert validate_aws_request(botocore_loader, "rds", "CreateDBParameterGroup", {
+        "DBParameterGroupName": create["DBParameterGroupName"], "DBParameterGroupFamily": group["family"],
+        "Description": group["description"]}) == []
+    assert validate_aws_request(botocore_loader, "rds", "ModifyDBParameterGroup", {
+        "DBParameterGroupName": create["DBParameterGroupName"],
+        "Parameters": [{"ParameterName": p["name"], "ParameterValue": p["value"], "ApplyMethod": p["applyMethod"]}
+                       for p in group["parameters"]]}) == []
+
+
+@pytest.mark.parametrize("project,stack,name", [
+    ("kong-aws", "prod", "kong-postgres"), ("kong-aws", "dev_1.x", "Hybrid--PG-"), ("9lives", "s", "n")])
+def test_final_snapshot_identifiers_are_valid(project, stack, name):
+    assert SNAPSHOT_ID.match(final_snapshot_identifier(project, stack, name))
+
+
+def test_parameter_group_family_refuses_a_full_version():
+    with pytest.raises(ValueError):
+        parameter_group_family("17.6")
+
+
+# --- In-cluster.
+
+def test_in_cluster_statefulset_runs_the_official_image_unprivileged():
+    result = run({"mode": "in-cluster"})
+    spec = result.one(STATEFUL_SET).inputs["spec"]
+    assert spec["replicas"] == 1
+    assert spec["serviceName"] == result.one(SERVICE).inputs["metadata"]["name"]
+    main = container(result)
+    assert main["image"] == "postgres:17.6"
+    variables = env(result)
+    assert variables["POSTGRES_USER"]["value"] == "kong" and variables["POSTGRES_DB"]["value"] == "kong"
+    assert "value" not in variables["POSTGRES_PASSWORD"]
+    assert variables["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": result.one(SECRET).inputs["metadata"]["name"], "key": "password"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert main[probe]["exec"]["command"] == ["pg_isready", "-U", "kong", "-d", "kong"]
+    assert set(main["resources"]) == {"requests", "limits"}
+    assert {"cpu", "memory"} <= set(main["resources"]["requests"]) and "memory" in main["resources"]["limits"]
+    pod = pod_spec(result)["securityContext"]
+    assert (pod["runAsNonRoot"], pod["runAsUser"], pod["fsGroup"]) == (True, 999, 999)
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    own = main["securityContext"]
+    assert own["allowPrivilegeEscalation"] is False and own["capabilities"] == {"drop": ["ALL"]}
+    assert "hostNetwork" not in pod_spec(result)
+
+
+@pytest.mark.parametrize("version,mount,pgdata", [
+    ("16.10", "/var/lib/postgresql/data", "/var/lib/postgresql/data/pgdata"),
+    ("17.6", "/var/lib/postgresql/data", "/var/lib/postgresql/data/pgdata"),
+    ("18.1", "/var/lib/postgresql", "/var/lib/postgresql/18/docker"),
+])
+def test_pgdata_lives_on_the_volume_claim(version, mount, pgdata):
+    assert data_layout(version.split(".")[0]) == (mount, pgdata)
+    result = run({"mode": "in-cluster", "version": version, key("storage_gib"): 50}, storage_class_name="gp3-encrypted")
+    spec = result.one(STATEFUL_SET).inputs["spec"]
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["storageClassName"] == "gp3-encrypted"
+    assert claim["spec"]["resources"]["requests"] == {"storage": "50Gi"}
+    assert container(result)["volumeMounts"] == [{"name": claim["metadata"]["name"], "mountPath": mount}]
+    assert env(result)["PGDATA"]["value"] == pgdata and pgdata.startswith(mount + "/")
+    assert container(result)["image"] == f"postgres:{version}"
+
+
+def test_without_a_storage_class_the_claim_uses_the_clusters_default():
+    result = run({"mode": "in-cluster"}, storage_class_name=None)
+    (claim,) = result.one(STATEFUL_SET).inputs["spec"]["volumeClaimTemplates"]
+    assert "storageClassName" not in claim["spec"]
+    assert claim["spec"]["resources"]["requests"] == {"storage": "20Gi"}
+
+
+def test_in_cluster_service_is_cluster_internal_and_selects_the_database_pod():
+    result = run({"mode": "in-cluster"})
+    spec = result.one(SERVICE).inputs["spec"]
+    assert spec["type"] == "ClusterIP"
+    (port,) = spec["ports"]
+    assert (port["port"], port["protocol"], port["targetPort"]) == (5432, "TCP", "postgres")
+    assert "nodePort" not in port
+    pod_labels = result.one(STATEFUL_SET).inputs["spec"]["template"]["metadata"]["labels"]
+    assert spec["selector"].items() <= pod_labels.items()
+    assert container(result)["ports"][0]["name"] == "postgres"
+
+
+@pytest.mark.parametrize("labels", [None, {"app.kubernetes.io/instance": "cp", "app.kubernetes.io/name": "kong"}])
+def test_network_policy_admits_only_the_control_plane_pods_on_5432(labels):
+    overrides = {} if labels is None else {"client_pod_labels": labels}
+    result = run({"mode": "in-cluster"}, **overrides)
+    policy = result.one(NETWORK_POLICY).inputs
+    assert policy["metadata"]["namespace"] == "kong"
+    spec = policy["spec"]
+    pod_labels = result.one(STATEFUL_SET).inputs["spec"]["template"]["metadata"]["labels"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert spec["policyTypes"] == ["Ingress"]
+    (rule,) = spec["ingress"]
+    expected = labels or {"app.kubernetes.io/instance": "kong-cp"}
+    assert rule["from"] == [{"podSelector": {"matchLabels": expected}}]  # no namespaceSelector, no ipBlock
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
