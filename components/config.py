@@ -516,11 +516,11 @@ class PostgresConfig(_CamelModel):
     mode: Literal["rds", "in-cluster"] = "rds"
     version: Annotated[str, Field(pattern=r"^\d{2}\.\d+$")] = "17.6"
     instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
-    allocated_storage_gib: Annotated[int, Field(ge=20, le=65536)] = 20
+    allocated_storage_gib: Annotated[int, Field(ge=20, le=65536, alias="allocatedStorageGiB")] = 20
     multi_az: bool = True
     backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
     deletion_protection: bool = True
-    storage_gib: Annotated[int, Field(ge=1, le=16384)] = 20
+    storage_gib: Annotated[int, Field(ge=1, le=16384, alias="storageGiB")] = 20
 
     @property
     def major_version(self) -> str:
@@ -750,6 +750,9 @@ def _hybrid_checks(raw: Mapping[str, str], secret_keys, values: dict, problems: 
                             "shared certificate (set hybrid.clusterMtls to 'shared')")
     if isinstance(eks, EksConfig):
         if eks.existing:
+            if eks.admin_role_arns:
+                problems.append(f"{NAMESPACE}:eks.adminRoleArns: got {_show(eks.admin_role_arns)}; only used for a "
+                                "cluster the stack creates (grant access to an existing cluster there)")
             in_cluster = isinstance(postgres, PostgresConfig) and postgres.mode == "in-cluster"
             if in_cluster and eks.storage_class_name is None:
                 problems.append(f"{NAMESPACE}:eks.storageClassName: required with eks.clusterName and "

@@ -108,7 +108,10 @@ class Network(pulumi.ComponentResource):
             public = aws.ec2.Subnet(
                 f"{name}-public-{index}", vpc_id=vpc.id, cidr_block=public_blocks[index],
                 availability_zone=zone, map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-public-{zone}", "kong-aws/tier": "public"}, opts=child)
+                # The role tag lets EKS (Auto Mode, or the AWS Load Balancer Controller) place
+                # internet-facing load balancers here (EKS User Guide, "Tag subnets for EKS Auto Mode").
+                tags={"Name": f"{name}-public-{zone}", "kong-aws/tier": "public", "kubernetes.io/role/elb": "1"},
+                opts=child)
             aws.ec2.RouteTableAssociation(f"{name}-public-rta-{index}", subnet_id=public.id,
                                           route_table_id=public_rt.id, opts=child)
             public_subnets.append(public)
@@ -125,7 +128,8 @@ class Network(pulumi.ComponentResource):
             private = aws.ec2.Subnet(
                 f"{name}-private-{index}", vpc_id=vpc.id, cidr_block=private_blocks[index],
                 availability_zone=zone, map_public_ip_on_launch=False,
-                tags={"Name": f"{name}-private-{zone}", "kong-aws/tier": "private"}, opts=child)
+                tags={"Name": f"{name}-private-{zone}", "kong-aws/tier": "private",
+                      "kubernetes.io/role/internal-elb": "1"}, opts=child)
             route_table = aws.ec2.RouteTable(
                 f"{name}-private-rt-{index}", vpc_id=vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(

@@ -56,3 +56,31 @@ def konnect_ecs_outputs(certificate: ClusterCertificate, data_planes: KonnectDat
     else:
         outputs["konnectPinInstructions"] = pulumi.Output.from_input(PIN_INSTRUCTIONS)
     return outputs
+
+
+def hybrid_eks_outputs(config, cluster, kong) -> dict[str, pulumi.Output]:
+    """The outputs of a ``hybrid-eks`` stack, keyed by output name (camelCase):
+
+    ``proxyHostname`` / ``proxyUrl`` (the data planes' NLB), ``curlCheck`` (expects 404 ``no Route
+    matched with those values``), ``adminPortForward`` (how to reach the Admin API, which is only
+    inside the cluster), ``eksClusterName``, ``kubeconfig`` (a secret), ``namespace``,
+    ``controlPlaneRelease`` / ``dataPlaneRelease`` and ``clusterCaCertificatePem``.
+    """
+    host = kong.proxy_hostname
+    ns = config.hybrid.namespace
+    return {
+        "proxyHostname": host,
+        "proxyUrl": pulumi.Output.concat("http://", host),
+        "curlCheck": pulumi.Output.concat(
+            "curl -si http://", host, "/ | head -n 1   # expect 404 (no Route matched with those values)"),
+        "adminPortForward": pulumi.Output.from_input(
+            f"pulumi stack output kubeconfig --show-secrets > kubeconfig.json && "
+            f"kubectl --kubeconfig kubeconfig.json port-forward -n {ns} service/{kong.admin_service} 8444:8444"
+            f"   # then: curl -sk https://localhost:8444/status"),
+        "eksClusterName": cluster.cluster_name,
+        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+        "namespace": kong.namespace,
+        "controlPlaneRelease": pulumi.Output.from_input(kong.control_plane_release),
+        "dataPlaneRelease": pulumi.Output.from_input(kong.data_plane_release),
+        "clusterCaCertificatePem": kong.cluster_ca_pem,
+    }

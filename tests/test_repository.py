@@ -34,7 +34,8 @@ def test_dependencies_are_pinned():
 def test_readme_documents_every_config_key():
     sections = {"kong": config.KongConfig, "konnect": config.KonnectConfig,
                 "certificate": config.CertificateConfig, "network": config.NetworkConfig,
-                "ecs": config.EcsConfig, "loadBalancer": config.LoadBalancerConfig}
+                "ecs": config.EcsConfig, "loadBalancer": config.LoadBalancerConfig,
+                "eks": config.EksConfig, "hybrid": config.HybridConfig, "postgres": config.PostgresConfig}
     missing = []
     for section, model in sections.items():
         for name, field in model.model_fields.items():

@@ -217,9 +217,13 @@ class FakeCloud(pulumi.runtime.Mocks):
     def __init__(self, region: str):
         self.region = region
         self.invokes: list[tuple[str, dict]] = []
+        #: Every invoke as the engine received it, with the provider reference it was made with
+        #: (an invoke parented to a component inherits the component's providers).
+        self.calls: list[pulumi.runtime.MockCallArgs] = []
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, args.args))
+        self.calls.append(args)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{suffix}" for suffix in "abc"]
             return {"id": self.region, "names": names, "zoneIds": [f"apne1-az{i}" for i in (1, 2, 4)],
@@ -243,7 +247,7 @@ class FakeCloud(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
-        if not args.custom:
+        if args.custom is False:  # a component (reads of existing resources come with custom None)
             return "", {}
         if typ.startswith("tls:"):
             rid, state = _tls_resource(typ, inputs, f"{typ}/{name}")
@@ -253,6 +257,8 @@ class FakeCloud(pulumi.runtime.Mocks):
         if typ.startswith("pulumi:providers:"):
             return f"{name}-provider-id", inputs
         if typ.startswith("kubernetes:"):
+            if args.resource_id:
+                return self._kubernetes_read(typ, args.resource_id)
             return self._kubernetes(typ, name, inputs)
         if typ.startswith("random:"):
             return self._random(typ, name, inputs)
@@ -289,6 +295,18 @@ class FakeCloud(pulumi.runtime.Mocks):
         state["metadata"] = {**metadata, "uid": str(uuid.UUID(_digest(typ, name, length=32)))}
         namespace = metadata.get("namespace")
         return (f"{namespace}/{metadata['name']}" if namespace else metadata["name"]), state
+
+    def _kubernetes_read(self, typ: str, resource_id: str) -> tuple[str, dict]:
+        """An object read back by id (``namespace/name``): a Service of type LoadBalancer has the
+        host name of the NLB the cluster made for it."""
+        namespace, _, obj_name = resource_id.rpartition("/")
+        state: dict = {"metadata": {"name": obj_name, "namespace": namespace or None}}
+        if typ == "kubernetes:core/v1:Service":
+            host = f"k8s-{namespace[:8]}-{obj_name[:9]}-{_digest(resource_id)[:10]}.elb.{self.region}.amazonaws.com"
+            state["spec"] = {"type": "LoadBalancer"}
+            state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
+            return resource_id, state
+        raise NotImplementedError(f"the fake cloud cannot read {typ} {resource_id}")
 
     def _random(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         if typ == "random:index/randomPassword:RandomPassword":
@@ -372,8 +390,28 @@ class FakeCloud(pulumi.runtime.Mocks):
             state.update({"address": address, "endpoint": f"{address}:5432", "port": 5432,
                           "identifier": physical})
             rid = physical
+        elif typ == "aws:rds/subnetGroup:SubnetGroup":
+            arn = f"arn:aws:rds:{region}:{ACCOUNT_ID}:subgrp:{physical}"
+            state["name"] = physical
+        elif typ == "aws:rds/parameterGroup:ParameterGroup":
+            arn = f"arn:aws:rds:{region}:{ACCOUNT_ID}:pg:{physical}"
+            state["name"] = physical
         elif typ == "aws:appautoscaling/target:Target":
             rid = _plain(inputs.get("resourceId")) or physical
+        elif typ == "aws:kms/key:Key":
+            # A KMS key is named by a UUID key id.
+            key_id = str(uuid.UUID(_digest(typ, name, length=32)))
+            arn = f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"
+            state["keyId"] = key_id
+            rid = key_id
+        elif typ == "aws:eks/accessEntry:AccessEntry":
+            cluster, principal = _plain(inputs.get("clusterName")), _plain(inputs.get("principalArn"))
+            arn = f"arn:aws:eks:{region}:{ACCOUNT_ID}:access-entry/{cluster}/{digest[:12]}"
+            state["accessEntryArn"] = arn
+            state.setdefault("type", "STANDARD")
+            rid = f"{cluster}:{principal}"
+        elif typ == "aws:eks/accessPolicyAssociation:AccessPolicyAssociation":
+            rid = "#".join(str(_plain(inputs.get(k))) for k in ("clusterName", "principalArn", "policyArn"))
         state["arn"] = arn
         state.setdefault("id", rid)
         state.setdefault("tagsAll", _plain(inputs.get("tags")) or {})
@@ -396,6 +434,9 @@ class Registration:
     dependencies: list[str]
     property_dependencies: dict[str, list[str]]
     options: dict
+    #: The provider reference (``<provider urn>::<provider id>``) the resource was registered with,
+    #: or None for the default provider.
+    provider: Optional[str] = None
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -415,7 +456,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             options={"ignoreChanges": list(request.ignoreChanges),
                      "additionalSecretOutputs": list(request.additionalSecretOutputs),
-                     "protect": bool(request.protect) if request.HasField("protect") else False}))
+                     "protect": bool(request.protect) if request.HasField("protect") else False},
+            provider=request.provider or None))
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         secret_outputs = set(request.additionalSecretOutputs)
@@ -443,6 +485,8 @@ class RunResult:
     registrations: list[Registration]
     outputs: dict[str, tuple[Any, bool]]
     invokes: list[tuple[str, dict]] = field(default_factory=list)
+    #: The invokes with the provider each was made with (``FakeCloud.calls``).
+    calls: list = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Registration]:
         """Registrations of one resource type token (``aws:ecs/service:Service``)."""
@@ -488,7 +532,7 @@ def run_program(program: Union[Path, Callable[[], None]], config: dict[str, str]
     for key, value in getattr(root, "outputs", {}).items():
         output = pulumi.Output.from_input(value)
         outputs[key] = (_sync_await(output.future()), bool(_sync_await(output.is_secret())))
-    return RunResult(monitor.registrations, outputs, cloud.invokes)
+    return RunResult(monitor.registrations, outputs, cloud.invokes, cloud.calls)
 
 
 def mask_secrets(value: Any) -> Any:

@@ -9,7 +9,8 @@ runs the real program under Pulumi's mock runtime with a deterministic fake clou
   ``custom``, ``inputs`` (camelCase, as the engine receives them) and ``dependencies``;
 - ``outputs.json``: the stack outputs;
 - ``ecs/<family>.json``: each ECS task definition as ``aws ecs register-task-definition
-  --cli-input-json`` takes it.
+  --cli-input-json`` takes it;
+- ``helm/<release>.values.yaml``: each Helm release's values, as ``helm install -f`` takes them.
 
 Every secret value is written as ``"[secret]"``. Prints a table of resource types and counts.
 Invalid config: prints the error, writes nothing, exits with status 2. Nothing is deployed.
@@ -127,6 +128,18 @@ def whole_numbers(value: Any) -> Any:
     return value
 
 
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def helm_values_document(inputs: dict) -> str:
+    """A Helm release's values as a values file (YAML), headed by the chart, version and
+    repository it installs, the form ``helm install -f`` (or an Argo CD Application) takes."""
+    repo = (inputs.get("repositoryOpts") or {}).get("repo", "")
+    head = (f"# Helm release {inputs['name']} in namespace {inputs.get('namespace', 'default')}: chart "
+            f"{inputs.get('chart')} {inputs.get('version')} from {repo}\n")
+    return head + yaml.safe_dump(inputs.get("values") or {}, sort_keys=True, default_flow_style=False)
+
+
 def resources_document(result: RunResult) -> list[dict]:
     """``resources.json``: one object per registration, secrets masked, dependencies sorted."""
     return [{
@@ -163,6 +176,10 @@ def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
             doc = task_definition_document(whole_numbers(mask_secrets(reg.inputs)))
             (staging / "ecs").mkdir(exist_ok=True)
             (staging / "ecs" / f"{doc['family']}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        for reg in result.of_type(HELM_RELEASE):
+            inputs = whole_numbers(mask_secrets(reg.inputs))
+            (staging / "helm").mkdir(exist_ok=True)
+            (staging / "helm" / f"{inputs['name']}.values.yaml").write_text(helm_values_document(inputs))
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +214,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(type_table(result))
-    print(f"\nwrote {out}/resources.json, outputs.json and ecs/ (offline render; nothing was deployed)")
+    extra = [d for d in ("ecs", "helm") if (out / d).is_dir()]
+    print(f"\nwrote {out}/: resources.json, outputs.json" + "".join(f", {d}/" for d in extra)
+          + " (offline render; nothing was deployed)")
     return 0
 
 

@@ -1,0 +1,362 @@
+"""A self-hosted hybrid Kong on Kubernetes: control plane with PostgreSQL, data planes, Kong's Helm chart.
+
+Replaces the hand-made setup of seed 002 (a namespace, an enterprise license secret and an openssl
+certificate created with kubectl, two values files applied through Argo CD, a data plane that dials a
+hard-coded service name): here the certificates come from pulumi-tls (``cluster_mtls pki`` by
+default), every secret reaches Kong through Kubernetes Secrets, the control plane's database is
+provided by :class:`components.postgres.Postgres`, and the data planes dial the service names the
+control plane release really creates.
+
+Kong's settings for both releases come from :mod:`components.kong_settings` (the module that also
+builds the ECS data plane's) and are rendered as the chart's ``env:`` block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.certificates import (CLIENT_USAGES, SERVER_USAGES, ClusterCertificate,
+                                     ClusterCertificateArgs)
+from components.config import CertificateConfig, HybridConfig, KongConfig, PostgresConfig, ProvidedCertificate
+from components.kong_settings import (ClusterEndpoint, KongNode, KubernetesSecretKey, PostgresConnection,
+                                      STATUS_PORT, helm_env)
+from components.postgres import Postgres, PostgresArgs
+
+CHART = "kong"
+CHART_REPOSITORY = "https://charts.konghq.com"
+#: Ports of the control plane's cluster and cluster telemetry listeners (the chart's defaults,
+#: ../shared/reference/kong-chart-values.yaml ``cluster.tls`` and ``clustertelemetry.tls``).
+CLUSTER_PORT = 8005
+TELEMETRY_PORT = 8006
+#: Where the chart mounts each ``secretVolumes`` entry: ``/etc/secrets/<secret name>``.
+SECRET_MOUNT = "/etc/secrets"
+LICENSE_SECRET = "kong-enterprise-license"
+#: The subject name of a ``shared`` cluster certificate, the one Kong's hybrid guide uses.
+SHARED_NAME = "kong_clustering"
+
+
+def chart_service_host(release: str, service: str, namespace: str) -> str:
+    """The DNS name of a Service the Kong chart creates for ``service`` (``cluster``,
+    ``clustertelemetry``, ``admin``, ``proxy`` ...) in release ``release``.
+
+    The chart names objects ``<release>-kong`` (its ``kong.fullname`` helper) and a service
+    ``<fullname>-<service>``; seed 002 shows the same names in a real install (``kong-cp-kong-cluster``,
+    ``kong-cp-kong-clustertelemetry``, ``kong-cp-kong-admin``, ``kong-dp-kong-proxy``).
+    """
+    return f"{release}-{CHART}-{service}.{namespace}.svc.cluster.local"
+
+
+def _mount(secret: str, key: str) -> str:
+    return f"{SECRET_MOUNT}/{secret}/{key}"
+
+
+@dataclass(frozen=True)
+class ClusterSecrets:
+    """Names of the Kubernetes Secrets that hold the cluster certificates, by mode:
+    ``pki``: a CA (``ca.crt``), a control plane and a data plane TLS secret; ``shared``: one."""
+
+    control_plane: str
+    data_plane: str
+    ca: Optional[str]
+
+
+def kong_nodes(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets,
+               database: PostgresConnection) -> tuple[KongNode, KongNode]:
+    """The control plane and data plane nodes of a hybrid install, as configuration data.
+
+    The data plane dials ``<control plane release>-kong-cluster`` (8005) and ``-clustertelemetry``
+    (8006) in the namespace, verifying the control plane by that name (``pki``) or by the shared
+    certificate's name. Certificates are read from the files the chart mounts from ``secrets``.
+    """
+    cp_cert, dp_cert = secrets.control_plane, secrets.data_plane
+    ns, cp_release = hybrid.namespace, hybrid.control_plane_release
+    cluster_host = chart_service_host(cp_release, "cluster", ns)
+    telemetry_host = chart_service_host(cp_release, "clustertelemetry", ns)
+    pki = hybrid.cluster_mtls == "pki"
+    ca_path = _mount(secrets.ca, "ca.crt") if pki and secrets.ca else None
+    common: dict[str, Any] = dict(cluster_mtls=hybrid.cluster_mtls, router_flavor=kong.router_flavor,
+                                  log_level=kong.log_level, status_port=STATUS_PORT)
+    control_plane = KongNode(
+        role="control_plane", database="postgres", postgres=database,
+        cluster_cert=_mount(cp_cert, "tls.crt"), cluster_cert_key=_mount(cp_cert, "tls.key"),
+        cluster_ca_cert=ca_path, **common)
+    data_plane = KongNode(
+        role="data_plane",
+        cluster_cert=_mount(dp_cert, "tls.crt"), cluster_cert_key=_mount(dp_cert, "tls.key"),
+        control_plane=ClusterEndpoint(f"{cluster_host}:{CLUSTER_PORT}", cluster_host if pki else SHARED_NAME),
+        telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME),
+        labels=kong.data_plane_labels,
+        trusted_certificates=("system", ca_path if pki else _mount(cp_cert, "tls.crt")),
+        **common)
+    return control_plane, data_plane
+
+
+def _image(kong: KongConfig) -> dict:
+    if kong.version.startswith("sha256:"):
+        return {"repository": kong.image, "unifiedRepoTag": kong.image_ref}
+    return {"repository": kong.image, "tag": kong.version}
+
+
+def _service(enabled: bool, **extra: Any) -> dict:
+    return {"enabled": enabled, **extra}
+
+
+def control_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode, secrets: ClusterSecrets,
+                         licensed: bool, cert_sha256: str) -> dict:
+    """Helm values of the control plane release (keys as in the chart's values.yaml).
+
+    Admin API and Kong Manager: ClusterIP services (reachable inside the cluster only), the Admin
+    API over TLS. Proxy and the ingress controller off; the chart's bundled PostgreSQL off.
+    """
+    volumes = [secrets.control_plane] + ([secrets.ca] if secrets.ca else [])
+    values = {
+        "image": _image(kong),
+        "env": helm_env(node.settings()),
+        "secretVolumes": volumes,
+        "replicaCount": hybrid.control_plane_replicas,
+        "admin": _service(True, type="ClusterIP", http={"enabled": False},
+                          tls={"enabled": True, "servicePort": 8444, "containerPort": 8444}),
+        "manager": _service(True, type="ClusterIP"),
+        "cluster": _service(True, type="ClusterIP",
+                            tls={"enabled": True, "servicePort": CLUSTER_PORT, "containerPort": CLUSTER_PORT}),
+        "clustertelemetry": _service(True, type="ClusterIP",
+                                     tls={"enabled": True, "servicePort": TELEMETRY_PORT,
+                                          "containerPort": TELEMETRY_PORT}),
+        "proxy": _service(False),
+        "ingressController": {"enabled": False},
+        "postgresql": {"enabled": False},
+        "migrations": {"preUpgrade": True, "postUpgrade": True},
+        "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
+        "podDisruptionBudget": {"enabled": hybrid.control_plane_replicas > 1, "maxUnavailable": 1},
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+    }
+    values["enterprise"] = ({"enabled": True, "license_secret": LICENSE_SECRET} if licensed
+                            else {"enabled": False})
+    return values
+
+
+def data_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode, secrets: ClusterSecrets,
+                      licensed: bool, cert_sha256: str, load_balancer_class: Optional[str]) -> dict:
+    """Helm values of the data plane release (keys as in the chart's values.yaml).
+
+    The proxy is an AWS NLB ``LoadBalancer`` (``loadBalancerClass`` of the cluster, internet-facing
+    unless ``proxyInternal``, limited to ``allowedCidrs``); no Admin API or Manager. Probes use the
+    status listener; readiness is ``/status`` because ``/status/ready`` stays 503 while the control
+    plane has no configuration, which would keep a new install from ever becoming ready.
+    """
+    volumes = [secrets.data_plane] + ([secrets.ca] if secrets.ca else [])
+    autoscale = hybrid.data_plane_max_replicas > hybrid.data_plane_min_replicas
+    scheme = "internal" if hybrid.proxy_internal else "internet-facing"
+    proxy = _service(
+        True, type="LoadBalancer",
+        annotations={"service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
+                     "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"},
+        loadBalancerSourceRanges=list(hybrid.allowed_cidrs))
+    if load_balancer_class:
+        proxy["loadBalancerClass"] = load_balancer_class
+    probe = {"httpGet": {"path": "/status", "port": "status", "scheme": "HTTP"},
+             "initialDelaySeconds": 5, "timeoutSeconds": 5, "periodSeconds": 10, "failureThreshold": 3}
+    values = {
+        "image": _image(kong),
+        "env": helm_env(node.settings()),
+        "secretVolumes": volumes,
+        "replicaCount": hybrid.data_plane_min_replicas,
+        "autoscaling": {
+            "enabled": autoscale, "minReplicas": hybrid.data_plane_min_replicas,
+            "maxReplicas": hybrid.data_plane_max_replicas,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                "type": "Utilization", "averageUtilization": hybrid.data_plane_cpu_target_percent}}}],
+        },
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+        "admin": _service(False),
+        "manager": _service(False),
+        "proxy": proxy,
+        "ingressController": {"enabled": False},
+        "postgresql": {"enabled": False},
+        "readinessProbe": probe,
+        "livenessProbe": probe,
+        "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
+        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+    }
+    values["enterprise"] = ({"enabled": True, "license_secret": LICENSE_SECRET} if licensed
+                            else {"enabled": False})
+    return values
+
+
+@dataclass
+class KongHybridArgs:
+    """Arguments of :class:`KongHybrid`.
+
+    ``kong``, ``hybrid``, ``certificate``, ``postgres``: the validated config sections;
+    ``provided_certificate``: a shared certificate given as secret config (``shared`` mode);
+    ``enterprise_license``: the license JSON (a secret) or None for Kong's free mode.
+    ``provider``: the cluster's Kubernetes provider (every Kubernetes object uses it).
+    ``storage_class_name`` and ``load_balancer_class``: what the cluster offers;
+    ``vpc_id``, ``private_subnet_ids``, ``cluster_security_group_id``, ``region``: for RDS.
+    """
+
+    kong: KongConfig
+    hybrid: HybridConfig
+    certificate: CertificateConfig
+    postgres: PostgresConfig
+    provider: k8s.Provider
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    cluster_security_group_id: pulumi.Input[str]
+    region: str
+    storage_class_name: Optional[pulumi.Input[str]] = None
+    load_balancer_class: Optional[pulumi.Input[str]] = None
+    provided_certificate: Optional[ProvidedCertificate] = None
+    enterprise_license: Optional[pulumi.Input[str]] = None
+
+
+class KongHybrid(pulumi.ComponentResource):
+    """Kong hybrid mode on Kubernetes (type ``kong-aws:hybrid_eks:KongHybrid``).
+
+    Children: the namespace; the cluster certificates (``pki``: a CA, a control plane certificate
+    for the names data planes dial, a data plane client certificate; ``shared``: one) and their
+    Secrets; the enterprise license Secret (when given); :class:`Postgres`; the control plane
+    Helm release; the data plane Helm release, which waits for the control plane's.
+
+    Outputs: ``namespace``, ``proxy_hostname`` (the proxy NLB's DNS name), ``control_plane_release``
+    / ``data_plane_release`` (release names),
+    ``proxy_service`` (``<release>-kong-proxy``), ``admin_service``, ``control_plane_values`` and
+    ``data_plane_values`` (the Helm values, which hold no secret), ``cluster_ca_pem``.
+    """
+
+    namespace: pulumi.Output[str]
+    control_plane_values: pulumi.Output[dict]
+    data_plane_values: pulumi.Output[dict]
+
+    def __init__(self, name: str, args: KongHybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        hybrid, kong = args.hybrid, args.kong
+        if args.provided_certificate is not None and hybrid.cluster_mtls != "shared":
+            raise ValueError("a provided certificate is the shared cluster certificate: use cluster_mtls 'shared'")
+        super().__init__("kong-aws:hybrid_eks:KongHybrid", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ns_name = hybrid.namespace
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": ns_name, "labels": {
+                "app.kubernetes.io/managed-by": "pulumi",
+                # The Kong chart's pods run unprivileged; refuse privileged pods in this namespace.
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted"}},
+            opts=k8s_opts)
+        in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+
+        certificates = self._certificates(name, args)
+        secrets = ClusterSecrets(control_plane="kong-cluster-cp" if hybrid.cluster_mtls == "pki" else "kong-cluster-cert",
+                                 data_plane="kong-cluster-dp" if hybrid.cluster_mtls == "pki" else "kong-cluster-cert",
+                                 ca="kong-cluster-ca" if hybrid.cluster_mtls == "pki" else None)
+        secret_resources = []
+        for secret_name, cert in {secrets.control_plane: certificates["control_plane"],
+                                  secrets.data_plane: certificates["data_plane"]}.items():
+            secret_resources.append(k8s.core.v1.Secret(
+                f"{name}-{secret_name}", metadata={"name": secret_name, "namespace": ns_name},
+                type="kubernetes.io/tls",
+                string_data={"tls.crt": cert.cert_pem, "tls.key": cert.private_key_pem}, opts=in_ns))
+        if secrets.ca:
+            secret_resources.append(k8s.core.v1.Secret(
+                f"{name}-{secrets.ca}", metadata={"name": secrets.ca, "namespace": ns_name}, type="Opaque",
+                string_data={"ca.crt": certificates["ca"].cert_pem}, opts=in_ns))
+        licensed = args.enterprise_license is not None
+        if licensed:
+            secret_resources.append(k8s.core.v1.Secret(
+                f"{name}-license", metadata={"name": LICENSE_SECRET, "namespace": ns_name}, type="Opaque",
+                string_data={"license": pulumi.Output.secret(args.enterprise_license)}, opts=in_ns))
+
+        database = Postgres(f"{name}-postgres", PostgresArgs(
+            config=args.postgres, namespace=ns_name, provider=args.provider,
+            storage_class_name=args.storage_class_name, vpc_id=args.vpc_id,
+            private_subnet_ids=args.private_subnet_ids, cluster_security_group_id=args.cluster_security_group_id,
+            region=args.region, client_pod_labels={"app.kubernetes.io/instance": hybrid.control_plane_release}),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
+
+        cert_hash = pulumi.Output.all(*[c.cert_sha256 for c in certificates.values()]).apply(
+            lambda hashes: hashlib.sha256("".join(hashes).encode()).hexdigest())
+
+        def cp_values(values: list) -> dict:
+            host, port, user, db, secret_name, secret_key, ssl, digest = values
+            connection = PostgresConnection(host=host, port=int(port), user=user, database=db, ssl=bool(ssl),
+                                            password=KubernetesSecretKey(secret_name, secret_key))
+            control_plane, _ = kong_nodes(kong, hybrid, secrets, connection)
+            return control_plane_values(kong, hybrid, control_plane, secrets, licensed, digest)
+
+        def dp_values(values: list) -> dict:
+            digest, lb_class = values
+            placeholder = PostgresConnection(host="unused", password=KubernetesSecretKey("unused", "unused"))
+            _, data_plane = kong_nodes(kong, hybrid, secrets, placeholder)
+            return data_plane_values(kong, hybrid, data_plane, secrets, licensed, digest, lb_class)
+
+        self.control_plane_values = pulumi.Output.all(
+            database.host, database.port, database.user, database.database, database.password_secret_name,
+            database.password_secret_key, database.ssl, cert_hash).apply(cp_values)
+        self.data_plane_values = pulumi.Output.all(cert_hash, args.load_balancer_class).apply(dp_values)
+
+        release_common = dict(chart=CHART, version=hybrid.chart_version, namespace=ns_name,
+                              repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+                              atomic=True, cleanup_on_fail=True, timeout=900)
+        control_plane = k8s.helm.v3.Release(
+            f"{name}-cp", name=hybrid.control_plane_release, values=self.control_plane_values,
+            **release_common,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[namespace, database, *secret_resources]))
+        data_plane = k8s.helm.v3.Release(
+            f"{name}-dp", name=hybrid.data_plane_release, values=self.data_plane_values, **release_common,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[control_plane, *secret_resources]))
+        # The proxy Service the chart made, read back for its load balancer's host name. Its id comes
+        # from the release's status, so a preview of a new install skips the read instead of failing.
+        proxy = k8s.core.v1.Service.get(
+            f"{name}-proxy",
+            pulumi.Output.concat(data_plane.status.namespace, "/", data_plane.status.name, f"-{CHART}-proxy"),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+        self.proxy_hostname = proxy.status.apply(
+            lambda status: (status.load_balancer.ingress or [None])[0].hostname
+            if status and status.load_balancer and status.load_balancer.ingress else "")
+
+        self.namespace = namespace.metadata.apply(lambda m: m["name"])
+        self.control_plane_release = hybrid.control_plane_release
+        self.data_plane_release = hybrid.data_plane_release
+        self.proxy_service = f"{hybrid.data_plane_release}-{CHART}-proxy"
+        self.admin_service = f"{hybrid.control_plane_release}-{CHART}-admin"
+        self.cluster_ca_pem = certificates["ca"].cert_pem if "ca" in certificates else \
+            certificates["control_plane"].cert_pem
+        self.register_outputs({
+            "namespace": self.namespace,
+            "proxyHostname": self.proxy_hostname,
+            "controlPlaneValues": self.control_plane_values,
+            "dataPlaneValues": self.data_plane_values,
+            "clusterCaPem": self.cluster_ca_pem,
+        })
+
+    def _certificates(self, name: str, args: KongHybridArgs) -> dict[str, ClusterCertificate]:
+        cfg, hybrid, child = args.certificate, args.hybrid, pulumi.ResourceOptions(parent=self)
+        common = dict(key_algorithm=cfg.key_algorithm, organization=cfg.organization,
+                      validity_hours=cfg.validity_days * 24, early_renewal_hours=cfg.early_renewal_days * 24)
+        if hybrid.cluster_mtls == "shared":
+            provided = args.provided_certificate
+            shared = ClusterCertificate(f"{name}-cluster-cert", ClusterCertificateArgs(
+                common_name=SHARED_NAME, dns_names=[SHARED_NAME],
+                usages=tuple(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)),
+                provided_cert_pem=provided.cert_pem if provided else None,
+                provided_key_pem=pulumi.Output.secret(provided.key_pem.get_secret_value()) if provided else None,
+                **common), opts=child)
+            return {"control_plane": shared, "data_plane": shared}
+        ns, cp = hybrid.namespace, hybrid.control_plane_release
+        names = [chart_service_host(cp, svc, ns) for svc in ("cluster", "clustertelemetry")]
+        ca = ClusterCertificate(f"{name}-cluster-ca", ClusterCertificateArgs(
+            common_name="kong-aws cluster CA", is_ca=True, **common), opts=child)
+        control_plane = ClusterCertificate(f"{name}-cp-cert", ClusterCertificateArgs(
+            common_name=names[0], dns_names=names, ca=ca,
+            usages=tuple(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)), **common), opts=child)
+        data_plane = ClusterCertificate(f"{name}-dp-cert", ClusterCertificateArgs(
+            common_name=SHARED_NAME, ca=ca, usages=CLIENT_USAGES, **common), opts=child)
+        return {"ca": ca, "control_plane": control_plane, "data_plane": data_plane}

@@ -1,0 +1,387 @@
+"""EKS cluster (components/eks_cluster.py): a new EKS Auto Mode cluster, or an existing one.
+
+Each test runs a small program afresh under the mocks. The cluster's registered inputs are
+checked as a CreateCluster request against botocore's EKS model, resources are linked through the
+wiring the engine received (property dependencies, dependencies, provider references), and the
+kubeconfig is read back from the stack output.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+from pulumi.runtime import rpc
+
+from components.config import EksConfig
+from components.eks_cluster import (EksCluster, EksClusterArgs, admin_principals, cluster_name_for,
+                                    kubeconfig_document)
+from tests.conftest import validate_aws_request
+from tools.mocks import ACCOUNT_ID, Registration, RunResult, mask_secrets, run_program
+
+REGION = "us-west-2"
+COMPONENT = "kong-aws:eks:EksCluster"
+CLUSTER = "aws:eks/cluster:Cluster"
+ROLE = "aws:iam/role:Role"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ENTRY = "aws:eks/accessEntry:AccessEntry"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+GET_CLUSTER = "aws:eks/getCluster:getCluster"
+PRIVATE = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
+PUBLIC = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+#: The deploying identity of the fake cloud (tools/mocks.py): an assumed-role session and its role.
+DEPLOYER_SESSION = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-deployer/kong-aws-offline"
+DEPLOYER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-deployer"
+MANAGED_POLICY_ARN = re.compile(r"^arn:aws:iam::aws:policy/([A-Za-z0-9]+)$")
+OUTPUTS = ("cluster_name", "endpoint", "cluster_security_group_id", "kubeconfig", "storage_class_name",
+           "load_balancer_class")
+
+
+def _run(eks: Optional[dict] = None, alt_provider: bool = False) -> RunResult:
+    """Run one EksCluster (config ``kong-aws:eks`` = ``eks``) and export its outputs; with
+    ``alt_provider`` the component is given an explicit AWS provider ``alt``."""
+
+    def program() -> None:
+        options = None
+        if alt_provider:
+            options = pulumi.ResourceOptions(providers=[aws.Provider("alt", region=REGION)])
+        cluster = EksCluster("eks", EksClusterArgs(
+            config=EksConfig.model_validate(eks or {}), vpc_id="vpc-0a1b2c3d4e5f60000",
+            private_subnet_ids=PRIVATE, public_subnet_ids=PUBLIC, region=REGION), options)
+        for key in OUTPUTS:
+            pulumi.export(key, getattr(cluster, key))
+        pulumi.export("provider_urn", cluster.provider.urn)
+
+    return run_program(program, {"aws:region": REGION})
+
+
+def _target(result: RunResult, reg: Registration, prop: str) -> Registration:
+    urns = reg.property_dependencies.get(prop, [])
+    assert len(urns) == 1, f"{reg.name}.{prop} depends on {urns}"
+    return result.by_urn()[urns[0]]
+
+
+def _statements(policy_json: str) -> list[dict]:
+    document = json.loads(policy_json)
+    assert document["Version"] == "2012-10-17"
+    return document["Statement"]
+
+
+def _actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def create_cluster_request(inputs: dict) -> dict[str, Any]:
+    """The EKS CreateCluster request the registered ``aws.eks.Cluster`` inputs stand for."""
+    vpc = inputs["vpcConfig"]
+    request = {
+        "name": inputs["name"],
+        "version": inputs["version"],
+        "roleArn": inputs["roleArn"],
+        "resourcesVpcConfig": {k: vpc[k] for k in ("subnetIds", "endpointPublicAccess", "endpointPrivateAccess",
+                                                   "publicAccessCidrs") if k in vpc},
+        "kubernetesNetworkConfig": inputs["kubernetesNetworkConfig"],
+        "logging": {"clusterLogging": [{"types": inputs["enabledClusterLogTypes"], "enabled": True}]},
+        "encryptionConfig": [inputs["encryptionConfig"]],
+        "accessConfig": inputs["accessConfig"],
+        "bootstrapSelfManagedAddons": inputs["bootstrapSelfManagedAddons"],
+        "computeConfig": inputs["computeConfig"],
+        "storageConfig": inputs["storageConfig"],
+        "upgradePolicy": inputs["upgradePolicy"],
+    }
+    return mask_secrets(request)
+
+
+# --- a new EKS Auto Mode cluster ----------------------------------------------------------------
+
+def test_cluster_is_a_valid_create_cluster_request(botocore_loader):
+    result = _run({"version": "1.32", "publicAccessCidrs": ["203.0.113.0/24"]})
+    request = create_cluster_request(result.one(CLUSTER).inputs)
+    assert validate_aws_request(botocore_loader, "eks", "CreateCluster", request) == []
+    # botocore checks lengths but not patterns: the name rule of the model, checked here.
+    model = botocore_loader.load_service_model("eks", "service-2")
+    assert re.match(model["shapes"]["ClusterName"]["pattern"], request["name"])
+    assert request["name"] == "kong-aws-test-eks" and request["version"] == "1.32"
+
+
+def test_auto_mode_compute_storage_and_load_balancing_are_enabled_together():
+    result = _run()
+    inputs = result.one(CLUSTER).inputs
+    compute = inputs["computeConfig"]
+    assert compute["enabled"] is True and compute["nodePools"] == ["general-purpose", "system"]
+    assert _target(result, result.one(CLUSTER), "computeConfig").name == "eks-node-role"
+    assert inputs["kubernetesNetworkConfig"] == {"elasticLoadBalancing": {"enabled": True}}
+    assert inputs["storageConfig"] == {"blockStorage": {"enabled": True}}
+    # Auto Mode runs the networking, DNS and proxy components itself.
+    assert inputs["bootstrapSelfManagedAddons"] is False
+    assert inputs["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+    assert inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+    assert inputs["version"] == "1.33"  # the model's default
+
+
+def test_nodes_go_to_private_subnets_only():
+    vpc = _run().one(CLUSTER).inputs["vpcConfig"]
+    # Auto Mode puts nodes in every cluster subnet; public ones would leave nodes exposed or cut off.
+    assert vpc["subnetIds"] == PRIVATE
+    assert not set(vpc["subnetIds"]) & set(PUBLIC)
+
+
+@pytest.mark.parametrize("eks, public, cidrs", [
+    ({}, True, ["0.0.0.0/0"]),
+    ({"publicAccessCidrs": ["203.0.113.0/24", "198.51.100.7/32"]}, True, ["203.0.113.0/24", "198.51.100.7/32"]),
+    ({"endpointPublicAccess": False}, False, None),
+])
+def test_endpoint_access_follows_config(eks, public, cidrs):
+    vpc = _run(eks).one(CLUSTER).inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is public
+    assert vpc.get("publicAccessCidrs") == cidrs
+
+
+def test_roles_trust_their_services_and_carry_the_auto_mode_policies():
+    result = _run()
+    roles = {r.name: r for r in result.of_type(ROLE)}
+    assert set(roles) == {"eks-cluster-role", "eks-node-role"}
+
+    (cluster_trust,) = _statements(roles["eks-cluster-role"].inputs["assumeRolePolicy"])
+    assert cluster_trust["Effect"] == "Allow" and cluster_trust["Principal"] == {"Service": "eks.amazonaws.com"}
+    assert _actions(cluster_trust) == {"sts:AssumeRole", "sts:TagSession"}
+    (node_trust,) = _statements(roles["eks-node-role"].inputs["assumeRolePolicy"])
+    assert node_trust["Effect"] == "Allow" and node_trust["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert _actions(node_trust) == {"sts:AssumeRole"}
+
+    attached: dict[str, set[str]] = {"eks-cluster-role": set(), "eks-node-role": set()}
+    for attachment in result.of_type(ATTACHMENT):
+        match = MANAGED_POLICY_ARN.match(attachment.inputs["policyArn"])
+        assert match, attachment.inputs["policyArn"]
+        attached[_target(result, attachment, "role").name].add(match.group(1))
+    assert attached == {
+        "eks-cluster-role": {"AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
+                             "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy"},
+        "eks-node-role": {"AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly"},
+    }
+    cluster = result.one(CLUSTER)
+    assert _target(result, cluster, "roleArn").name == "eks-cluster-role"
+    # The roles have their permissions before EKS starts using them.
+    assert {a.urn for a in result.of_type(ATTACHMENT)} <= set(cluster.dependencies)
+
+
+def test_secrets_are_encrypted_with_a_rotating_key_the_cluster_role_may_use():
+    result = _run()
+    cluster, key = result.one(CLUSTER), result.one(KEY)
+    encryption = cluster.inputs["encryptionConfig"]
+    assert encryption["resources"] == ["secrets"]
+    assert _target(result, cluster, "encryptionConfig").urn == key.urn
+    assert key.inputs["enableKeyRotation"] is True
+    # EKS needs a symmetric encrypt/decrypt key (enable-kms.html).
+    assert (key.inputs["keyUsage"], key.inputs["customerMasterKeySpec"]) == ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT")
+
+    inline = result.one(ROLE_POLICY)
+    assert _target(result, inline, "role").name == "eks-cluster-role"
+    statements = {s["Sid"]: s for s in _statements(inline.inputs["policy"])}
+    assert statements["SecretsEncryptionKey"]["Resource"] == encryption["provider"]["keyArn"]
+    assert _actions(statements["SecretsEncryptionKey"]) == {"kms:Encrypt", "kms:Decrypt", "kms:ListGrants",
+                                                            "kms:DescribeKey"}
+    assert statements["NoUnmanagedLogGroup"]["Effect"] == "Deny"
+    assert inline.urn in cluster.dependencies
+
+
+def test_control_plane_logs_go_to_a_log_group_made_first():
+    result = _run({"logRetentionDays": 90})
+    cluster, log_group = result.one(CLUSTER), result.one(LOG_GROUP)
+    assert cluster.inputs["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
+    # The group EKS writes to; created first so that EKS does not make one without retention.
+    assert log_group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
+    assert log_group.inputs["retentionInDays"] == 90
+    assert log_group.urn in cluster.dependencies
+
+
+def test_the_deployers_role_and_admin_roles_get_cluster_admin(botocore_loader):
+    ops = f"arn:aws:iam::{ACCOUNT_ID}:role/teams/platform/ops"
+    result = _run({"adminRoleArns": [ops]})
+    cluster = result.one(CLUSTER)
+    entries = result.of_type(ENTRY)
+    principals = [e.inputs["principalArn"] for e in entries]
+    # The role behind the assumed-role session, not the session: EKS refuses STS session ARNs.
+    assert principals == [DEPLOYER_ROLE, ops]
+    assert not [p for p in principals if p.startswith("arn:aws:sts:")]
+    assert ("aws:iam/getSessionContext:getSessionContext", {"arn": DEPLOYER_SESSION}) in result.invokes
+
+    associations = result.of_type(ASSOCIATION)
+    assert len(associations) == 2
+    for entry in entries:
+        assert entry.inputs["type"] == "STANDARD"
+        assert _target(result, entry, "clusterName").urn == cluster.urn
+        request = {k: entry.inputs[k] for k in ("clusterName", "principalArn", "type")}
+        assert validate_aws_request(botocore_loader, "eks", "CreateAccessEntry", request) == []
+    for association in associations:
+        # The policy is associated only once the principal's entry exists.
+        assert _target(result, association, "principalArn").type == ENTRY
+        assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+        request = {k: association.inputs[k] for k in ("clusterName", "principalArn", "policyArn", "accessScope")}
+        assert validate_aws_request(botocore_loader, "eks", "AssociateAccessPolicy", request) == []
+
+
+def test_a_deployer_that_is_also_an_admin_role_gets_one_entry():
+    result = _run({"adminRoleArns": [DEPLOYER_ROLE]})
+    assert [e.inputs["principalArn"] for e in result.of_type(ENTRY)] == [DEPLOYER_ROLE]
+    assert len(result.of_type(ASSOCIATION)) == 1
+
+
+def test_admin_principals_resolve_order_and_refuse_sessions():
+    ops = f"arn:aws:iam::{ACCOUNT_ID}:role/ops"
+    user = f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
+    assert admin_principals(DEPLOYER_ROLE, [ops, DEPLOYER_ROLE, ops]) == [DEPLOYER_ROLE, ops]
+    assert admin_principals(user, []) == [user]
+    for arn in (DEPLOYER_SESSION, f"arn:aws:sts::{ACCOUNT_ID}:federated-user/bob", f"arn:aws:iam::{ACCOUNT_ID}:root"):
+        with pytest.raises(ValueError, match="not an IAM role or user"):
+            admin_principals(arn, [ops])
+
+
+def test_default_storage_class_uses_auto_mode_block_storage():
+    result = _run()
+    storage_class = result.one(STORAGE_CLASS)
+    inputs = storage_class.inputs
+    assert inputs["provisioner"] == "ebs.csi.eks.amazonaws.com"
+    assert inputs["parameters"] == {"type": "gp3", "encrypted": "true"}
+    assert inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert inputs["reclaimPolicy"] == "Delete"
+    assert inputs["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert inputs["allowedTopologies"] == [{"matchLabelExpressions": [
+        {"key": "eks.amazonaws.com/compute-type", "values": ["auto"]}]}]
+    assert result.outputs["storage_class_name"] == (inputs["metadata"]["name"], False)
+    assert result.outputs["load_balancer_class"] == ("eks.amazonaws.com/nlb", False)
+
+
+def test_kubeconfig_is_secret_and_execs_aws_eks_get_token():
+    result = _run()
+    text, secret = result.outputs["kubeconfig"]
+    assert secret is True
+    kubeconfig = json.loads(text)
+    name, endpoint = result.outputs["cluster_name"][0], result.outputs["endpoint"][0]
+    assert endpoint.startswith("https://") and endpoint.endswith(f".{REGION}.eks.amazonaws.com")
+    (cluster,) = kubeconfig["clusters"]
+    assert cluster["cluster"]["server"] == endpoint
+    assert "BEGIN CERTIFICATE" in base64.b64decode(cluster["cluster"]["certificate-authority-data"]).decode()
+    (user,) = kubeconfig["users"]
+    exec_ = user["user"]["exec"]
+    assert exec_["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert exec_["command"] == "aws"
+    assert exec_["args"][:6] == ["eks", "get-token", "--cluster-name", name, "--region", REGION]
+    assert kubeconfig["current-context"] == kubeconfig["contexts"][0]["name"]
+    assert "token" not in user["user"]
+    assert result.outputs["cluster_security_group_id"][0].startswith("sg-")
+
+
+def test_kubernetes_provider_uses_the_secret_kubeconfig_and_waits_for_access():
+    result = _run({"adminRoleArns": [f"arn:aws:iam::{ACCOUNT_ID}:role/ops"]})
+    provider = result.one(K8S_PROVIDER)
+    assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
+    assert rpc.unwrap_rpc_secret(provider.inputs["kubeconfig"]) == result.outputs["kubeconfig"][0]
+    access = {r.urn for r in result.of_type(ENTRY) + result.of_type(ASSOCIATION)}
+    assert len(access) == 4 and access <= set(provider.dependencies)
+    # ``provider`` is that provider, a child of the component.
+    assert result.outputs["provider_urn"][0] == provider.urn
+    assert provider.parent == result.one(COMPONENT).urn
+
+
+def test_every_kubernetes_object_uses_the_clusters_provider():
+    result = _run()
+    provider = result.one(K8S_PROVIDER)
+    objects = [r for r in result.registrations if r.type.startswith("kubernetes:")]
+    assert objects and all(r.provider and r.provider.startswith(provider.urn + "::") for r in objects)
+
+
+@pytest.mark.parametrize("eks", [{}, {"clusterName": "platform-prod"}])
+def test_children_and_invokes_belong_to_the_component(eks):
+    result = _run(eks, alt_provider=True)
+    component = result.one(COMPONENT)
+    alt = result.one("pulumi:providers:aws")
+    children = [r for r in result.registrations if r.type not in ("pulumi:pulumi:Stack", COMPONENT)
+                and r.urn != alt.urn]
+    assert children and all(r.parent == component.urn for r in children)
+    # An invoke parented to the component inherits its providers, as its AWS children do.
+    assert result.calls and all(c.provider.startswith(alt.urn + "::") for c in result.calls)
+    assert all(r.provider.startswith(alt.urn + "::") for r in children if r.type.startswith("aws:"))
+
+
+@pytest.mark.parametrize("eks, private, message", [
+    ({"storageClassName": "gp2"}, PRIVATE, "kong-aws:eks.storageClassName"),
+    ({"loadBalancerClass": "service.k8s.aws/nlb"}, PRIVATE, "kong-aws:eks.loadBalancerClass"),
+    ({"clusterName": "platform-prod", "adminRoleArns": [DEPLOYER_ROLE]}, PRIVATE, "kong-aws:eks.adminRoleArns"),
+    ({}, PRIVATE[:1], "at least two availability zones"),
+])
+def test_settings_that_cannot_work_are_refused_before_anything(eks, private, message):
+    errors: list[ValueError] = []
+
+    def program() -> None:
+        try:
+            EksCluster("eks", EksClusterArgs(
+                config=EksConfig.model_validate(eks), vpc_id="vpc-0a1b2c3d4e5f60000",
+                private_subnet_ids=private, public_subnet_ids=PUBLIC, region=REGION))
+        except ValueError as error:
+            errors.append(error)
+
+    result = run_program(program, {"aws:region": REGION})
+    assert len(errors) == 1 and message in str(errors[0])
+    assert [r.type for r in result.registrations] == ["pulumi:pulumi:Stack"]
+    assert result.invokes == []
+
+
+@pytest.mark.parametrize("project, stack, name", [
+    ("kong-aws", "dev.eu", "eks"),
+    ("kong-aws", "s" * 120, "eks"),
+    ("_proj", "dev", "eks"),
+])
+def test_cluster_names_follow_the_eks_rule(botocore_loader, project, stack, name):
+    pattern = botocore_loader.load_service_model("eks", "service-2")["shapes"]["ClusterName"]["pattern"]
+    cluster_name = cluster_name_for(project, stack, name)
+    assert re.fullmatch(pattern, cluster_name) and 1 <= len(cluster_name) <= 100
+    assert cluster_name != cluster_name_for(project, stack + "x", name)
+
+
+def test_kubeconfig_document_names_one_cluster_context_and_user():
+    doc = kubeconfig_document("c1", "https://example.eks.amazonaws.com", "Q0E=", "eu-west-1")
+    assert doc["kind"] == "Config" and doc["apiVersion"] == "v1"
+    assert [c["name"] for c in doc["clusters"]] == [u["name"] for u in doc["users"]] == ["c1"]
+    assert doc["users"][0]["user"]["exec"]["args"][-4:] == ["--region", "eu-west-1", "--output", "json"]
+
+
+# --- an existing cluster -------------------------------------------------------------------------
+
+def test_existing_cluster_is_looked_up_and_nothing_is_created():
+    result = _run({"clusterName": "platform-prod", "storageClassName": "gp3-encrypted"})
+    assert [r.type for r in result.registrations if r.type.startswith("aws:")] == []
+    assert result.of_type(STORAGE_CLASS) == []
+    assert [args for token, args in result.invokes if token == GET_CLUSTER] == [{"name": "platform-prod"}]
+    # No identity lookup: an existing cluster gets no access entries.
+    assert [token for token, _ in result.invokes] == [GET_CLUSTER]
+
+    assert result.outputs["cluster_name"][0] == "platform-prod"
+    assert result.outputs["storage_class_name"] == ("gp3-encrypted", False)
+    assert result.outputs["load_balancer_class"] == ("service.k8s.aws/nlb", False)
+    kubeconfig, secret = result.outputs["kubeconfig"]
+    assert secret is True
+    doc = json.loads(kubeconfig)
+    assert doc["clusters"][0]["cluster"]["server"] == result.outputs["endpoint"][0]
+    assert doc["users"][0]["user"]["exec"]["args"][:4] == ["eks", "get-token", "--cluster-name", "platform-prod"]
+    assert result.outputs["cluster_security_group_id"][0].startswith("sg-")
+    assert result.one(K8S_PROVIDER).dependencies == []
+
+
+def test_existing_cluster_without_a_storage_class_and_with_its_own_load_balancer_class():
+    result = _run({"clusterName": "platform-prod", "loadBalancerClass": "example.com/nlb"})
+    assert result.outputs["storage_class_name"] == (None, False)
+    assert result.outputs["load_balancer_class"] == ("example.com/nlb", False)
