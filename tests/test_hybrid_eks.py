@@ -1,0 +1,412 @@
+"""Hybrid Kong on EKS (components/hybrid_eks.py), run whole under the mocks.
+
+Checked against the real references: the Kong chart's values.yaml (every key we set exists there),
+Kong's configuration reference, the service names seed 002 saw in a real install, and a real TLS
+handshake between the certificates Kong would mount.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import socket
+import ssl
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pulumi.runtime import rpc
+
+from components.hybrid_eks import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
+from tests.conftest import REFERENCE, SEEDS, reference_json
+from tools import render
+from tools.mocks import mask_secrets
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SECRET = "kubernetes:core/v1:Secret"
+CHART_VALUES_TEXT = (REFERENCE / "kong-chart-values.yaml").read_text()
+CHART_VALUES = yaml.safe_load(CHART_VALUES_TEXT)
+KONG_PARAMS = set(reference_json("kong-gateway-ee-conf/kong-conf-index.json")["params"])
+ENUMS = reference_json("kong_conf_validation.json")["enums"]
+LICENSE = json.dumps({"license": {"payload": {"customer": "Example", "license_key": "TOPSECRET-LICENSE-KEY"},
+                                  "signature": "0123abcd", "version": "1"}})
+
+HYBRID_CONFIG: dict[str, Any] = {
+    "aws:region": "ap-northeast-1",
+    "kong-aws:mode": "hybrid-eks",
+    "kong-aws:kong": {"version": "3.10.0.2", "dataPlaneLabels": {"env": "dev"}},
+    "kong-aws:postgres": {"mode": "in-cluster"},
+}
+
+
+@pytest.fixture
+def hybrid_config() -> dict[str, Any]:
+    return copy.deepcopy(HYBRID_CONFIG)
+
+
+def releases(result) -> dict[str, dict]:
+    """Release name -> registered inputs (secrets still marked)."""
+    return {r.inputs["name"]: r.inputs for r in result.of_type(RELEASE)}
+
+
+def values(result, release: str) -> dict:
+    return releases(result)[release]["values"]
+
+
+def secret_data(result, name: str) -> dict[str, str]:
+    """The real (unmasked) stringData of the Kubernetes Secret ``name``, as Kong would mount it."""
+    (reg,) = [r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == name]
+    data = rpc.unwrap_rpc_secret(reg.inputs["stringData"])
+    return {k: rpc.unwrap_rpc_secret(v) for k, v in data.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart's values.yaml
+
+def _commented_key_exists(path: tuple[str, ...]) -> bool:
+    """values.yaml documents some keys only as comments (``# license_secret: ...``) under their
+    parent section; accept those when the comment sits inside the parent's block."""
+    parent, key = path[:-1], path[-1]
+    lines = CHART_VALUES_TEXT.splitlines()
+    start, indent = 0, -2
+    for part in parent:
+        indent += 2
+        for i in range(start, len(lines)):
+            if re.match(rf"^{' ' * indent}{re.escape(part)}:", lines[i]):
+                start = i + 1
+                break
+        else:
+            return False
+    for line in lines[start:]:
+        if line.strip() and not line.startswith(" " * (indent + 2)) and not line.lstrip().startswith("#"):
+            break  # left the parent's block
+        if re.match(rf"^\s*#\s*{re.escape(key)}:", line):
+            return True
+    return False
+
+
+def unknown_chart_keys(ours: Any, chart: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Key paths of ``ours`` that the chart's values.yaml does not have. A chart map that is empty
+    (``{}``) or that holds free-form entries (env, annotations) takes any key; list items are
+    compared with the chart's first example item."""
+    problems = []
+    if isinstance(ours, dict):
+        free_form = path and (path[-1] in ("env", "annotations", "podAnnotations", "labels")
+                              or (isinstance(chart, dict) and not chart))
+        if free_form:
+            return []
+        if not isinstance(chart, dict):
+            return [".".join(path) + " (not a map in the chart)"]
+        for key, value in ours.items():
+            if key in chart:
+                problems += unknown_chart_keys(value, chart[key], path + (key,))
+            elif not _commented_key_exists(path + (key,)):
+                problems.append(".".join(path + (key,)))
+    elif isinstance(ours, list) and isinstance(chart, list) and chart and isinstance(ours[0], dict):
+        for item in ours:
+            problems += unknown_chart_keys(item, chart[0], path + ("[]",))
+    return problems
+
+
+@pytest.mark.parametrize("release", ["kong-cp", "kong-dp"])
+def test_every_value_we_set_is_a_key_of_the_charts_values(run_stack, hybrid_config, release):
+    result = run_stack(hybrid_config)
+    ours = values(result, release)
+    assert ours and unknown_chart_keys(ours, CHART_VALUES) == []
+
+
+def test_the_key_check_can_fail():
+    # A misplaced key (proxy.tls under admin.http) and a typo are both caught.
+    assert unknown_chart_keys({"admin": {"http": {"tls": True}}, "proxi": {}}, CHART_VALUES) == [
+        "admin.http.tls", "proxi"]
+    assert _commented_key_exists(("enterprise", "license_secret"))
+    assert not _commented_key_exists(("enterprise", "licence_secret"))
+
+
+def test_releases_install_the_pinned_kong_chart_from_kongs_repository(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    chart = yaml.safe_load((REFERENCE / "kong-chart-Chart.yaml").read_text())
+    for inputs in releases(result).values():
+        assert inputs["chart"] == chart["name"] == "kong"
+        assert inputs["version"] == chart["version"]  # the default pins the reference version
+        assert inputs["repositoryOpts"]["repo"] == "https://charts.konghq.com"
+        assert inputs["namespace"] == "kong"
+
+
+# ---------------------------------------------------------------------------------------------
+# Kong settings
+
+@pytest.mark.parametrize("release,role", [("kong-cp", "control_plane"), ("kong-dp", "data_plane")])
+def test_env_is_kong_settings_with_values_kong_accepts(run_stack, hybrid_config, release, role):
+    env = values(run_stack(hybrid_config), release)["env"]
+    assert env["role"] == role
+    assert [k for k in env if k not in KONG_PARAMS] == []
+    for key, value in env.items():
+        if key in ENUMS:
+            assert value in ENUMS[key], key
+
+
+def test_control_plane_settings(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    cp = values(result, "kong-cp")
+    env = cp["env"]
+    assert (env["database"], env["cluster_mtls"]) == ("postgres", "pki")
+    assert env["cluster_cert"] == "/etc/secrets/kong-cluster-cp/tls.crt"
+    assert env["cluster_ca_cert"] == "/etc/secrets/kong-cluster-ca/ca.crt"
+    assert set(cp["secretVolumes"]) == {"kong-cluster-cp", "kong-cluster-ca"}
+    # The password reaches Kong from its Secret, never as a value.
+    assert env["pg_password"] == {"valueFrom": {"secretKeyRef": {"name": "kong-postgres", "key": "password"}}}
+    postgres_service = next(r for r in result.of_type("kubernetes:core/v1:Service"))
+    assert env["pg_host"] == f"{postgres_service.inputs['metadata']['name']}.kong.svc.cluster.local"
+    assert cp["cluster"]["enabled"] and cp["cluster"]["tls"]["enabled"]
+    assert cp["clustertelemetry"]["enabled"] and cp["clustertelemetry"]["tls"]["enabled"]
+    assert cp["proxy"]["enabled"] is False and cp["ingressController"]["enabled"] is False
+    assert cp["postgresql"]["enabled"] is False  # the bundled bitnami subchart
+    assert cp["migrations"] == {"preUpgrade": True, "postUpgrade": True}
+
+
+def test_data_plane_dials_exactly_the_services_the_control_plane_release_creates(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    cp, env = whole(values(result, "kong-cp")), values(result, "kong-dp")["env"]
+    # Seed 002's data plane values name the services of its real install (releases kong-cp, kong-dp
+    # in namespace kong); our derived names must be those.
+    seed = next(SEEDS.glob("002_*.txt")).read_text()
+    seed_cp = re.search(r"cluster_control_plane: (\S+)", seed).group(1)
+    seed_tp = re.search(r"cluster_telemetry_endpoint: (\S+)", seed).group(1)
+    assert env["cluster_control_plane"] == seed_cp
+    assert env["cluster_telemetry_endpoint"] == seed_tp
+    assert seed_cp.endswith(f":{cp['cluster']['tls']['servicePort']}")
+    assert seed_tp.endswith(f":{cp['clustertelemetry']['tls']['servicePort']}")
+    # pki: the data plane verifies the control plane by that very name.
+    assert env["cluster_server_name"] == seed_cp.rsplit(":", 1)[0]
+
+
+def test_renamed_releases_keep_the_data_plane_pointed_at_the_control_plane(run_stack, hybrid_config):
+    hybrid_config["kong-aws:hybrid"] = {"namespace": "gateway", "controlPlaneRelease": "edge-cp",
+                                        "dataPlaneRelease": "edge-dp"}
+    result = run_stack(hybrid_config)
+    env = values(result, "edge-dp")["env"]
+    assert env["cluster_control_plane"] == f"{chart_service_host('edge-cp', 'cluster', 'gateway')}:{CLUSTER_PORT}"
+    assert env["cluster_control_plane"] == f"edge-cp-kong-cluster.gateway.svc.cluster.local:{CLUSTER_PORT}"
+    assert env["cluster_telemetry_endpoint"].startswith("edge-cp-kong-clustertelemetry.gateway.svc.")
+    assert env["cluster_telemetry_endpoint"].endswith(f":{TELEMETRY_PORT}")
+    assert releases(result)["edge-dp"]["namespace"] == "gateway"
+
+
+def test_data_plane_release_waits_for_the_control_plane_release(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    by_name = {r.inputs["name"]: r for r in result.of_type(RELEASE)}
+    assert by_name["kong-cp"].urn in by_name["kong-dp"].dependencies
+    # Depending on the database component means waiting for each of its resources.
+    (database,) = [r.urn for r in result.registrations if r.type == "kong-aws:postgres:Postgres"]
+    parts = {r.urn for r in result.registrations if r.parent == database and r.custom}
+    assert parts and parts <= set(by_name["kong-cp"].dependencies)
+
+
+def test_data_plane_proxy_probes_scaling_and_disruption_budget(run_stack, hybrid_config):
+    hybrid_config["kong-aws:hybrid"] = {"dataPlaneMinReplicas": 3, "dataPlaneMaxReplicas": 9,
+                                        "allowedCidrs": ["203.0.113.0/24"]}
+    dp = values(run_stack(hybrid_config), "kong-dp")
+    assert dp["proxy"]["type"] == "LoadBalancer" and dp["proxy"]["loadBalancerClass"] == "eks.amazonaws.com/nlb"
+    assert dp["proxy"]["annotations"]["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internet-facing"
+    assert dp["proxy"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    assert dp["admin"]["enabled"] is False and dp["manager"]["enabled"] is False
+    assert dp["env"]["database"] == "off"
+    assert (dp["autoscaling"]["enabled"], dp["autoscaling"]["minReplicas"], dp["autoscaling"]["maxReplicas"]) == (True, 3, 9)
+    assert dp["replicaCount"] == 3 and dp["resources"]["requests"]["cpu"]  # HPA needs requests
+    assert dp["podDisruptionBudget"]["enabled"] is True
+    chart_status_port = CHART_VALUES["status"]["http"]["containerPort"]
+    for probe in (dp["readinessProbe"], dp["livenessProbe"]):
+        # On the status listener; readiness not /status/ready, which stays 503 while the control
+        # plane has no configuration and would keep a new install from ever being ready.
+        assert probe["httpGet"]["port"] == "status" and probe["httpGet"]["path"] == "/status"
+    assert chart_status_port == 8100
+
+
+def test_admin_api_and_postgres_are_not_exposed_outside_the_cluster(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    cp = values(result, "kong-cp")
+    for service in ("admin", "manager", "cluster", "clustertelemetry"):
+        assert cp[service]["type"] == "ClusterIP", service
+    assert cp["admin"]["http"]["enabled"] is False and cp["admin"]["tls"]["enabled"] is True
+    for reg in result.of_type("kubernetes:core/v1:Service"):
+        assert reg.inputs["spec"].get("type", "ClusterIP") == "ClusterIP"
+    # Nothing but the data planes' proxy is a LoadBalancer.
+    exposed = [(name, svc) for name, v in releases(result).items() for svc, block in v["values"].items()
+               if isinstance(block, dict) and block.get("type") in ("LoadBalancer", "NodePort")]
+    assert exposed == [("kong-dp", "proxy")]
+
+
+def test_rds_is_private_and_requires_tls(run_stack, hybrid_config):
+    hybrid_config["kong-aws:postgres"] = {"mode": "rds"}
+    result = run_stack(hybrid_config)
+    instance = result.one("aws:rds/instance:Instance").inputs
+    assert instance["publiclyAccessible"] is False and instance["storageEncrypted"] is True
+    env = values(result, "kong-cp")["env"]
+    assert env["pg_ssl"] == "on" and env["pg_host"].endswith(".rds.amazonaws.com")
+    rules = result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert rules and all("cidrIpv4" not in r.inputs for r in rules)
+
+
+def test_license_is_only_in_its_secret(run_stack, hybrid_config):
+    hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
+    result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"})
+    for name in ("kong-cp", "kong-dp"):
+        assert values(result, name)["enterprise"] == {"enabled": True, "license_secret": "kong-enterprise-license"}
+    assert secret_data(result, "kong-enterprise-license")["license"] == LICENSE
+    masked = json.dumps([mask_secrets(r.inputs) for r in result.registrations])
+    assert "TOPSECRET-LICENSE-KEY" not in masked
+
+
+def test_without_a_license_kong_runs_free(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    assert values(result, "kong-cp")["enterprise"] == {"enabled": False}
+    assert not [r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-enterprise-license"]
+
+
+def test_every_kubernetes_object_uses_the_clusters_provider(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    (provider,) = result.of_type("pulumi:providers:kubernetes")
+    kube = [r for r in result.registrations if r.type.startswith("kubernetes:")]
+    assert kube and all(r.provider and r.provider.startswith(provider.urn + "::") for r in kube)
+    assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
+
+
+def test_a_new_certificate_rolls_the_pods(run_stack, hybrid_config):
+    first = values(run_stack(hybrid_config), "kong-dp")["podAnnotations"]["kong-aws/cluster-cert-sha256"]
+    hybrid_config["kong-aws:certificate"] = {"validityDays": 365}
+    second = values(run_stack(hybrid_config), "kong-dp")["podAnnotations"]["kong-aws/cluster-cert-sha256"]
+    assert len(first) == 64 and first != second
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificates: a real TLS handshake with what Kong would mount
+
+def _handshake(server_files: dict, client_files: dict, server_name: str) -> tuple[str, x509.Certificate]:
+    """Run a TLS 1.2+ handshake on loopback: the server (control plane) requires a client
+    certificate and verifies it with ``server_files['ca']``; the client (data plane) verifies the
+    server by ``server_name`` with ``client_files['ca']``. Returns (server name seen, client cert)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for side, files in (("server", server_files), ("client", client_files)):
+            for kind, pem in files.items():
+                path = Path(tmp) / f"{side}-{kind}.pem"
+                path.write_text(pem)
+                paths[(side, kind)] = str(path)
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=paths[("server", "ca")])
+        server_ctx.verify_mode = ssl.CERT_REQUIRED
+        server_ctx.load_cert_chain(paths[("server", "cert")], paths[("server", "key")])
+        client_ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=paths[("client", "ca")])
+        client_ctx.load_cert_chain(paths[("client", "cert")], paths[("client", "key")])
+
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(10)
+        seen: dict = {}
+
+        def serve():
+            conn, _ = listener.accept()
+            try:
+                with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                    seen["peer"] = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+                    tls.sendall(b"ok")
+            except (ssl.SSLError, OSError) as error:  # the client refused us: reported client-side
+                seen["error"] = error
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            with socket.create_connection(listener.getsockname(), timeout=10) as raw:
+                with client_ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+                    assert tls.recv(2) == b"ok"
+        finally:
+            thread.join(10)
+            listener.close()
+        return server_name, seen["peer"]
+
+
+def test_pki_handshake_data_plane_verifies_control_plane_by_name_and_back(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    cp, dp, ca = secret_data(result, "kong-cluster-cp"), secret_data(result, "kong-cluster-dp"), \
+        secret_data(result, "kong-cluster-ca")["ca.crt"]
+    env = values(result, "kong-dp")["env"]
+    server_name = env["cluster_server_name"]
+    _, peer = _handshake({"cert": cp["tls.crt"], "key": cp["tls.key"], "ca": ca},
+                         {"cert": dp["tls.crt"], "key": dp["tls.key"], "ca": ca}, server_name)
+    assert peer.public_bytes(serialization.Encoding.PEM).decode() == dp["tls.crt"]
+    # The telemetry endpoint's name is on the control plane certificate too.
+    san = x509.load_pem_x509_certificate(cp["tls.crt"].encode()).extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    assert env["cluster_telemetry_server_name"] in san
+    # Keys are ECDSA P-384 by default, as in seed 002's openssl command (secp384r1).
+    key = x509.load_pem_x509_certificate(dp["tls.crt"].encode()).public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp384r1"
+
+
+def test_pki_handshake_fails_for_the_wrong_name(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    cp, dp, ca = secret_data(result, "kong-cluster-cp"), secret_data(result, "kong-cluster-dp"), \
+        secret_data(result, "kong-cluster-ca")["ca.crt"]
+    with pytest.raises(ssl.SSLError):
+        _handshake({"cert": cp["tls.crt"], "key": cp["tls.key"], "ca": ca},
+                   {"cert": dp["tls.crt"], "key": dp["tls.key"], "ca": ca}, "kong-dp-kong-proxy.kong.svc")
+
+
+def test_shared_certificate_handshake(run_stack, hybrid_config):
+    hybrid_config["kong-aws:hybrid"] = {"clusterMtls": "shared"}
+    result = run_stack(hybrid_config)
+    shared = secret_data(result, "kong-cluster-cert")
+    env = values(result, "kong-dp")["env"]
+    assert env["cluster_mtls"] == "shared" and env["cluster_server_name"] == "kong_clustering"
+    assert env["lua_ssl_trusted_certificate"].endswith("/etc/secrets/kong-cluster-cert/tls.crt")
+    files = {"cert": shared["tls.crt"], "key": shared["tls.key"], "ca": shared["tls.crt"]}
+    _handshake(files, files, "kong_clustering")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dev-eks example stack and its render
+
+def test_dev_eks_renders_values_files_without_secrets(tmp_path):
+    result = render.render("dev-eks", tmp_path / "dev-eks")
+    helm = tmp_path / "dev-eks" / "helm"
+    assert sorted(p.name for p in helm.iterdir()) == ["kong-cp.values.yaml", "kong-dp.values.yaml"]
+    password = next(rpc.unwrap_rpc_secret(r.inputs["stringData"])["password"]
+                    for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-postgres")
+    for path in [*helm.iterdir(), tmp_path / "dev-eks" / "resources.json", tmp_path / "dev-eks" / "outputs.json"]:
+        text = path.read_text()
+        assert "PRIVATE KEY" not in text and rpc.unwrap_rpc_secret(password) not in text, path.name
+    cp = yaml.safe_load((helm / "kong-cp.values.yaml").read_text())
+    assert cp == whole(values(result, "kong-cp"))
+    outputs = json.loads((tmp_path / "dev-eks" / "outputs.json").read_text())
+    assert outputs["kubeconfig"] == "[secret]"
+    assert outputs["proxyHostname"].endswith(".elb.ap-northeast-1.amazonaws.com")
+    assert "port-forward -n kong service/kong-cp-kong-admin" in outputs["adminPortForward"]
+
+
+def whole(value: Any) -> Any:
+    return render.whole_numbers(mask_secrets(value))
+
+
+def test_dev_eks_reproduces_seed_002(tmp_path):
+    seed = next(SEEDS.glob("002_*.txt")).read_text()
+    config, secrets, _ = render.read_stack_config("dev-eks")
+    kong = json.loads(config["kong-aws:kong"])
+    hybrid = json.loads(config["kong-aws:hybrid"])
+    seed_tags = set(re.findall(r'tag: "([\d.]+)"', seed))
+    assert seed_tags == {kong["version"]}  # the seed's Kong Gateway release, 3.10.0.2
+    assert re.search(r"kubectl create namespace (\S+)", seed).group(1) == hybrid["namespace"]
+    assert re.search(r"name: (kong-cp)\n", seed) and hybrid["controlPlaneRelease"] == "kong-cp"
+    assert re.search(r"name: (kong-dp)\n", seed) and hybrid["dataPlaneRelease"] == "kong-dp"
+    # The seed's certificate: EC secp384r1, 1095 days, CN kong_clustering: our defaults.
+    assert "secp384r1" in seed and "-days 1095" in seed
+    from components.config import CertificateConfig
+    defaults = CertificateConfig()
+    assert (defaults.key_algorithm, defaults.validity_days) == ("ecdsa-p384", 1095)
+    assert json.loads(config["kong-aws:postgres"])["mode"] == "in-cluster"  # the seed ran PostgreSQL in the cluster
