@@ -814,3 +814,72 @@ def test_konnect_region_must_host_control_planes(base_config, region):
 def test_control_plane_labels_follow_konnect_label_rules(base_config):
     (line,) = env_problems(managed(base_config, controlPlaneLabels={"konnect-x": "1"}), TOKEN)
     assert line.startswith("kong-aws:konnect.controlPlaneLabels: got")
+
+
+# ---------------------------------------------------------------------------------------------
+# Mode hybrid-eks
+
+def hybrid(**sections: Any) -> dict[str, Any]:
+    config = {"aws:region": "us-east-1", PREFIX + "mode": "hybrid-eks", PREFIX + "kong": {"version": "3.10.0.2"}}
+    config.update({PREFIX + k: v for k, v in sections.items()})
+    return config
+
+
+def test_hybrid_defaults_are_production_shaped():
+    stack = load(hybrid())
+    assert (stack.hybrid.cluster_mtls, stack.postgres.mode, stack.postgres.multi_az) == ("pki", "rds", True)
+    assert not stack.eks.existing and stack.hybrid.chart_version == "3.4.1"
+    assert stack.enterprise_license is None
+
+
+@pytest.mark.parametrize("version", ["1.28", "2.0", "1.3", "v1.33", "1.33.1"])
+def test_kubernetes_version_must_be_one_auto_mode_runs(version):
+    line = only_problem(hybrid(eks={"version": version}), "kong-aws:eks.version")
+    assert repr(version) in line and "1.29" in line
+
+
+def test_release_names_must_differ():
+    line = only_problem(hybrid(hybrid={"controlPlaneRelease": "kong", "dataPlaneRelease": "kong"}),
+                        "kong-aws:hybrid.dataPlaneRelease")
+    assert "controlPlaneRelease" in line
+
+
+def test_data_plane_replica_bounds():
+    only_problem(hybrid(hybrid={"dataPlaneMinReplicas": 5, "dataPlaneMaxReplicas": 3}),
+                 "kong-aws:hybrid.dataPlaneMinReplicas")
+
+
+def test_existing_cluster_needs_a_storage_class_for_in_cluster_postgres_and_takes_no_admin_roles():
+    lines = problems(hybrid(eks={"clusterName": "platform", "adminRoleArns": ["arn:aws:iam::123456789012:role/ops"]},
+                            postgres={"mode": "in-cluster"}))
+    assert sorted(l.split(":")[1].split(" ")[0] for l in lines) == ["eks.adminRoleArns", "eks.storageClassName"]
+
+
+def test_storage_class_is_only_for_an_existing_cluster():
+    only_problem(hybrid(eks={"storageClassName": "gp3"}), "kong-aws:eks.storageClassName")
+
+
+def test_a_provided_certificate_is_the_shared_one():
+    cert = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"
+    key = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"
+    config = {**hybrid(), PREFIX + "clusterCert": cert, PREFIX + "clusterCertKey": key}
+    line = only_problem(config, "kong-aws:clusterCert", secret_keys={PREFIX + "clusterCertKey"})
+    assert "'shared'" in line
+    config[PREFIX + "hybrid"] = {"clusterMtls": "shared"}
+    assert load(config, secret_keys={PREFIX + "clusterCertKey"}).provided_certificate is not None
+
+
+def test_license_must_be_secret_and_a_kong_license():
+    text = json.dumps({"license": {"payload": {}, "signature": "s", "version": "1"}})
+    assert load({**hybrid(), PREFIX + "enterpriseLicense": text},
+                secret_keys={PREFIX + "enterpriseLicense"}).enterprise_license.get_secret_value() == text
+    line = only_problem({**hybrid(), PREFIX + "enterpriseLicense": text}, "kong-aws:enterpriseLicense")
+    assert "plain text" in line and text not in line
+    line = only_problem({**hybrid(), PREFIX + "enterpriseLicense": "not json"}, "kong-aws:enterpriseLicense",
+                        secret_keys={PREFIX + "enterpriseLicense"})
+    assert "license" in line and "not json" not in line
+
+
+def test_postgres_keys_are_spelled_as_documented():
+    stack = load(hybrid(postgres={"allocatedStorageGiB": 50, "storageGiB": 30}))
+    assert (stack.postgres.allocated_storage_gib, stack.postgres.storage_gib) == (50, 30)

@@ -386,7 +386,7 @@ def test_dev_eks_renders_values_files_without_secrets(tmp_path):
     assert cp == whole(values(result, "kong-cp"))
     outputs = json.loads((tmp_path / "dev-eks" / "outputs.json").read_text())
     assert outputs["kubeconfig"] == "[secret]"
-    assert outputs["proxyHostname"].endswith(".elb.ap-northeast-1.amazonaws.com")
+    assert outputs["proxyHostname"].endswith(".elb.us-east-1.amazonaws.com")
     assert "port-forward -n kong service/kong-cp-kong-admin" in outputs["adminPortForward"]
 
 
@@ -399,6 +399,8 @@ def test_dev_eks_reproduces_seed_002(tmp_path):
     config, secrets, _ = render.read_stack_config("dev-eks")
     kong = json.loads(config["kong-aws:kong"])
     hybrid = json.loads(config["kong-aws:hybrid"])
+    # The seed's proxy load balancer answered at <name>.<region>.elb.amazonaws.com.
+    assert re.search(r"\.([a-z]{2}-[a-z]+-\d)\.elb\.amazonaws\.com", seed).group(1) == config["aws:region"]
     seed_tags = set(re.findall(r'tag: "([\d.]+)"', seed))
     assert seed_tags == {kong["version"]}  # the seed's Kong Gateway release, 3.10.0.2
     assert re.search(r"kubectl create namespace (\S+)", seed).group(1) == hybrid["namespace"]
