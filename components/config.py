@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 NAMESPACE = "kong-aws"
 
@@ -66,6 +66,26 @@ _IMAGE_REPOSITORY = re.compile(
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
+
+
+def _ipv4_cidr(value: str) -> str:
+    try:
+        ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 CIDR block: {exc}") from None
+    return value
+
+
+def _retention_days(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+#: One or more IPv4 CIDR blocks (``203.0.113.0/24``), host bits clear; all of IPv4 by default.
+CidrList = Annotated[list[Annotated[str, AfterValidator(_ipv4_cidr)]], Field(min_length=1)]
+#: A CloudWatch Logs retention period in days (:data:`LOG_RETENTION_DAYS`).
+RetentionDays = Annotated[int, AfterValidator(_retention_days)]
 
 
 class ConfigError(ValueError):
@@ -335,7 +355,7 @@ class EcsConfig(_CamelModel):
     max_count: Annotated[int, Field(ge=1, le=1000)] = 6
     cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 60
     fargate_spot_percent: Annotated[int, Field(ge=0, le=100)] = 0
-    log_retention_days: int = 30
+    log_retention_days: RetentionDays = 30
     stop_timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 60
     health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2147483647)] = 60
     secrets_kms_key_arn: Optional[str] = None
@@ -347,12 +367,6 @@ class EcsConfig(_CamelModel):
             raise ValueError(f"Fargate CPU units are one of {', '.join(map(str, FARGATE_CPU_MEMORY))}")
         return value
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
 
     @field_validator("secrets_kms_key_arn")
     @classmethod
@@ -381,7 +395,7 @@ class LoadBalancerConfig(_CamelModel):
     tls_mode: Literal["passthrough", "terminate"] = "passthrough"
     certificate_arn: Optional[str] = None
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    allowed_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
     deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
     deletion_protection: bool = False
 
@@ -392,15 +406,6 @@ class LoadBalancerConfig(_CamelModel):
             raise ValueError("not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
         return value
 
-    @field_validator("allowed_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.IPv4Network(item, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
-        return value
 
 
 
@@ -420,9 +425,9 @@ class EksConfig(_CamelModel):
     cluster_name: Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")]] = None
     version: str = "1.33"
     endpoint_public_access: bool = True
-    public_access_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    public_access_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
     admin_role_arns: list[str] = Field(default_factory=list)
-    log_retention_days: int = 30
+    log_retention_days: RetentionDays = 30
     storage_class_name: Optional[str] = None
     load_balancer_class: Optional[str] = None
 
@@ -434,15 +439,6 @@ class EksConfig(_CamelModel):
             raise ValueError("a Kubernetes minor version such as 1.33 (EKS Auto Mode needs 1.29 or later)")
         return value
 
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.IPv4Network(item, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
-        return value
 
     @field_validator("admin_role_arns")
     @classmethod
@@ -452,12 +448,6 @@ class EksConfig(_CamelModel):
                 raise ValueError(f"{item!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
         return value
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
-        return value
 
     @property
     def existing(self) -> bool:
@@ -488,17 +478,8 @@ class HybridConfig(_CamelModel):
     data_plane_max_replicas: Annotated[int, Field(ge=1, le=100)] = 6
     data_plane_cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 70
     proxy_internal: bool = False
-    allowed_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    allowed_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
 
-    @field_validator("allowed_cidrs")
-    @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.IPv4Network(item, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IPv4 CIDR block: {exc}") from None
-        return value
 
 
 class PostgresConfig(_CamelModel):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
@@ -94,3 +93,28 @@ def validate_aws_request(loader, service: str, operation: str, params: dict) -> 
 
     enums(params, shape, operation)
     return problems
+
+
+def self_signed_pem(common_name: str = "kong_clustering", key_format: str = "pkcs8",
+                    days: int = 30) -> tuple[str, str]:
+    """A real self-signed certificate and its private key, both PEM, as the Konnect UI or openssl
+    make them: ECDSA P-384 with the key in ``pkcs8`` (``PRIVATE KEY``) or ``ec`` (``EC PRIVATE KEY``)
+    form, or RSA 2048 (``rsa``: ``RSA PRIVATE KEY``); valid for ``days`` from now."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) if key_format == "rsa"
+           else ec.generate_private_key(ec.SECP384R1()))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA384()))
+    private_format = (serialization.PrivateFormat.PKCS8 if key_format == "pkcs8"
+                      else serialization.PrivateFormat.TraditionalOpenSSL)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem

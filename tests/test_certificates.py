@@ -16,7 +16,7 @@ import pulumi
 import pulumi_tls as tls
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
@@ -24,7 +24,7 @@ from pulumi.runtime.rpc import is_rpc_secret
 
 from components.certificates import (CA_USAGES, SERVER_USAGES, ClusterCertificate, ClusterCertificateArgs,
                                      key_args)
-from tests.conftest import reference_json
+from tests.conftest import reference_json, self_signed_pem
 from tools.mocks import RunResult, run_program
 
 COMPONENT = "kong-aws:certificates:ClusterCertificate"
@@ -254,15 +254,7 @@ def test_is_ca_alone_makes_a_ca_that_can_sign():
 # --- provided certificate and key (e.g. from the Konnect UI) ------------------------------------
 
 def _real_pair(common_name: str = "kong_clustering") -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA384()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    return self_signed_pem(common_name)
 
 
 def test_provided_pems_register_no_tls_resources_and_key_comes_back_secret():

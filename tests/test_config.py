@@ -13,7 +13,6 @@ CloudWatch Logs' retention periods (botocore's ``logs`` model), Kong's "Konnect 
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
 import re
@@ -23,14 +22,10 @@ import botocore.loaders
 import pulumi
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 import tools.mocks
 from components.config import ConfigError, StackConfig, from_pulumi, load_stack_config
-from tests.conftest import SEEDS, config_text, reference_json
+from tests.conftest import SEEDS, config_text, reference_json, self_signed_pem
 from tools.mocks import PROJECT_ROOT, run_program
 from tools.render import read_stack_config
 
@@ -575,19 +570,7 @@ def test_internal_load_balancer_in_an_existing_vpc_needs_no_public_subnets(base_
 @functools.lru_cache(maxsize=None)
 def _certificate_and_key(key_format: str) -> tuple[str, str]:
     """A real self-signed client certificate and its key, the key PEM in ``key_format``."""
-    if key_format == "rsa":
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    else:
-        key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kong_clustering")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA384()))
-    private_format = (serialization.PrivateFormat.PKCS8 if key_format == "pkcs8"
-                      else serialization.PrivateFormat.TraditionalOpenSSL)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption()).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+    return self_signed_pem(key_format=key_format, days=1)
 
 
 def with_cert(base: dict, cert: Optional[str], key: Optional[str]) -> dict:

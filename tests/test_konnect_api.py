@@ -10,7 +10,6 @@ the mocks with a managed control plane.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from components.konnect_api import (
     CertificateProvider, ControlPlaneProvider, KonnectApiError, KonnectClient, KonnectControlPlane,
     PinnedDataPlaneCertificate,
 )
-from tests.conftest import reference_json
+from tests.conftest import reference_json, self_signed_pem
 from tests.fake_konnect import FakeKonnect
 from tools.mocks import PROJECT_ROOT, FakeCloud, mask_secrets, run_program
 
@@ -71,18 +70,7 @@ def sleeps(monkeypatch) -> list[float]:
 @lru_cache(maxsize=None)
 def make_cert(common_name: str) -> str:
     """A real self-signed client certificate (PEM), as the stack's data plane certificate is."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=365)).sign(key, hashes.SHA384()))
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed_pem(common_name, days=365)[0]
 
 
 def plane_props(fake: FakeKonnect, **changes) -> dict:
