@@ -111,7 +111,7 @@ def _camel(name: str) -> str:
 
 
 class _CamelModel(_Model):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel)
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel, use_attribute_docstrings=True)
 
 
 class KonnectEndpoint(_Model):
@@ -177,10 +177,15 @@ class KongConfig(_CamelModel):
     """
 
     image: str = "kong/kong-gateway"
+    """image repository (an ECR repository is fine)"""
     version: str
+    """one Kong Gateway release (`3.10.0.1`) or a `sha256:` digest; floating tags (`3.10`, `latest`) are refused"""
     router_flavor: Literal["traditional", "traditional_compatible", "expressions"] = "traditional_compatible"
+    """`traditional`, `traditional_compatible`, `expressions`"""
     log_level: Literal["debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"] = "notice"
+    """Kong's log levels, `debug` … `emerg`"""
     data_plane_labels: dict[str, str] = Field(default_factory=dict)
+    """`cluster_dp_labels`; at most 5; keys and values 1-63 characters, letters/digits at both ends, `-_.` between; keys must not start with `kong`, `konnect`, `insomnia`, `mesh`, `kic`, `kuma` or `_` ([Konnect labels](https://developer.konghq.com/konnect-platform/konnect-labels/))"""
 
     @field_validator("image")
     @classmethod
@@ -224,11 +229,17 @@ class KonnectConfig(_CamelModel):
     """
 
     control_plane_endpoint: Optional[KonnectEndpoint] = None
+    """required without `controlPlaneName`: host, `host:port` or `https://` URL → `cluster_control_plane`, `cluster_server_name`"""
     telemetry_endpoint: Optional[KonnectEndpoint] = None
+    """required without `controlPlaneName`: same forms → `cluster_telemetry_endpoint`, `cluster_telemetry_server_name`"""
     control_plane_name: Optional[Annotated[str, Field(min_length=2, max_length=256)]] = None
+    """manage the control plane of this name (2-256 characters) through the Konnect API; needs a token"""
     control_plane_labels: dict[str, str] = Field(default_factory=dict)
+    """labels of a control plane the stack creates or adopts (Konnect label rules)"""
     region: Literal["us", "eu", "au", "me", "in", "sg"] = "us"
+    """Konnect region of the control plane: `us`, `eu`, `au`, `me`, `in`, `sg` (API `https://<region>.api.konghq.com`)"""
     api_url: Optional[str] = None
+    """another API base URL (a proxy; `http://` only to localhost)"""
 
     @field_validator("control_plane_labels")
     @classmethod
@@ -275,10 +286,15 @@ class CertificateConfig(_CamelModel):
     """
 
     key_algorithm: Literal["ecdsa-p384", "rsa-2048", "rsa-4096"] = "ecdsa-p384"
+    """`ecdsa-p384`, `rsa-2048`, `rsa-4096`"""
     common_name: Annotated[str, Field(min_length=1, max_length=64)] = "kong_clustering"
+    """subject CN"""
     organization: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
+    """subject O"""
     validity_days: Annotated[int, Field(ge=1, le=3650)] = 1095
+    """1-3650"""
     early_renewal_days: Annotated[int, Field(ge=0)] = 30
+    """less than `validityDays`; `pulumi up` replaces the certificate inside this window"""
 
 
 def _check_id(prefix: str, value: str) -> str:
@@ -297,11 +313,17 @@ class NetworkConfig(_CamelModel):
     """
 
     vpc_id: Optional[str] = None
+    """use an existing VPC instead"""
     public_subnet_ids: list[str] = Field(default_factory=list)
+    """with `vpcId`: ≥ 2 subnets for an internet-facing NLB"""
     private_subnet_ids: list[str] = Field(default_factory=list)
+    """with `vpcId`: ≥ 2 subnets with outbound internet access (NAT) for the tasks"""
     cidr_block: str = "10.0.0.0/16"
+    """new VPC's IPv4 block, /16 to /24"""
     availability_zone_count: Annotated[int, Field(ge=2, le=6)] = 2
+    """2-6"""
     nat_gateways: Literal["per-az", "single"] = "per-az"
+    """`per-az` or `single` (see costs below)"""
 
     @field_validator("vpc_id")
     @classmethod
@@ -348,17 +370,29 @@ class EcsConfig(_CamelModel):
     """
 
     cpu: int = 1024
+    """Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384"""
     memory: int = 2048
+    """MiB, a size Fargate accepts with that CPU ([Fargate task sizes](https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size))"""
     cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    """`X86_64`, `ARM64`"""
     desired_count: Annotated[int, Field(ge=1, le=1000)] = 2
+    """between `minCount` and `maxCount`"""
     min_count: Annotated[int, Field(ge=1, le=1000)] = 2
+    """lowest task count of CPU target tracking (1-1000)"""
     max_count: Annotated[int, Field(ge=1, le=1000)] = 6
+    """highest task count of CPU target tracking (1-1000)"""
     cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 60
+    """10-90"""
     fargate_spot_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    """0-100 % of tasks on FARGATE_SPOT (the first task always on FARGATE)"""
     log_retention_days: RetentionDays = 30
+    """a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, …, 3653)"""
     stop_timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 60
+    """2-120 (Fargate's maximum)"""
     health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2147483647)] = 60
+    """seconds ECS ignores load balancer health after a task starts"""
     secrets_kms_key_arn: Optional[str] = None
+    """a customer managed KMS key in the stack's region for the certificate secret"""
 
     @field_validator("cpu")
     @classmethod
@@ -392,12 +426,19 @@ class LoadBalancerConfig(_CamelModel):
     """
 
     internal: bool = False
+    """an internal NLB in the private subnets"""
     tls_mode: Literal["passthrough", "terminate"] = "passthrough"
+    """`passthrough` (Kong ends TLS on 8443) or `terminate`"""
     certificate_arn: Optional[str] = None
+    """ACM certificate in the stack's region, for `terminate`"""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """for `terminate`"""
     allowed_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """IPv4 blocks that may reach 80/443"""
     deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    """0-3600"""
     deletion_protection: bool = False
+    """NLB deletion protection"""
 
     @field_validator("certificate_arn")
     @classmethod
@@ -423,13 +464,21 @@ class EksConfig(_CamelModel):
     """
 
     cluster_name: Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")]] = None
+    """use this existing EKS cluster"""
     version: str = "1.33"
+    """Kubernetes version of a new cluster (1.29 or later, for Auto Mode)"""
     endpoint_public_access: bool = True
+    """a public API endpoint besides the private one"""
     public_access_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """who may reach the public API endpoint"""
     admin_role_arns: list[str] = Field(default_factory=list)
+    """more IAM roles given cluster admin"""
     log_retention_days: RetentionDays = 30
+    """retention of the EKS control plane logs"""
     storage_class_name: Optional[str] = None
+    """existing cluster: the storage class for in-cluster PostgreSQL"""
     load_balancer_class: Optional[str] = None
+    """existing cluster: the proxy Service's load balancer class"""
 
     @field_validator("version")
     @classmethod
@@ -469,16 +518,27 @@ class HybridConfig(_CamelModel):
     """
 
     namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "kong"
+    """Kubernetes namespace"""
     chart_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = "3.4.1"
+    """version of the `kong` Helm chart"""
     control_plane_release: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")] = "kong-cp"
+    """Helm release name of the control plane"""
     data_plane_release: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")] = "kong-dp"
+    """Helm release name of the data planes (differs from the control plane's)"""
     cluster_mtls: Literal["pki", "shared"] = "pki"
+    """`pki` or `shared`"""
     control_plane_replicas: Annotated[int, Field(ge=1, le=10)] = 2
+    """1-10"""
     data_plane_min_replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    """data plane replicas, the HorizontalPodAutoscaler's minimum (1-100)"""
     data_plane_max_replicas: Annotated[int, Field(ge=1, le=100)] = 6
+    """the HorizontalPodAutoscaler's maximum (1-100); equal to the minimum: no autoscaler"""
     data_plane_cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 70
+    """10-90"""
     proxy_internal: bool = False
+    """an internal NLB for the proxy"""
     allowed_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """who may reach the proxy"""
 
 
 
@@ -495,13 +555,21 @@ class PostgresConfig(_CamelModel):
     """
 
     mode: Literal["rds", "in-cluster"] = "rds"
+    """`rds` or `in-cluster`"""
     version: Annotated[str, Field(pattern=r"^\d{2}\.\d+$")] = "17.6"
+    """PostgreSQL release (RDS: its major version, minor upgrades automatic)"""
     instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    """RDS instance class"""
     allocated_storage_gib: Annotated[int, Field(ge=20, le=65536, alias="allocatedStorageGiB")] = 20
+    """RDS storage (grows automatically)"""
     multi_az: bool = True
+    """RDS Multi-AZ"""
     backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
+    """1-35"""
     deletion_protection: bool = True
+    """RDS deletion protection"""
     storage_gib: Annotated[int, Field(ge=1, le=16384, alias="storageGiB")] = 20
+    """in-cluster volume size"""
 
     @property
     def major_version(self) -> str:
@@ -553,6 +621,17 @@ _OBJECT_KEYS = {
 _MODE_SECTIONS = {"konnect-ecs": ("konnect", "ecs", "loadBalancer", "konnectToken"),
                   "hybrid-eks": ("eks", "hybrid", "postgres", "enterpriseLicense")}
 _SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken", "enterpriseLicense")
+#: Top-level keys that are not sections: (default, description) for the configuration reference.
+TOP_LEVEL_KEYS = {
+    "clusterCert": ("none", "your own cluster certificate (PEM), with `clusterCertKey`: Konnect's "
+                            "generated certificate (konnect-ecs) or the shared certificate (hybrid-eks, "
+                            "`hybrid.clusterMtls` `shared`)"),
+    "clusterCertKey": ("none", "its private key (PEM); must be set with `--secret`"),
+    "konnectToken": ("`KONNECT_TOKEN`", "Konnect personal (`kpat_`) or system account (`spat_`) token for "
+                                        "`konnect.controlPlaneName`; must be set with `--secret`"),
+    "enterpriseLicense": ("none (free mode)", "Kong Enterprise license JSON (hybrid-eks); must be set with "
+                                              "`--secret`"),
+}
 #: The environment variable that may hold the Konnect access token instead of kong-aws:konnectToken.
 TOKEN_ENV = "KONNECT_TOKEN"
 _TOKEN = re.compile(r"^(kpat|spat)_[A-Za-z0-9]{20,}$")

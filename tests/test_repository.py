@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from components import config
+from tools import config_reference
 from tools.mocks import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -31,23 +32,34 @@ def test_dependencies_are_pinned():
                 assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", line), f"{name}: {line}"
 
 
-def test_readme_documents_every_config_key():
-    sections = {"kong": config.KongConfig, "konnect": config.KonnectConfig,
-                "certificate": config.CertificateConfig, "network": config.NetworkConfig,
-                "ecs": config.EcsConfig, "loadBalancer": config.LoadBalancerConfig,
-                "eks": config.EksConfig, "hybrid": config.HybridConfig, "postgres": config.PostgresConfig}
-    missing = []
-    for section, model in sections.items():
+def test_readme_config_reference_is_the_generated_one():
+    # The table is generated from the config model and Pulumi.yaml; editing either without
+    # `python -m tools.config_reference --write` fails here.
+    assert config_reference.readme_block(README) == config_reference.block()
+    keys = [row[0] for row in config_reference.rows()]
+    for section, model in config_reference.SECTIONS:
         for name, field in model.model_fields.items():
-            key = f"kong-aws:{section}.{field.alias or name}"
-            if key not in README and not re.search(rf"`kong-aws:{section}\.\w+` / `{field.alias or name}`", README):
-                missing.append(key)
-    for key in sorted(config.KNOWN_KEYS - set(sections)):
-        if f"`kong-aws:{key}`" not in README:
-            missing.append(f"kong-aws:{key}")
-    assert missing == []
+            assert f"kong-aws:{section}.{field.alias or name}" in keys
+            assert field.description, f"{section}.{name} has no description"
+    assert {k.split(":", 1)[1] for k in keys if k.count(".") == 0 and k.startswith("kong-aws:")} == \
+        set(config.KNOWN_KEYS) - {s for s, _ in config_reference.SECTIONS}
 
 
 def test_license_is_apache_2():
     text = (PROJECT_ROOT / "LICENSE").read_text()
     assert "Apache License" in text and "Version 2.0" in text
+
+
+def test_runbook_urns_and_outputs_exist_in_a_rendered_stack(tmp_path):
+    from tools import render
+
+    runbooks = (PROJECT_ROOT / "docs" / "runbooks.md").read_text()
+    result = render.render("dev", tmp_path / "dev")
+    urns = {r.urn for r in result.registrations}
+    named = re.findall(r"urn:pulumi:<stack>::kong-aws::[^'\"\s]+", runbooks)
+    assert named and all(u.replace("<stack>", "dev") in urns for u in named)
+    # Every `pulumi stack output X` the runbooks use is an output of some example stack.
+    outputs = set(result.outputs) | set(render.render("dev-eks", tmp_path / "dev-eks").outputs) | \
+        set(render.render("konnect-managed", tmp_path / "managed").outputs)
+    used = set(re.findall(r"pulumi stack output (\w+)", runbooks))
+    assert used and used <= outputs, used - outputs
