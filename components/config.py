@@ -235,7 +235,7 @@ class KonnectConfig(_CamelModel):
     control_plane_name: Optional[Annotated[str, Field(min_length=2, max_length=256)]] = None
     """manage the control plane of this name (2-256 characters) through the Konnect API; needs a token"""
     control_plane_labels: dict[str, str] = Field(default_factory=dict)
-    """labels of a control plane the stack creates or adopts (Konnect label rules)"""
+    """labels of a control plane the stack creates (Konnect label rules); an adopted one keeps its own"""
     region: Literal["us", "eu", "au", "me", "in", "sg"] = "us"
     """Konnect region of the control plane: `us`, `eu`, `au`, `me`, `in`, `sg` (API `https://<region>.api.konghq.com`)"""
     api_url: Optional[str] = None
