@@ -8,12 +8,12 @@ import pulumi_tls as tls
 import pytest
 from pulumi.runtime import rpc
 
-from tools.mocks import ACCOUNT_ID, FakeCloud, mask_secrets, run_program
+from tools.mocks import ACCOUNT_ID, FakeCloud, UnknownToFakeCloud, mask_secrets, run_program
 
 
 def test_an_unknown_invoke_fails_loudly():
     cloud = FakeCloud("us-west-2")
-    with pytest.raises(NotImplementedError, match="aws:index/getRegion:getRegion"):
+    with pytest.raises(UnknownToFakeCloud, match="aws:index/getRegion:getRegion"):
         cloud.call(pulumi.runtime.MockCallArgs("aws:index/getRegion:getRegion", {}, ""))
 
 

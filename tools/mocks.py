@@ -195,6 +195,10 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # The fake cloud.
 
+class UnknownToFakeCloud(LookupError):
+    """An invoke, read or resource the fake cloud has no answer for: the program asked for
+    something the mocks do not know, so the test or render stops instead of guessing."""
+
 _ID_PREFIX = {
     "aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/internetGateway:InternetGateway": "igw",
     "aws:ec2/eip:Eip": "eipalloc", "aws:ec2/natGateway:NatGateway": "nat", "aws:ec2/routeTable:RouteTable": "rtb",
@@ -211,7 +215,7 @@ class FakeCloud(pulumi.runtime.Mocks):
     ``new_resource`` echoes the inputs and adds what AWS would compute (ids, ARNs, names, DNS
     names) from a hash of the resource's type and name, so two runs give the same answers.
     ``call`` answers ``getAvailabilityZones`` (``<region>a``, ``b``, ``c``) and ``getCallerIdentity``
-    (:data:`ACCOUNT_ID`), and raises ``NotImplementedError`` for any other invoke.
+    (:data:`ACCOUNT_ID`), and raises :class:`UnknownToFakeCloud` for any other invoke.
     """
 
     def __init__(self, region: str):
@@ -243,7 +247,7 @@ class FakeCloud(pulumi.runtime.Mocks):
                     "issuerId": "AROAOFFLINEROLE", "issuerName": role, "sessionName": session}
         if args.token == "aws:eks/getCluster:getCluster":
             return self._eks_cluster_state(args.args["name"])
-        raise NotImplementedError(f"the fake cloud has no answer for invoke {args.token}")
+        raise UnknownToFakeCloud(f"the fake cloud has no answer for invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
@@ -306,14 +310,14 @@ class FakeCloud(pulumi.runtime.Mocks):
             state["spec"] = {"type": "LoadBalancer"}
             state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
             return resource_id, state
-        raise NotImplementedError(f"the fake cloud cannot read {typ} {resource_id}")
+        raise UnknownToFakeCloud(f"the fake cloud cannot read {typ} {resource_id}")
 
     def _random(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         if typ == "random:index/randomPassword:RandomPassword":
             length = int(inputs.get("length", 16))
             value = hashlib.sha512(f"{typ}/{name}".encode()).hexdigest()[:length]
             return "none", {**inputs, "result": value, "bcryptHash": "$2a$10$offline"}
-        raise NotImplementedError(f"the fake cloud has no answer for resource {typ}")
+        raise UnknownToFakeCloud(f"the fake cloud has no answer for resource {typ}")
 
     def _konnect(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         """A Konnect control plane or pinned certificate as the Konnect API would describe it: ids
