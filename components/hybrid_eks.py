@@ -85,13 +85,18 @@ def kong_nodes(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets,
         role="control_plane", database="postgres", postgres=database,
         cluster_cert=_mount(cp_cert, "tls.crt"), cluster_cert_key=_mount(cp_cert, "tls.key"),
         cluster_ca_cert=ca_path, **common)
+    # The CA (pki) or the shared certificate is what the data plane trusts for the control plane;
+    # Kong adds cluster_ca_cert (pki) to lua_ssl_trusted_certificate itself (parse.lua, see
+    # ../shared/reference/kong_conf_validation.json), the shared certificate is listed explicitly
+    # as in the chart's hybrid example.
     data_plane = KongNode(
         role="data_plane",
         cluster_cert=_mount(dp_cert, "tls.crt"), cluster_cert_key=_mount(dp_cert, "tls.key"),
+        cluster_ca_cert=ca_path,
         control_plane=ClusterEndpoint(f"{cluster_host}:{CLUSTER_PORT}", cluster_host if pki else SHARED_NAME),
         telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME),
         labels=kong.data_plane_labels,
-        trusted_certificates=("system", ca_path if pki else _mount(cp_cert, "tls.crt")),
+        trusted_certificates=("system",) if pki else ("system", _mount(cp_cert, "tls.crt")),
         **common)
     return control_plane, data_plane
 

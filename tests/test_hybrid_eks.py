@@ -184,8 +184,11 @@ def test_data_plane_dials_exactly_the_services_the_control_plane_release_creates
     assert env["cluster_telemetry_endpoint"] == seed_tp
     assert seed_cp.endswith(f":{cp['cluster']['tls']['servicePort']}")
     assert seed_tp.endswith(f":{cp['clustertelemetry']['tls']['servicePort']}")
-    # pki: the data plane verifies the control plane by that very name.
+    # pki: the data plane verifies the control plane by that very name, against the cluster CA it
+    # mounts (Kong adds cluster_ca_cert to its trusted certificates in pki mode).
     assert env["cluster_server_name"] == seed_cp.rsplit(":", 1)[0]
+    assert env["cluster_ca_cert"] == "/etc/secrets/kong-cluster-ca/ca.crt"
+    assert "kong-cluster-ca" in values(result, "kong-dp")["secretVolumes"]
 
 
 def test_renamed_releases_keep_the_data_plane_pointed_at_the_control_plane(run_stack, hybrid_config):
