@@ -10,7 +10,7 @@ from tools.mocks import PROJECT_ROOT
 
 # Exactly the modules the program and the render import, the heaviest being pulumi_aws.ec2.
 IMPORTS = """
-import pulumi, pulumi.runtime.mocks, pulumi_aws as aws, pulumi_tls as tls, pydantic, yaml
+import pulumi, pulumi.dynamic, pulumi.runtime.mocks, pulumi_aws as aws, pulumi_tls as tls, pydantic, yaml
 import cryptography.x509
 from cryptography.hazmat.primitives.asymmetric import ec
 (aws.ec2.Vpc, aws.vpc.SecurityGroupIngressRule, aws.lb.LoadBalancer, aws.ecs.Service, aws.iam.Role,
