@@ -118,3 +118,17 @@ def self_signed_pem(common_name: str = "kong_clustering", key_format: str = "pkc
                       else serialization.PrivateFormat.TraditionalOpenSSL)
     key_pem = key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption()).decode()
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def readme_commands() -> list[str]:
+    """The shell commands of README.md's ```bash blocks, one per non-empty line."""
+    import re
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    return [line.strip() for block in re.findall(r"```bash\n(.*?)```", readme, re.S)
+            for line in block.splitlines() if line.strip()]
+
+
+def readme_test_command() -> str:
+    """The README's test command (the one CI runs): the line that ends in ``-m pytest``."""
+    return next(c for c in readme_commands() if c.endswith("-m pytest"))

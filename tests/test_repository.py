@@ -6,22 +6,18 @@ from __future__ import annotations
 import re
 
 from components import config
+from tests.conftest import readme_commands, readme_test_command
 from tools import config_reference
 from tools.mocks import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 
 
-def _fenced_commands() -> list[str]:
-    return [line.strip() for block in re.findall(r"```bash\n(.*?)```", README, re.S)
-            for line in block.splitlines() if line.strip()]
-
-
 def test_ci_runs_the_readme_test_command():
-    test_command = next(c for c in _fenced_commands() if c.endswith("-m pytest"))
+    test_command = readme_test_command()
     ci = (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
     assert test_command in ci
-    assert any(c.endswith("-m tools.render dev") for c in _fenced_commands())
+    assert any(c.endswith("-m tools.render dev") for c in readme_commands())
 
 
 def test_dependencies_are_pinned():

@@ -16,10 +16,10 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from tests.conftest import readme_test_command
 from tools.mocks import PROJECT_ROOT
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
-README = (PROJECT_ROOT / "README.md").read_text()
 CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 
 #: The current major version of pulumi/actions: v7.0.0 (Node 24 runtime) was released 2026-05-01
@@ -71,10 +71,7 @@ def _example_stacks() -> set[str]:
 
 
 def _readme_test_command() -> str:
-    # The same reading of README.md as tests/test_repository.py.
-    commands = [line.strip() for block in re.findall(r"```bash\n(.*?)```", README, re.S)
-                for line in block.splitlines() if line.strip()]
-    return next(c for c in commands if c.endswith("-m pytest"))
+    return readme_test_command()
 
 
 def _check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess:
