@@ -65,40 +65,47 @@ class ClusterSecrets:
     ca: Optional[str]
 
 
-def kong_nodes(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets,
-               database: PostgresConnection) -> tuple[KongNode, KongNode]:
-    """The control plane and data plane nodes of a hybrid install, as configuration data.
+def _common(kong: KongConfig, hybrid: HybridConfig) -> dict[str, Any]:
+    return dict(cluster_mtls=hybrid.cluster_mtls, router_flavor=kong.router_flavor, log_level=kong.log_level,
+                status_port=STATUS_PORT)
 
-    The data plane dials ``<control plane release>-kong-cluster`` (8005) and ``-clustertelemetry``
-    (8006) in the namespace, verifying the control plane by that name (``pki``) or by the shared
-    certificate's name. Certificates are read from the files the chart mounts from ``secrets``.
+
+def _ca_path(hybrid: HybridConfig, secrets: ClusterSecrets) -> Optional[str]:
+    return _mount(secrets.ca, "ca.crt") if hybrid.cluster_mtls == "pki" and secrets.ca else None
+
+
+def control_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets,
+                       database: PostgresConnection) -> KongNode:
+    """The control plane of a hybrid install, as configuration data: its database, its cluster
+    certificate and (``pki``) the CA it verifies data planes with, read from the files the chart
+    mounts from ``secrets``."""
+    cert = secrets.control_plane
+    return KongNode(role="control_plane", database="postgres", postgres=database,
+                    cluster_cert=_mount(cert, "tls.crt"), cluster_cert_key=_mount(cert, "tls.key"),
+                    cluster_ca_cert=_ca_path(hybrid, secrets), **_common(kong, hybrid))
+
+
+def data_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets) -> KongNode:
+    """The data plane of a hybrid install, as configuration data.
+
+    It dials ``<control plane release>-kong-cluster`` (8005) and ``-clustertelemetry`` (8006) in
+    the namespace, verifying the control plane by that name (``pki``: Kong adds ``cluster_ca_cert``
+    to ``lua_ssl_trusted_certificate`` itself, per ../shared/reference/kong_conf_validation.json) or
+    by the shared certificate, listed as trusted as in the chart's hybrid example.
     """
-    cp_cert, dp_cert = secrets.control_plane, secrets.data_plane
-    ns, cp_release = hybrid.namespace, hybrid.control_plane_release
+    ns, cp_release, pki = hybrid.namespace, hybrid.control_plane_release, hybrid.cluster_mtls == "pki"
     cluster_host = chart_service_host(cp_release, "cluster", ns)
     telemetry_host = chart_service_host(cp_release, "clustertelemetry", ns)
-    pki = hybrid.cluster_mtls == "pki"
-    ca_path = _mount(secrets.ca, "ca.crt") if pki and secrets.ca else None
-    common: dict[str, Any] = dict(cluster_mtls=hybrid.cluster_mtls, router_flavor=kong.router_flavor,
-                                  log_level=kong.log_level, status_port=STATUS_PORT)
-    control_plane = KongNode(
-        role="control_plane", database="postgres", postgres=database,
-        cluster_cert=_mount(cp_cert, "tls.crt"), cluster_cert_key=_mount(cp_cert, "tls.key"),
-        cluster_ca_cert=ca_path, **common)
-    # The CA (pki) or the shared certificate is what the data plane trusts for the control plane;
-    # Kong adds cluster_ca_cert (pki) to lua_ssl_trusted_certificate itself (parse.lua, see
-    # ../shared/reference/kong_conf_validation.json), the shared certificate is listed explicitly
-    # as in the chart's hybrid example.
-    data_plane = KongNode(
+    cert = secrets.data_plane
+    return KongNode(
         role="data_plane",
-        cluster_cert=_mount(dp_cert, "tls.crt"), cluster_cert_key=_mount(dp_cert, "tls.key"),
-        cluster_ca_cert=ca_path,
+        cluster_cert=_mount(cert, "tls.crt"), cluster_cert_key=_mount(cert, "tls.key"),
+        cluster_ca_cert=_ca_path(hybrid, secrets),
         control_plane=ClusterEndpoint(f"{cluster_host}:{CLUSTER_PORT}", cluster_host if pki else SHARED_NAME),
         telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME),
         labels=kong.data_plane_labels,
-        trusted_certificates=("system",) if pki else ("system", _mount(cp_cert, "tls.crt")),
-        **common)
-    return control_plane, data_plane
+        trusted_certificates=("system",) if pki else ("system", _mount(secrets.control_plane, "tls.crt")),
+        **_common(kong, hybrid))
 
 
 def _image(kong: KongConfig) -> dict:
@@ -291,14 +298,13 @@ class KongHybrid(pulumi.ComponentResource):
             host, port, user, db, secret_name, secret_key, ssl, digest = values
             connection = PostgresConnection(host=host, port=int(port), user=user, database=db, ssl=bool(ssl),
                                             password=KubernetesSecretKey(secret_name, secret_key))
-            control_plane, _ = kong_nodes(kong, hybrid, secrets, connection)
-            return control_plane_values(kong, hybrid, control_plane, secrets, licensed, digest)
+            node = control_plane_node(kong, hybrid, secrets, connection)
+            return control_plane_values(kong, hybrid, node, secrets, licensed, digest)
 
         def dp_values(values: list) -> dict:
             digest, lb_class = values
-            placeholder = PostgresConnection(host="unused", password=KubernetesSecretKey("unused", "unused"))
-            _, data_plane = kong_nodes(kong, hybrid, secrets, placeholder)
-            return data_plane_values(kong, hybrid, data_plane, secrets, licensed, digest, lb_class)
+            node = data_plane_node(kong, hybrid, secrets)
+            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class)
 
         self.control_plane_values = pulumi.Output.all(
             database.host, database.port, database.user, database.database, database.password_secret_name,

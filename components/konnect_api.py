@@ -248,7 +248,7 @@ def _plane_outs(props: dict, plane: dict, adopted: bool) -> dict:
     config = plane.get("config", {})
     return {
         **props,
-        "labels": props.get("labels") or {} if adopted else plane.get("labels") or {},
+        "labels": (props.get("labels") or {}) if adopted else (plane.get("labels") or {}),
         "controlPlaneId": plane["id"],
         "controlPlaneEndpoint": config.get("control_plane_endpoint"),
         "telemetryEndpoint": config.get("telemetry_endpoint"),

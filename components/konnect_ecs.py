@@ -24,9 +24,9 @@ from components.kong_settings import (PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_
 from components.proxy_load_balancer import ProxyLoadBalancer, ProxyLoadBalancerArgs
 
 CONTAINER_NAME = "kong"
-#: Open files per container (soft and hard). Fargate's default is 65535 and its maximum 1048576
-#: (AWS, "Amazon ECS task definition parameters for Fargate", ulimits). Kong sizes
-#: ``worker_rlimit_nofile`` and worker connections from it (``auto``).
+#: Open files per container (soft and hard). Fargate's default is 65535 (ECS API reference, Ulimit,
+#: as botocore's ECS model has it); 1048576 is the ceiling AWS's Fargate task-definition guide gives
+#: (not checked offline here). Kong sizes ``worker_rlimit_nofile`` and worker connections from it.
 NOFILE_LIMIT = 1048576
 #: The container health check: ``kong health`` exits non-zero unless Kong's nginx is running. It is
 #: the HEALTHCHECK of Kong's own images and needs no tool (curl) the image may not ship.

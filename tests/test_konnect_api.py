@@ -173,6 +173,20 @@ def test_create_adopts_an_existing_control_plane_of_the_same_name_and_delete_lea
     assert konnect.requests("DELETE") == [] and existing["id"] in konnect.control_planes
 
 
+def test_an_adopted_control_plane_keeps_its_own_labels(konnect):
+    # The stack does not relabel what it did not create: no PATCH, now or on a label change.
+    existing = konnect.add_control_plane("kong-aws-test", labels={"team": "edge"})
+    provider = ControlPlaneProvider()
+    created = provider.create(plane_props(konnect))
+    assert created.outs["adopted"] is True and created.outs["labels"] == {"managed-by": "kong-aws"}
+    news = {**created.outs, "labels": {"managed-by": "kong-aws", "tier": "gold"}}
+    assert provider.diff(created.id, created.outs, news).changes is True
+    updated = provider.update(created.id, created.outs, news)
+    assert konnect.requests("PATCH") == []
+    assert konnect.control_planes[existing["id"]]["labels"] == {"team": "edge"}
+    assert updated.outs["labels"] == news["labels"] and updated.outs["adopted"] is True
+
+
 @pytest.mark.parametrize("cluster_type,auth_type", [
     ("CLUSTER_TYPE_CONTROL_PLANE", "pki_client_certs"),
     ("CLUSTER_TYPE_K8S_INGRESS_CONTROLLER", "pinned_client_certs"),

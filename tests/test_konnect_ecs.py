@@ -7,6 +7,7 @@ botocore's AWS API models and Kong's configuration reference.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -104,7 +105,7 @@ def test_nginx_workers_match_the_task_vcpus(run_stack, base_config, cpu, memory,
     assert result.one(TASK).inputs["cpu"] == str(cpu)
 
 
-def test_container_runtime_settings(run_stack, base_config):
+def test_container_runtime_settings(run_stack, base_config, botocore_loader):
     base_config["kong-aws:ecs"] = {"stopTimeoutSeconds": 90, "logRetentionDays": 90,
                                    "cpuArchitecture": "ARM64"}
     result = run_stack(base_config)
@@ -113,7 +114,10 @@ def test_container_runtime_settings(run_stack, base_config):
     assert definition["healthCheck"]["command"] == ["CMD", "kong", "health"]
     assert definition["stopTimeout"] == 90
     (nofile,) = definition["ulimits"]
-    assert nofile["name"] == "nofile" and nofile["softLimit"] > 65535 and nofile["hardLimit"] <= 1048576
+    # Raised above Fargate's default, which botocore's ECS model documents on the Ulimit shape.
+    ulimit_doc = botocore_loader.load_service_model("ecs", "service-2")["shapes"]["Ulimit"]["documentation"]
+    default = int(re.search(r"default <code>nofile</code> soft limit is <code>\s*(\d+)</code>", ulimit_doc).group(1))
+    assert nofile["name"] == "nofile" and nofile["softLimit"] == nofile["hardLimit"] > default
     log_group = result.one("aws:cloudwatch/logGroup:LogGroup")
     assert log_group.inputs["retentionInDays"] == 90
     options = definition["logConfiguration"]["options"]
