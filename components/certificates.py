@@ -14,6 +14,7 @@ replace a generated certificate that is inside that window before its expiry.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Sequence
@@ -21,7 +22,22 @@ from typing import Literal, Optional, Sequence
 import pulumi
 import pulumi_tls as tls
 
-KeyAlgorithm = Literal["ecdsa-p384", "rsa-2048", "rsa-4096"]
+from components.kong_facts import DEFAULT_CLUSTER_CN
+
+class KeyAlgorithm(str, enum.Enum):
+    """The key of a generated certificate: ECDSA on P-384, or RSA of 2048 or 4096 bits."""
+
+    ECDSA_P384 = "ecdsa-p384"
+    RSA_2048 = "rsa-2048"
+    RSA_4096 = "rsa-4096"
+
+
+#: Defaults of :class:`ClusterCertificateArgs`, the only place they are written: the CN of Kong's
+#: hybrid examples, 1095 days (3 years, Kong's hybrid guide), renewal 30 days before expiry.
+CERTIFICATE_DEFAULTS = {"common_name": DEFAULT_CLUSTER_CN, "key_algorithm": KeyAlgorithm.ECDSA_P384,
+                        "validity_days": 1095, "early_renewal_days": 30}
+
+
 
 #: X.509 usages (pulumi-tls ``allowed_uses`` names) for each kind of certificate.
 CLIENT_USAGES = ("digital_signature", "client_auth")

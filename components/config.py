@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Optional
 
+from components.konnect_api import KonnectEndpoint, parse_endpoint  # noqa: F401  (re-exported)
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 NAMESPACE = "kong-aws"
@@ -112,44 +113,6 @@ def _camel(name: str) -> str:
 
 class _CamelModel(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel, use_attribute_docstrings=True)
-
-
-class KonnectEndpoint(_Model):
-    """A Konnect endpoint as Kong settings need it: ``host`` and ``port`` (443 unless given)."""
-
-    host: str
-    port: int = 443
-
-    @property
-    def address(self) -> str:
-        """``host:port``, the form of ``cluster_control_plane`` and ``cluster_telemetry_endpoint``."""
-        return f"{self.host}:{self.port}"
-
-
-def parse_endpoint(value: str) -> KonnectEndpoint:
-    """Normalise a Konnect endpoint as Konnect shows it.
-
-    Accepts a bare host (``abc.us.cp0.konghq.com``), ``host:port`` or an ``https://`` URL with an
-    optional port and an empty path (the form of a control plane's ``config.control_plane_endpoint``,
-    see ../shared/reference/konnect-endpoints.json). Raises ``ValueError`` for anything else.
-    """
-    text = value.strip()
-    if "://" in text:
-        scheme, _, text = text.partition("://")
-        if scheme.lower() != "https":
-            raise ValueError("Konnect endpoints are https; give a host, host:443 or an https:// URL")
-        text = text.rstrip("/")
-        if "/" in text or "?" in text or "#" in text:
-            raise ValueError("an endpoint URL has no path, query or fragment")
-    host, sep, port_text = text.partition(":")
-    port = 443
-    if sep:
-        if not (port_text.isascii() and port_text.isdecimal()) or not 0 < int(port_text) < 65536:
-            raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
-        port = int(port_text)
-    if not _HOSTNAME.match(host):
-        raise ValueError(f"{host!r} is not a DNS host name")
-    return KonnectEndpoint(host=host.lower(), port=port)
 
 
 def _check_labels(labels: Mapping[str, str]) -> Mapping[str, str]:

@@ -34,13 +34,19 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import EksConfig
+if TYPE_CHECKING:
+    from components.config import EksConfig
+
+#: Defaults of :class:`EksClusterArgs`, the only place they are written (Kubernetes 1.33; Auto
+#: Mode needs 1.29 or later).
+EKS_DEFAULTS = {"version": "1.33", "endpoint_public_access": True, "public_access_cidrs": ["0.0.0.0/0"],
+                "admin_role_arns": [], "log_retention_days": 30}
 
 #: The managed policies of the Auto Mode cluster role (auto-cluster-iam-role.html).
 CLUSTER_ROLE_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",

@@ -11,18 +11,36 @@ kong-gateway-ee-conf/ and kong_conf_validation.json); the hybrid-mode rules enfo
 kong_conf_validation.json (``hybrid_mode_rules_parse_lua``).
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Union
+from typing import Literal, Optional, TypedDict, Union
 
-#: The port of the status listener (``status_listen``) on which load balancers and probes check a
-#: node. Kong's default status listener is 127.0.0.1:8007, unreachable from outside the container.
-STATUS_PORT = 8100
-#: Kong's default proxy ports (``proxy_listen`` default: 0.0.0.0:8000 and 0.0.0.0:8443 ssl).
-PROXY_HTTP_PORT = 8000
-PROXY_HTTPS_PORT = 8443
+from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, PROXY_HTTP_PORT, PROXY_HTTPS_PORT,  # noqa: F401
+                                   STATUS_PORT, LogLevel, RouterFlavor)
+
+
+class KongArgs(TypedDict, total=False):
+    """The Kong Gateway every node of a deployment runs (plain values: they shape the settings).
+
+    Defaults: :data:`KONG_DEFAULTS`; ``version`` is required.
+    """
+
+    image: str
+    """image repository (default ``kong/kong-gateway``; an ECR repository is fine)"""
+    version: str
+    """one Kong Gateway release (``3.10.0.1``) or a ``sha256:`` digest"""
+    router_flavor: RouterFlavor
+    """``router_flavor`` (default Kong's, ``traditional_compatible``)"""
+    log_level: LogLevel
+    """``log_level`` (default Kong's, ``notice``)"""
+    data_plane_labels: dict[str, str]
+    """``cluster_dp_labels`` of the data planes (default none)"""
+
+
+#: Defaults of :class:`KongArgs`, the only place they are written.
+KONG_DEFAULTS: KongArgs = {"image": "kong/kong-gateway", "router_flavor": DEFAULT_ROUTER_FLAVOR,
+                           "log_level": DEFAULT_LOG_LEVEL, "data_plane_labels": {}}
+
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ directory; they import ``httpx`` and ``tenacity`` only when they run, so declari
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import re
 from typing import Any, Optional
 
@@ -32,11 +34,69 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 #: Regional Konnect API hosts. Source: ../shared/reference/konnect-endpoints.json (``api_base_urls``):
 #: control planes are regional; ``global.api.konghq.com`` serves identity only.
 REGIONS = ("us", "eu", "au", "me", "in", "sg")
+
+
+class KonnectRegion(str, enum.Enum):
+    """A Konnect region; its control planes live at ``https://<region>.api.konghq.com``."""
+
+    US = "us"
+    EU = "eu"
+    AU = "au"
+    ME = "me"
+    IN = "in"
+    SG = "sg"
+
+
+#: Defaults of the Konnect settings of :class:`components.konnect_ecs.KonnectArgs`, the only place
+#: they are written.
+KONNECT_DEFAULTS = {"region": KonnectRegion.US, "control_plane_labels": {}}
 CLUSTER_TYPE = "CLUSTER_TYPE_CONTROL_PLANE"
 AUTH_TYPE = "pinned_client_certs"
 #: Statuses worth another try: rate limiting and the server errors the spec lists (500, 503) plus
 #: the gateway errors a proxy in between may answer.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}", re.ASCII)
+
+
+@dataclasses.dataclass(frozen=True)
+class KonnectEndpoint:
+    """A Konnect endpoint as Kong settings need it: ``host`` and ``port`` (443 unless given)."""
+
+    host: str
+    port: int = 443
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the form of ``cluster_control_plane`` and ``cluster_telemetry_endpoint``."""
+        return f"{self.host}:{self.port}"
+
+
+def parse_endpoint(value: str) -> KonnectEndpoint:
+    """Normalise a Konnect endpoint as Konnect shows it.
+
+    Accepts a bare host (``abc.us.cp0.konghq.com``), ``host:port`` or an ``https://`` URL with an
+    optional port and an empty path (the form of a control plane's ``config.control_plane_endpoint``,
+    see ../shared/reference/konnect-endpoints.json). Raises ``ValueError`` for anything else.
+    """
+    text = value.strip()
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+        if scheme.lower() != "https":
+            raise ValueError("Konnect endpoints are https; give a host, host:443 or an https:// URL")
+        text = text.rstrip("/")
+        if "/" in text or "?" in text or "#" in text:
+            raise ValueError("an endpoint URL has no path, query or fragment")
+    host, sep, port_text = text.partition(":")
+    port = 443
+    if sep:
+        if not (port_text.isascii() and port_text.isdecimal()) or not 0 < int(port_text) < 65536:
+            raise ValueError(f"port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    if not _HOSTNAME.fullmatch(host):
+        raise ValueError(f"{host!r} is not a DNS host name")
+    return KonnectEndpoint(host=host.lower(), port=port)
 
 
 def api_url_for(region: str) -> str:

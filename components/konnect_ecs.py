@@ -18,7 +18,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.certificates import ClusterCertificate
-from components.config import EcsConfig, KongConfig, KonnectEndpoint, LoadBalancerConfig, parse_endpoint
+from components.config import EcsConfig, KongConfig, LoadBalancerConfig
+from components.konnect_api import KonnectEndpoint, parse_endpoint
 from components.kong_settings import (PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT, ClusterEndpoint,
                                       KongNode, SecretSetting, container_environment)
 from components.proxy_load_balancer import ProxyLoadBalancer, ProxyLoadBalancerArgs

@@ -72,7 +72,7 @@ def hybrid_eks(config: StackConfig, network: Network) -> dict[str, pulumi.Output
     """A self-hosted hybrid Kong on EKS: the cluster (or an existing one), then the control plane
     with its PostgreSQL and the data planes, installed with Kong's Helm chart."""
     from components.eks_cluster import EksCluster, EksClusterArgs
-    from components.hybrid_eks import KongHybrid, KongHybridArgs
+    from components.kong_hybrid import KongHybrid, KongHybridArgs
     from components.outputs import hybrid_eks_outputs
 
     cluster = EksCluster("eks", EksClusterArgs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Sequence
@@ -14,6 +15,19 @@ import pulumi_aws as aws
 _SUBNET_BLOCKS = 16
 _PRIVATE_OFFSET = 8
 MAX_AZS = 6
+
+
+class NatGateways(str, enum.Enum):
+    """How a new VPC's private subnets reach the internet: a NAT gateway per zone (survives a zone
+    outage) or a single one (cheaper, one point of failure for outbound traffic)."""
+
+    PER_AZ = "per-az"
+    SINGLE = "single"
+
+
+#: Defaults of :class:`NetworkArgs`, the only place they are written.
+NETWORK_DEFAULTS = {"cidr_block": "10.0.0.0/16", "availability_zone_count": 2,
+                    "nat_gateways": NatGateways.PER_AZ}
 
 
 @dataclass

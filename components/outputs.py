@@ -7,7 +7,7 @@ import pulumi
 from typing import Optional
 
 from components.certificates import ClusterCertificate
-from components.config import parse_endpoint
+from components.konnect_api import parse_endpoint
 from components.konnect_api import KonnectControlPlane, PinnedDataPlaneCertificate
 from components.konnect_ecs import KonnectDataPlanes
 

@@ -12,16 +12,30 @@ Helm values, and it is never an output in the clear.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import PostgresConfig
+if TYPE_CHECKING:
+    from components.config import PostgresConfig
+
+class PostgresMode(str, enum.Enum):
+    """Where the control plane's database runs: Amazon RDS, or a StatefulSet in the cluster (development)."""
+
+    RDS = "rds"
+    IN_CLUSTER = "in-cluster"
+
+
+#: Defaults of :class:`PostgresArgs`, the only place they are written.
+POSTGRES_DEFAULTS = {"mode": PostgresMode.RDS, "version": "17.6", "instance_class": "db.t4g.medium",
+                     "allocated_storage_gib": 20, "multi_az": True, "backup_retention_days": 7,
+                     "deletion_protection": True, "storage_gib": 20}
 
 DATABASE = "kong"
 USER = "kong"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Literal, Optional, Sequence
 
@@ -16,6 +17,21 @@ from components.kong_settings import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_P
 #: check"; ../shared/reference/README.md), so a data plane attached to a new, empty control plane
 #: would be marked unhealthy and ECS would replace it in a loop.
 HEALTH_CHECK_PATH = "/status"
+
+
+class TlsMode(str, enum.Enum):
+    """Where client TLS ends: at Kong (``passthrough``: 443 reaches Kong's 8443 as TCP) or at the
+    NLB (``terminate``: an ACM certificate, re-encrypted to 8443)."""
+
+    PASSTHROUGH = "passthrough"
+    TERMINATE = "terminate"
+
+
+#: Defaults of :class:`ProxyLoadBalancerArgs`, the only place they are written. The TLS policy is
+#: ELB's TLS 1.3 + 1.2 policy (ELB docs, "Security policies for your Network Load Balancer").
+LOAD_BALANCER_DEFAULTS = {"internal": False, "tls_mode": TlsMode.PASSTHROUGH,
+                          "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "allowed_cidrs": ["0.0.0.0/0"],
+                          "deregistration_delay_seconds": 30, "deletion_protection": False}
 
 
 @dataclass

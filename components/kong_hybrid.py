@@ -15,18 +15,26 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.certificates import (CLIENT_USAGES, SERVER_USAGES, ClusterCertificate,
                                      ClusterCertificateArgs)
-from components.config import CertificateConfig, HybridConfig, KongConfig, PostgresConfig, ProvidedCertificate
+if TYPE_CHECKING:
+    from components.config import CertificateConfig, HybridConfig, KongConfig, PostgresConfig, ProvidedCertificate
+from components.kong_facts import ClusterMtls
 from components.kong_settings import (ClusterEndpoint, KongNode, KubernetesSecretKey, PostgresConnection,
                                       STATUS_PORT, helm_env)
 from components.postgres import Postgres, PostgresArgs
 
+#: Defaults of :class:`KongHybridArgs`, the only place they are written. ``chart_version`` 3.4.1 is
+#: the chart in ../shared/reference/kong-chart-3.4.1 that the tests render.
+HYBRID_DEFAULTS = {"namespace": "kong", "chart_version": "3.4.1", "control_plane_release": "kong-cp",
+                   "data_plane_release": "kong-dp", "cluster_mtls": ClusterMtls.PKI, "control_plane_replicas": 2,
+                   "data_plane_min_replicas": 2, "data_plane_max_replicas": 6, "data_plane_cpu_target_percent": 70,
+                   "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"]}
 CHART = "kong"
 CHART_REPOSITORY = "https://charts.konghq.com"
 #: Ports of the control plane's cluster and cluster telemetry listeners (the chart's defaults,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import rpc
 
-from components.hybrid_eks import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
+from components.kong_hybrid import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
 from tests.conftest import REFERENCE, SEEDS, reference_json
 from tools import render
 from tools.mocks import mask_secrets
