@@ -1,9 +1,10 @@
 """kong-aws: Kong Gateway on AWS.
 
 Table of contents: read and validate the stack config (nothing is declared when it is invalid),
-build the network, build the chosen mode's components, export the outputs. Modes
-(``kong-aws:mode``): ``konnect-ecs`` (Kong Konnect data planes on ECS Fargate) and ``hybrid-eks``
-(a self-hosted control plane with PostgreSQL and data planes on EKS). See README.md.
+build the chosen mode's component, export its outputs. Modes (``kong-aws:mode``): ``konnect-ecs``
+(Kong Konnect data planes on ECS Fargate, :class:`components.konnect_ecs.KonnectEcsGateway`) and
+``hybrid-eks`` (a self-hosted control plane with PostgreSQL and data planes on EKS,
+:class:`components.hybrid_eks.HybridEksGateway`). See README.md.
 """
 
 import pulumi
@@ -16,22 +17,9 @@ except ConfigError as error:
     # Nothing has been declared: the error names each bad key, its value and what is allowed.
     raise pulumi.RunError(str(error)) from None
 
-from components import modes
-from components.network import Network, NetworkArgs
+from components import modes  # noqa: E402  (after the config check: nothing is imported for bad config)
 
-network = Network("network", NetworkArgs(
-    cidr_block=config.network.cidr_block,
-    availability_zone_count=config.network.availability_zone_count,
-    nat_gateways=config.network.nat_gateways,
-    vpc_id=config.network.vpc_id,
-    public_subnet_ids=config.network.public_subnet_ids,
-    private_subnet_ids=config.network.private_subnet_ids,
-))
+gateway = modes.konnect_ecs(config) if config.mode == "konnect-ecs" else modes.hybrid_eks(config)
 
-if config.mode == "konnect-ecs":
-    outputs = modes.konnect_ecs(config, network)
-else:
-    outputs = modes.hybrid_eks(config, network)
-
-for key, value in outputs.items():
+for key, value in gateway.stack_outputs().items():  # type: ignore[attr-defined]
     pulumi.export(key, value)

@@ -3,26 +3,30 @@
 One component, :class:`ClusterCertificate`, makes every certificate the project needs:
 
 - a data plane client certificate that Konnect pins (self-signed; ``pinned_client_certs``),
-- a certificate authority (``is_ca=True``) and certificates it signs (``ca=...``), for the
+- a certificate authority (``is_ca=True``) and certificates it signs (``ca_cert_pem`` and ``ca_private_key_pem``), for the
   ``cluster_mtls pki`` of a self-hosted control plane and its data planes,
 - or, instead of generating, a certificate and key the user already has (``provided_cert_pem`` and
   ``provided_key_pem``, e.g. from the Konnect UI's "Generate certificate").
 
-The private key is a Pulumi secret wherever it goes. ``early_renewal_hours`` makes ``pulumi up``
+The private key is a Pulumi secret wherever it goes. ``early_renewal_days`` makes ``pulumi up``
 replace a generated certificate that is inside that window before its expiry.
 """
 
-from __future__ import annotations
-
 import enum
 import hashlib
-from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_tls as tls
 
 from components.kong_facts import DEFAULT_CLUSTER_CN
+from components.package import type_token, with_defaults
+
+#: X.509 usages (pulumi-tls ``allowed_uses`` names) for each kind of certificate.
+CLIENT_USAGES = ("digital_signature", "client_auth")
+SERVER_USAGES = ("digital_signature", "server_auth")
+CA_USAGES = ("cert_signing", "crl_signing", "digital_signature")
+
 
 class KeyAlgorithm(str, enum.Enum):
     """The key of a generated certificate: ECDSA on P-384, or RSA of 2048 or 4096 bits."""
@@ -30,19 +34,6 @@ class KeyAlgorithm(str, enum.Enum):
     ECDSA_P384 = "ecdsa-p384"
     RSA_2048 = "rsa-2048"
     RSA_4096 = "rsa-4096"
-
-
-#: Defaults of :class:`ClusterCertificateArgs`, the only place they are written: the CN of Kong's
-#: hybrid examples, 1095 days (3 years, Kong's hybrid guide), renewal 30 days before expiry.
-CERTIFICATE_DEFAULTS = {"common_name": DEFAULT_CLUSTER_CN, "key_algorithm": KeyAlgorithm.ECDSA_P384,
-                        "validity_days": 1095, "early_renewal_days": 30}
-
-
-
-#: X.509 usages (pulumi-tls ``allowed_uses`` names) for each kind of certificate.
-CLIENT_USAGES = ("digital_signature", "client_auth")
-SERVER_USAGES = ("digital_signature", "server_auth")
-CA_USAGES = ("cert_signing", "crl_signing", "digital_signature")
 
 
 def key_args(algorithm: KeyAlgorithm) -> dict:
@@ -58,32 +49,50 @@ def key_args(algorithm: KeyAlgorithm) -> dict:
     raise ValueError(f"unknown key algorithm {algorithm!r}")
 
 
-@dataclass
-class ClusterCertificateArgs:
-    """Arguments of :class:`ClusterCertificate`.
+class CertificateSettings(TypedDict, total=False):
+    """How generated cluster certificates are made, as a user chooses (defaults:
+    :data:`CERTIFICATE_DEFAULTS`)."""
 
-    - ``common_name``: subject CN (Kong's examples use ``kong_clustering``); ``organization`` O.
-    - ``usages``: pulumi-tls ``allowed_uses`` (default :data:`CLIENT_USAGES`, or :data:`CA_USAGES`
-      with ``is_ca``); RSA keys also get ``key_encipherment``.
-    - ``dns_names``: subject alternative names (a control plane's service names).
-    - ``key_algorithm``: see :func:`key_args` (default ``ecdsa-p384``).
-    - ``validity_hours`` (default 26280 = 1095 days) and ``early_renewal_hours`` (default 720).
-    - ``is_ca``: make a certificate authority. ``ca``: the authority that signs this certificate
-      (default: self-signed).
-    - ``provided_cert_pem`` / ``provided_key_pem``: use these instead of generating (both or none).
+    common_name: str
+    """subject CN (default ``kong_clustering``)"""
+    organization: str
+    """subject O (default none)"""
+    key_algorithm: KeyAlgorithm
+    """``ecdsa-p384`` (default), ``rsa-2048``, ``rsa-4096``"""
+    validity_days: int
+    """days the certificate is valid (default 1095)"""
+    early_renewal_days: int
+    """``pulumi up`` replaces the certificate inside this many days before expiry (default 30)"""
+
+
+class ClusterCertificateArgs(CertificateSettings, total=False):
+    """Arguments of :class:`ClusterCertificate` (defaults: :data:`CERTIFICATE_DEFAULTS`).
+
+    Which certificate is made depends on which arguments are present: ``provided_cert_pem`` with
+    ``provided_key_pem`` (use these), ``is_ca`` (a certificate authority), ``ca_cert_pem`` with
+    ``ca_private_key_pem`` (signed by that authority), or none of them (self-signed).
     """
 
-    common_name: str = "kong_clustering"
-    usages: Optional[Sequence[str]] = None
-    organization: Optional[str] = None
-    dns_names: Sequence[str] = field(default_factory=tuple)
-    key_algorithm: KeyAlgorithm = "ecdsa-p384"
-    validity_hours: int = 1095 * 24
-    early_renewal_hours: int = 30 * 24
-    is_ca: bool = False
-    ca: Optional["ClusterCertificate"] = None
-    provided_cert_pem: Optional[pulumi.Input[str]] = None
-    provided_key_pem: Optional[pulumi.Input[str]] = None
+    usages: list[str]
+    """pulumi-tls ``allowed_uses`` (default: client usages, or CA usages with ``is_ca``); RSA keys also get ``key_encipherment``"""
+    dns_names: list[str]
+    """subject alternative names (a control plane's service names)"""
+    is_ca: bool
+    """make a certificate authority (default false)"""
+    ca_cert_pem: pulumi.Input[str]
+    """the authority that signs this certificate (PEM); with ``ca_private_key_pem``"""
+    ca_private_key_pem: pulumi.Input[str]
+    """that authority's private key (PEM, secret)"""
+    provided_cert_pem: pulumi.Input[str]
+    """use this certificate (PEM) instead of generating one; with ``provided_key_pem``"""
+    provided_key_pem: pulumi.Input[str]
+    """its private key (PEM); made a secret"""
+
+
+#: Defaults of :class:`ClusterCertificateArgs`, the only place they are written.
+CERTIFICATE_DEFAULTS: ClusterCertificateArgs = {
+    "common_name": DEFAULT_CLUSTER_CN, "key_algorithm": KeyAlgorithm.ECDSA_P384,
+    "validity_days": 1095, "early_renewal_days": 30, "is_ca": False, "dns_names": []}
 
 
 class ClusterCertificate(pulumi.ComponentResource):
@@ -94,8 +103,9 @@ class ClusterCertificate(pulumi.ComponentResource):
     Children: ``{name}-key`` (``tls:PrivateKey``) and ``{name}-cert`` (``tls:SelfSignedCert``, or
     ``{name}-csr`` and a ``tls:LocallySignedCert`` when ``ca`` is given); none when provided.
 
-    Raises ``ValueError`` when only one of the provided PEMs is given, when a provided certificate
-    is combined with ``ca`` or ``is_ca``, or when ``ca`` is not a certificate authority.
+    Raises ``ValueError`` when only one of a pair of PEMs (provided, or CA) is given, when a
+    provided certificate is combined with a CA or ``is_ca``, or when ``early_renewal_days`` is not
+    less than ``validity_days``.
     """
 
     cert_pem: pulumi.Output[str]
@@ -104,50 +114,53 @@ class ClusterCertificate(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterCertificateArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
-        provided = (args.provided_cert_pem is not None, args.provided_key_pem is not None)
+        settings = with_defaults(args, CERTIFICATE_DEFAULTS)
+        provided = ("provided_cert_pem" in settings, "provided_key_pem" in settings)
+        signed = ("ca_cert_pem" in settings, "ca_private_key_pem" in settings)
         if provided[0] != provided[1]:
             raise ValueError("give both provided_cert_pem and provided_key_pem, or neither")
-        if provided[0] and (args.ca is not None or args.is_ca):
+        if signed[0] != signed[1]:
+            raise ValueError("give both ca_cert_pem and ca_private_key_pem, or neither")
+        if provided[0] and (signed[0] or settings["is_ca"]):
             raise ValueError("a provided certificate cannot also be generated as or by a CA")
-        if args.ca is not None and not args.ca.is_ca:
-            raise ValueError("ca must be a ClusterCertificate made with is_ca=True")
-        if args.early_renewal_hours >= args.validity_hours:
-            raise ValueError("early_renewal_hours must be less than validity_hours")
-        super().__init__("kong-aws:certificates:ClusterCertificate", name, None, opts)
-        self.is_ca = args.is_ca
+        if settings["early_renewal_days"] >= settings["validity_days"]:
+            raise ValueError("early_renewal_days must be less than validity_days")
+        super().__init__(type_token(ClusterCertificate), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        algorithm = KeyAlgorithm(settings["key_algorithm"])
 
         if provided[0]:
-            cert_pem = pulumi.Output.from_input(args.provided_cert_pem)
-            key_pem = pulumi.Output.secret(args.provided_key_pem)
+            cert_pem = pulumi.Output.from_input(settings["provided_cert_pem"])
+            key_pem = pulumi.Output.secret(settings["provided_key_pem"])
         else:
-            key = tls.PrivateKey(f"{name}-key", **key_args(args.key_algorithm), opts=child)
+            key = tls.PrivateKey(f"{name}-key", **key_args(algorithm), opts=child)
             key_pem = pulumi.Output.secret(key.private_key_pem)
-            usages = list(args.usages if args.usages is not None
-                          else CA_USAGES if args.is_ca else CLIENT_USAGES)
-            if args.key_algorithm.startswith("rsa") and "key_encipherment" not in usages:
+            usages = list(settings["usages"] if settings.get("usages") is not None
+                          else CA_USAGES if settings["is_ca"] else CLIENT_USAGES)
+            if algorithm is not KeyAlgorithm.ECDSA_P384 and "key_encipherment" not in usages:
                 usages.append("key_encipherment")
-            subject = {"common_name": args.common_name}
-            if args.organization:
-                subject["organization"] = args.organization
+            subject = {"common_name": settings["common_name"]}
+            if settings.get("organization"):
+                subject["organization"] = settings["organization"]
             common = dict(
                 allowed_uses=usages,
-                validity_period_hours=args.validity_hours,
-                early_renewal_hours=args.early_renewal_hours,
-                is_ca_certificate=args.is_ca,
+                validity_period_hours=settings["validity_days"] * 24,
+                early_renewal_hours=settings["early_renewal_days"] * 24,
+                is_ca_certificate=settings["is_ca"],
                 set_subject_key_id=True,
             )
-            if args.ca is None:
+            dns_names = list(settings["dns_names"]) or None
+            if not signed[0]:
                 cert = tls.SelfSignedCert(
-                    f"{name}-cert", private_key_pem=key_pem, subject=subject,
-                    dns_names=list(args.dns_names) or None, **common, opts=child)
+                    f"{name}-cert", private_key_pem=key_pem, subject=subject, dns_names=dns_names,
+                    **common, opts=child)
             else:
                 csr = tls.CertRequest(
-                    f"{name}-csr", private_key_pem=key_pem, subject=subject,
-                    dns_names=list(args.dns_names) or None, opts=child)
+                    f"{name}-csr", private_key_pem=key_pem, subject=subject, dns_names=dns_names, opts=child)
                 cert = tls.LocallySignedCert(
                     f"{name}-cert", cert_request_pem=csr.cert_request_pem,
-                    ca_cert_pem=args.ca.cert_pem, ca_private_key_pem=args.ca.private_key_pem,
+                    ca_cert_pem=settings["ca_cert_pem"],
+                    ca_private_key_pem=pulumi.Output.secret(settings["ca_private_key_pem"]),
                     **common, opts=child)
             cert_pem = cert.cert_pem
 

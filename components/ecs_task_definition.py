@@ -1,6 +1,36 @@
-"""The ECS task definition of the Konnect data planes, with its certificate secret, role and logs."""
+"""The ECS task definition of Konnect data planes, with its certificate secret, role and logs.
+
+Replaces what the seeds paste into a task definition by hand (the certificate and key as plain
+environment variables): the cluster certificate and key live in one Secrets Manager secret and
+reach the container as ``secrets`` pinned to the secret's version, so a new certificate makes a
+new task definition revision.
+"""
 
 import enum
+import hashlib
+import json
+import re
+from typing import Optional, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
+from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, SecretSetting,
+                                      container_environment, image_reference)
+from components.konnect_api import KonnectEndpoint, parse_endpoint
+from components.package import type_token, with_defaults
+
+CONTAINER_NAME = "kong"
+#: Open files per container (soft and hard). Fargate's default is 65535 (ECS API reference, Ulimit,
+#: as botocore's ECS model has it); 1048576 is the ceiling AWS's Fargate task-definition guide gives
+#: (not checked offline here). Kong sizes ``worker_rlimit_nofile`` and worker connections from it.
+NOFILE_LIMIT = 1048576
+#: The container health check: ``kong health`` exits non-zero unless Kong's nginx is running. It is
+#: the HEALTHCHECK of Kong's own images and needs no tool (curl) the image may not ship.
+HEALTH_CHECK = {"command": ["CMD", "kong", "health"], "interval": 15, "timeout": 10,
+                "retries": 3, "startPeriod": 30}
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)$")
 
 
 class CpuArchitecture(str, enum.Enum):
@@ -10,7 +40,259 @@ class CpuArchitecture(str, enum.Enum):
     ARM64 = "ARM64"
 
 
+class DataPlaneTaskDefinitionArgs(TypedDict, total=False):
+    """Arguments of :class:`DataPlaneTaskDefinition` (defaults: :data:`TASK_DEFINITION_DEFAULTS`).
+
+    Values that shape the container's settings (``kong``, ``cpu``) are plain; the rest may be
+    outputs of other resources.
+    """
+
+    kong: KongArgs
+    """the Kong Gateway image and settings (required)"""
+    control_plane_endpoint: pulumi.Input[str]
+    """the Konnect control plane endpoint: host, ``host:port`` or ``https://`` URL (required)"""
+    telemetry_endpoint: pulumi.Input[str]
+    """the Konnect telemetry endpoint, same forms (required)"""
+    cert_pem: pulumi.Input[str]
+    """the data plane's cluster certificate, PEM, as pinned in Konnect (required)"""
+    private_key_pem: pulumi.Input[str]
+    """its private key, PEM (required; kept secret)"""
+    pinned_certificate_id: pulumi.Input[str]
+    """the id of the certificate's pin in Konnect: the certificate is stored only after the pin exists"""
+    region: pulumi.Input[str]
+    """the AWS region of the log group (required)"""
+    cpu: int
+    """task CPU units, 1024 = 1 vCPU (default 1024); one nginx worker per whole vCPU"""
+    memory: int
+    """task memory in MiB (default 2048), a size Fargate accepts with ``cpu``"""
+    cpu_architecture: CpuArchitecture
+    """``X86_64`` (default) or ``ARM64``"""
+    log_retention_days: pulumi.Input[int]
+    """days CloudWatch Logs keeps the container logs (default 30)"""
+    stop_timeout_seconds: int
+    """seconds a stopping task may drain, 2-120 (default 60)"""
+    secrets_kms_key_arn: str
+    """a customer managed KMS key for the secret (default: the AWS managed key)"""
+    family: str
+    """the task definition family (default ``<project>-<stack>-<name>``)"""
+    log_group_name: str
+    """the log group's name (default ``/kong-aws/<stack>/<name>``)"""
+
+
 #: Defaults of :class:`DataPlaneTaskDefinitionArgs`, the only place they are written: 1 vCPU and
 #: 2 GiB, logs kept 30 days, 60 s to drain on stop (Fargate allows up to 120 s).
-TASK_DEFINITION_DEFAULTS = {"cpu": 1024, "memory": 2048, "cpu_architecture": CpuArchitecture.X86_64,
-                            "log_retention_days": 30, "stop_timeout_seconds": 60}
+TASK_DEFINITION_DEFAULTS: DataPlaneTaskDefinitionArgs = {
+    "cpu": 1024, "memory": 2048, "cpu_architecture": CpuArchitecture.X86_64, "log_retention_days": 30,
+    "stop_timeout_seconds": 60}
+
+
+def worker_processes(cpu_units: int) -> int:
+    """nginx worker processes for a task of ``cpu_units`` (1024 = 1 vCPU): one per whole vCPU,
+    at least one. Kong's ``auto`` would count the Fargate host's CPUs, not the task's share."""
+    return max(1, cpu_units // 1024)
+
+
+def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: KonnectEndpoint,
+                    cpu_units: int, cert_ref: str, key_ref: str) -> KongNode:
+    """The Kong node a Konnect data plane on ECS runs (settings of Konnect's data plane guide:
+    ../shared/reference/konnect-endpoints.json ``konnect_data_plane_minimum_kong_conf``).
+
+    ``control_plane`` / ``telemetry``: the Konnect endpoints; ``cert_ref`` / ``key_ref``: the
+    Secrets Manager ``valueFrom`` references of the cluster certificate and key.
+    """
+    kong = with_defaults(kong, KONG_DEFAULTS)  # type: ignore[assignment]
+    cp, tp = control_plane, telemetry
+    return KongNode(
+        role="data_plane",
+        cluster_mtls="pki",
+        cluster_cert=SecretSetting(cert_ref),
+        cluster_cert_key=SecretSetting(key_ref),
+        control_plane=ClusterEndpoint(address=cp.address, server_name=cp.host),
+        telemetry=ClusterEndpoint(address=tp.address, server_name=tp.host),
+        konnect=True,
+        labels=dict(kong["data_plane_labels"]),
+        worker_processes=worker_processes(cpu_units),
+        router_flavor=str(getattr(kong["router_flavor"], "value", kong["router_flavor"])),
+        log_level=str(getattr(kong["log_level"], "value", kong["log_level"])),
+        trusted_certificates=("system",),
+    )
+
+
+def container_definitions(node: KongNode, image: str, log_group: str, region: str, stop_timeout: int,
+                          cert_sha256: str) -> list[dict]:
+    """The task's container definitions (ECS ``ContainerDefinition`` shape, camelCase keys).
+
+    ``cert_sha256`` is written as a Docker label so that a new certificate makes a new task
+    definition revision and rolls the service.
+    """
+    environment, secrets = container_environment(node.settings())
+    return [{
+        "name": CONTAINER_NAME,
+        "image": image,
+        "essential": True,
+        "portMappings": [
+            {"name": "proxy-http", "containerPort": PROXY_HTTP_PORT, "protocol": "tcp"},
+            {"name": "proxy-https", "containerPort": PROXY_HTTPS_PORT, "protocol": "tcp"},
+            {"name": "status", "containerPort": STATUS_PORT, "protocol": "tcp"},
+        ],
+        "environment": environment,
+        "secrets": secrets,
+        "healthCheck": HEALTH_CHECK,
+        "ulimits": [{"name": "nofile", "softLimit": NOFILE_LIMIT, "hardLimit": NOFILE_LIMIT}],
+        "stopTimeout": stop_timeout,
+        "linuxParameters": {"initProcessEnabled": True},
+        "dockerLabels": {"kong-aws.cluster-cert-sha256": cert_sha256},
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": CONTAINER_NAME,
+                # Never block Kong's workers on a slow log pipeline.
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
+        },
+    }]
+
+
+def execution_role_policy(secret_arn: str, log_group_arn: str, kms_key_arn: Optional[str],
+                          image: str) -> dict:
+    """The task execution role's only policy: read exactly the certificate secret (and decrypt it
+    with its KMS key when one is given), write to exactly the log group, and pull the image when
+    it lives in ECR. Returns an IAM policy document (dict)."""
+    statements: list[dict] = [
+        {"Sid": "ReadClusterCertificate", "Effect": "Allow",
+         "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret_arn]},
+        {"Sid": "WriteLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [f"{log_group_arn}:log-stream:*"]},
+    ]
+    if kms_key_arn:
+        region = kms_key_arn.split(":")[3]
+        statements.append({
+            "Sid": "DecryptClusterCertificate", "Effect": "Allow", "Action": ["kms:Decrypt"],
+            "Resource": [kms_key_arn],
+            "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}})
+    ecr = _ECR_IMAGE.match(image)
+    if ecr:
+        account, region, repository = ecr.group(1), ecr.group(2), re.split(r"[:@]", ecr.group(3))[0]
+        statements += [
+            {"Sid": "EcrAuth", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
+            {"Sid": "EcrPull", "Effect": "Allow",
+             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+             "Resource": [f"arn:aws:ecr:{region}:{account}:repository/{repository}"]},
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+class DataPlaneTaskDefinition(pulumi.ComponentResource):
+    """The Fargate task definition of Konnect data planes (type ``kong-aws:index:DataPlaneTaskDefinition``).
+
+    Children: ``{name}-cluster-cert`` (a Secrets Manager secret with JSON keys ``cert`` and
+    ``key``, 7 days' recovery window, and its version, stored only after ``pinned_certificate_id``
+    exists), ``{name}-logs`` (the log group), ``{name}-execution`` (the task execution role, which
+    only ECS acting for this account may assume, and its one policy,
+    :func:`execution_role_policy`) and ``{name}-task`` (the task definition: one container
+    :data:`CONTAINER_NAME` from :func:`container_definitions`, Linux on Fargate, ``awsvpc``).
+
+    Outputs: ``task_definition_arn``, ``family``, ``secret_arn``, ``log_group_name``,
+    ``execution_role_arn``.
+    """
+
+    task_definition_arn: pulumi.Output[str]
+    family: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DataPlaneTaskDefinitionArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(type_token(DataPlaneTaskDefinition), name, None, opts)
+        settings = with_defaults(args, TASK_DEFINITION_DEFAULTS)
+        child = pulumi.ResourceOptions(parent=self)
+        kong = with_defaults(settings["kong"], KONG_DEFAULTS)
+        kms_key_arn: Optional[str] = settings.get("secrets_kms_key_arn")
+        image = image_reference(kong["image"], kong["version"])
+
+        # --- Certificate and key in Secrets Manager (one secret, two JSON keys).
+        secret = aws.secretsmanager.Secret(
+            f"{name}-cluster-cert",
+            description="Kong data plane cluster certificate and key (Konnect mTLS), JSON keys cert and key",
+            kms_key_id=kms_key_arn, recovery_window_in_days=7, opts=child)
+        # Waiting on the pin's id orders the version after the pin: a rotated certificate is pinned
+        # in Konnect before any task can read it.
+        pinned = pulumi.Output.from_input(settings.get("pinned_certificate_id", ""))
+        secret_string = pulumi.Output.secret(pulumi.Output.all(
+            pulumi.Output.json_dumps({"cert": settings["cert_pem"], "key": settings["private_key_pem"]}),
+            pinned).apply(lambda values: values[0]))
+        secret_version = aws.secretsmanager.SecretVersion(
+            f"{name}-cluster-cert", secret_id=secret.id, secret_string=secret_string, opts=child)
+
+        # --- Logs.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=settings.get("log_group_name", f"/kong-aws/{pulumi.get_stack()}/{name}"),
+            retention_in_days=settings["log_retention_days"], opts=child)
+
+        # --- Task execution role: pull the image, read the secret, write the logs; nothing more.
+        identity = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
+        role = aws.iam.Role(
+            f"{name}-execution",
+            description="ECS task execution role of the Kong data planes",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    # Only ECS acting for this account may assume it (confused deputy guard).
+                    "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+                }],
+            }),
+            opts=child)
+        policy = aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=role.id,
+            policy=pulumi.Output.all(secret.arn, log_group.arn).apply(
+                lambda arns: json.dumps(execution_role_policy(arns[0], arns[1], kms_key_arn, image))),
+            opts=child)
+
+        cpu, stop_timeout = int(settings["cpu"]), int(settings["stop_timeout_seconds"])
+
+        def render(values: list) -> str:
+            secret_arn, version_id, log_group_name, cert_pem, cp_endpoint, tp_endpoint, region = values
+            # valueFrom: <secret arn>:<json key>:<version stage>:<version id> (pinned version).
+            node = data_plane_node(kong, parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint), cpu,
+                                   f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}")
+            cert_sha256 = hashlib.sha256(cert_pem.encode()).hexdigest()
+            return json.dumps(container_definitions(node, image, log_group_name, region, stop_timeout,
+                                                    cert_sha256))
+
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=settings.get("family", f"{pulumi.get_project()}-{pulumi.get_stack()}-{name}"),
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(cpu),
+            memory=str(settings["memory"]),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX",
+                cpu_architecture=CpuArchitecture(settings["cpu_architecture"]).value),
+            execution_role_arn=role.arn,
+            container_definitions=pulumi.Output.all(
+                secret.arn, secret_version.version_id, log_group.name, settings["cert_pem"],
+                settings["control_plane_endpoint"], settings["telemetry_endpoint"], settings["region"],
+            ).apply(render),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
+
+        self.task_definition_arn = task_definition.arn
+        self.family = task_definition.family
+        self.secret_arn = secret.arn
+        self.log_group_name = log_group.name
+        self.execution_role_arn = role.arn
+        self.register_outputs({
+            "taskDefinitionArn": self.task_definition_arn,
+            "family": self.family,
+            "secretArn": self.secret_arn,
+            "logGroupName": self.log_group_name,
+            "executionRoleArn": self.execution_role_arn,
+        })

@@ -28,25 +28,16 @@ Facts taken from AWS (Amazon EKS User Guide, docs.aws.amazon.com/eks/latest/user
   (public) and ``kubernetes.io/role/internal-elb`` (private).
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import Optional, Required, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-if TYPE_CHECKING:
-    from components.config import EksConfig
-
-#: Defaults of :class:`EksClusterArgs`, the only place they are written (Kubernetes 1.33; Auto
-#: Mode needs 1.29 or later).
-EKS_DEFAULTS = {"version": "1.33", "endpoint_public_access": True, "public_access_cidrs": ["0.0.0.0/0"],
-                "admin_role_arns": [], "log_retention_days": 30}
+from components.package import type_token, with_defaults
 
 #: The managed policies of the Auto Mode cluster role (auto-cluster-iam-role.html).
 CLUSTER_ROLE_POLICIES = ("AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
@@ -157,14 +148,29 @@ def cluster_role_inline_policy(key_arn: str) -> dict:
     ]}
 
 
-@dataclass
-class EksClusterArgs:
-    """Arguments of :class:`EksCluster`.
+class EksSettings(TypedDict, total=False):
+    """The cluster as a user chooses it (defaults: :data:`EKS_DEFAULTS`)."""
 
-    ``config``: the validated ``kong-aws:eks`` section. ``vpc_id``, ``private_subnet_ids`` and
-    ``public_subnet_ids``: the stack's network (a new cluster needs private subnets in at least two
-    zones, with a NAT route to the internet). ``region``: the AWS region (``aws:region``), used in
-    the kubeconfig's ``aws eks get-token``.
+    cluster_name: str
+    """use this existing EKS cluster instead of creating one"""
+    version: pulumi.Input[str]
+    """new cluster: Kubernetes version, 1.29 or later for Auto Mode (default ``1.33``)"""
+    endpoint_public_access: bool
+    """new cluster: a public API endpoint besides the private one (default true)"""
+    public_access_cidrs: list[str]
+    """new cluster: who may reach the public API endpoint (default all)"""
+    admin_role_arns: list[str]
+    """new cluster: more IAM roles given cluster admin (default none)"""
+    log_retention_days: pulumi.Input[int]
+    """new cluster: days the control plane logs are kept (default 30)"""
+    storage_class_name: str
+    """existing cluster: the StorageClass for volumes (default: the cluster's default class)"""
+    load_balancer_class: str
+    """existing cluster: the proxy Service's load balancer class (default the AWS Load Balancer Controller's)"""
+
+
+class EksClusterArgs(EksSettings, total=False):
+    """Arguments of :class:`EksCluster`: :class:`EksSettings` and where the cluster lives.
 
     Only the private subnets are given to a new cluster. Auto Mode's default node class places nodes
     in the cluster's subnets (automode-get-started-cli.html; aws/containers-roadmap#2793,
@@ -172,15 +178,21 @@ class EksClusterArgs:
     subnet would get a public address or no route out. Internet-facing load balancers do not need
     the public subnets in the cluster: Auto Mode finds them by their ``kubernetes.io/role/elb`` tag
     (tag-subnets-auto.html), or a Service names them with the
-    ``service.beta.kubernetes.io/aws-load-balancer-subnets`` annotation. ``vpc_id`` and
-    ``public_subnet_ids`` are accepted for the callers' symmetry and not used by the cluster.
+    ``service.beta.kubernetes.io/aws-load-balancer-subnets`` annotation.
     """
 
-    config: EksConfig
-    vpc_id: pulumi.Input[str]
-    private_subnet_ids: pulumi.Input[Sequence[str]]
-    public_subnet_ids: pulumi.Input[Sequence[str]]
-    region: str
+    region: Required[str]
+    """the AWS region (``aws:region``), used in the kubeconfig's ``aws eks get-token``"""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """new cluster (required then): private subnets in at least two zones, with a route to the internet"""
+    new_cluster_name: str
+    """new cluster: its EKS name (default :func:`cluster_name_for` of the project, stack and component name)"""
+
+
+#: Defaults of :class:`EksClusterArgs`, the only place they are written (Kubernetes 1.33; Auto
+#: Mode needs 1.29 or later).
+EKS_DEFAULTS: EksSettings = {"version": "1.33", "endpoint_public_access": True, "public_access_cidrs": ["0.0.0.0/0"],
+                             "admin_role_arns": [], "log_retention_days": 30}
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -212,10 +224,10 @@ class EksCluster(pulumi.ComponentResource):
     The Kubernetes API must be reachable from where ``pulumi up`` runs: with
     ``endpointPublicAccess`` false or ``publicAccessCidrs`` that exclude it, run from inside the VPC.
 
-    Raises ``ValueError`` before any child is declared when ``config`` sets ``storageClassName`` or
-    ``loadBalancerClass`` for a new cluster or ``adminRoleArns`` for an existing one, when given
-    fewer than two private subnets (as a plain list), or when the identity running ``pulumi up`` is
-    not an IAM role or user (:func:`admin_principals`).
+    Raises ``ValueError`` before any child is declared when ``storage_class_name`` or
+    ``load_balancer_class`` is given for a new cluster or ``admin_role_arns`` for an existing one,
+    when a new cluster gets fewer than two private subnets (as a plain list), or when the identity
+    running ``pulumi up`` is not an IAM role or user (:func:`admin_principals`).
     """
 
     cluster_name: pulumi.Output[str]
@@ -224,41 +236,40 @@ class EksCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     storage_class_name: pulumi.Output[Optional[str]]
     load_balancer_class: pulumi.Output[str]
-    provider: k8s.Provider
     _ca_data: pulumi.Output[str]
 
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        cfg = args.config
-        if cfg.existing and cfg.admin_role_arns:
-            raise ValueError(f"kong-aws:eks.adminRoleArns: got {list(cfg.admin_role_arns)}; only used with a new "
-                             "cluster (an existing cluster's access entries are its owner's to manage)")
-        if not cfg.existing:
-            for key, value in (("storageClassName", cfg.storage_class_name),
-                               ("loadBalancerClass", cfg.load_balancer_class)):
-                if value is not None:
-                    raise ValueError(f"kong-aws:eks.{key}: got {value!r}; only used with an existing cluster "
-                                     "(kong-aws:eks.clusterName); a new cluster uses EKS Auto Mode's")
-            subnets = args.private_subnet_ids
-            if isinstance(subnets, (list, tuple)) and len(subnets) < 2:
+        cfg = with_defaults(args, EKS_DEFAULTS)
+        existing = cfg.get("cluster_name") is not None
+        if existing and cfg["admin_role_arns"]:
+            raise ValueError(f"admin_role_arns {list(cfg['admin_role_arns'])} are only used with a new cluster "
+                             "(an existing cluster's access entries are its owner's to manage)")
+        if not existing:
+            for key in ("storage_class_name", "load_balancer_class"):
+                if cfg.get(key) is not None:
+                    raise ValueError(f"{key} {cfg[key]!r} is only used with an existing cluster "
+                                     "(cluster_name); a new cluster uses EKS Auto Mode's")
+            subnets = cfg.get("private_subnet_ids")
+            if subnets is None or (isinstance(subnets, (list, tuple)) and len(subnets) < 2):
                 raise ValueError(f"an EKS cluster needs private subnets in at least two availability zones, "
-                                 f"got {list(subnets)}")
-        super().__init__("kong-aws:eks:EksCluster", name, None, opts)
+                                 f"got {subnets}")
+        super().__init__(type_token(EksCluster), name, None, opts)
 
-        if cfg.existing:
-            access = self._existing(args)
+        if existing:
+            access = self._existing(cfg)
         else:
-            access = self._create(name, args)
+            access = self._create(name, cfg)
 
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             self.cluster_name, self.endpoint, self._ca_data,
-        ).apply(lambda v: json.dumps(kubeconfig_document(v[0], v[1], v[2], args.region))))
+        ).apply(lambda v: json.dumps(kubeconfig_document(v[0], v[1], v[2], cfg["region"]))))
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=access))
 
-        if cfg.existing:
-            self.storage_class_name = pulumi.Output.from_input(cfg.storage_class_name)
-            lb_class = cfg.load_balancer_class if cfg.load_balancer_class is not None else LOAD_BALANCER_CONTROLLER_CLASS
+        if existing:
+            self.storage_class_name = pulumi.Output.from_input(cfg.get("storage_class_name"))
+            lb_class = cfg.get("load_balancer_class") or LOAD_BALANCER_CONTROLLER_CLASS
             self.load_balancer_class = pulumi.Output.from_input(lb_class)
         else:
             self.storage_class_name = self._storage_class(name).metadata.apply(lambda m: m.name)
@@ -275,8 +286,8 @@ class EksCluster(pulumi.ComponentResource):
 
     # --- An existing cluster -----------------------------------------------------------------
 
-    def _existing(self, args: EksClusterArgs) -> list[pulumi.Resource]:
-        found = aws.eks.get_cluster_output(name=args.config.cluster_name,
+    def _existing(self, cfg: dict) -> list[pulumi.Resource]:
+        found = aws.eks.get_cluster_output(name=cfg["cluster_name"],
                                            opts=pulumi.InvokeOutputOptions(parent=self))
         self.cluster_name = found.name
         self.endpoint = found.endpoint
@@ -286,16 +297,15 @@ class EksCluster(pulumi.ComponentResource):
 
     # --- A new EKS Auto Mode cluster -----------------------------------------------------------
 
-    def _create(self, name: str, args: EksClusterArgs) -> list[pulumi.Resource]:
-        cfg = args.config
+    def _create(self, name: str, cfg: dict) -> list[pulumi.Resource]:
         child = pulumi.ResourceOptions(parent=self)
-        cluster_name = cluster_name_for(pulumi.get_project(), pulumi.get_stack(), name)
+        cluster_name = cfg.get("new_cluster_name") or cluster_name_for(pulumi.get_project(), pulumi.get_stack(), name)
 
         # Who runs `pulumi up`: an assumed-role session resolves to its IAM role (with its path).
         invoke = pulumi.InvokeOptions(parent=self)
         caller = aws.get_caller_identity(opts=invoke)
         deployer = aws.iam.get_session_context(arn=caller.arn, opts=invoke).issuer_arn
-        principals = admin_principals(deployer, cfg.admin_role_arns)
+        principals = admin_principals(deployer, cfg["admin_role_arns"])
         partition = caller.arn.split(":")[1]
 
         def managed(policy: str) -> str:
@@ -326,18 +336,18 @@ class EksCluster(pulumi.ComponentResource):
         # Created before the cluster so that EKS writes into a group with this retention.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs", name=f"/aws/eks/{cluster_name}/cluster",
-            retention_in_days=cfg.log_retention_days, opts=child)
+            retention_in_days=cfg["log_retention_days"], opts=child)
 
         cluster = aws.eks.Cluster(
             f"{name}-cluster",
             name=cluster_name,
-            version=cfg.version,
+            version=cfg["version"],
             role_arn=cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=args.private_subnet_ids,
+                subnet_ids=cfg["private_subnet_ids"],
                 endpoint_private_access=True,
-                endpoint_public_access=cfg.endpoint_public_access,
-                public_access_cidrs=list(cfg.public_access_cidrs) if cfg.endpoint_public_access else None),
+                endpoint_public_access=cfg["endpoint_public_access"],
+                public_access_cidrs=list(cfg["public_access_cidrs"]) if cfg["endpoint_public_access"] else None),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False),
             bootstrap_self_managed_addons=False,

@@ -11,52 +11,108 @@ Kong's settings for both releases come from :mod:`components.kong_settings` (the
 builds the ECS data plane's) and are rendered as the chart's ``env:`` block.
 """
 
-from __future__ import annotations
-
+import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.certificates import (CLIENT_USAGES, SERVER_USAGES, ClusterCertificate,
+from components.certificates import (CLIENT_USAGES, SERVER_USAGES, CertificateSettings, ClusterCertificate,
                                      ClusterCertificateArgs)
-if TYPE_CHECKING:
-    from components.config import CertificateConfig, HybridConfig, KongConfig, PostgresConfig, ProvidedCertificate
-from components.kong_facts import ClusterMtls
-from components.kong_settings import (ClusterEndpoint, KongNode, KubernetesSecretKey, PostgresConnection,
-                                      STATUS_PORT, helm_env)
-from components.postgres import Postgres, PostgresArgs
+from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CHART_REPOSITORY, CLUSTER_PORT, DEFAULT_CLUSTER_CN,
+                                   STATUS_PATH, STATUS_PORT, TELEMETRY_PORT, ClusterMtls, chart_service_host,
+                                   chart_service_name)
+from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, KubernetesSecretKey,
+                                      PostgresConnection, helm_env, image_reference)
+from components.package import type_token, with_defaults
+from components.postgres import Postgres, PostgresArgs, PostgresSettings
 
-#: Defaults of :class:`KongHybridArgs`, the only place they are written. ``chart_version`` 3.4.1 is
-#: the chart in ../shared/reference/kong-chart-3.4.1 that the tests render.
-HYBRID_DEFAULTS = {"namespace": "kong", "chart_version": "3.4.1", "control_plane_release": "kong-cp",
-                   "data_plane_release": "kong-dp", "cluster_mtls": ClusterMtls.PKI, "control_plane_replicas": 2,
-                   "data_plane_min_replicas": 2, "data_plane_max_replicas": 6, "data_plane_cpu_target_percent": 70,
-                   "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"]}
-CHART = "kong"
-CHART_REPOSITORY = "https://charts.konghq.com"
-#: Ports of the control plane's cluster and cluster telemetry listeners (the chart's defaults,
-#: ../shared/reference/kong-chart-values.yaml ``cluster.tls`` and ``clustertelemetry.tls``).
-CLUSTER_PORT = 8005
-TELEMETRY_PORT = 8006
+__all__ = ["CLUSTER_PORT", "TELEMETRY_PORT", "chart_service_host", "KongHybrid", "KongHybridArgs", "HybridSettings",
+           "HYBRID_DEFAULTS"]
+
 #: Where the chart mounts each ``secretVolumes`` entry: ``/etc/secrets/<secret name>``.
 SECRET_MOUNT = "/etc/secrets"
 LICENSE_SECRET = "kong-enterprise-license"
 #: The subject name of a ``shared`` cluster certificate, the one Kong's hybrid guide uses.
-SHARED_NAME = "kong_clustering"
+SHARED_NAME = DEFAULT_CLUSTER_CN
 
 
-def chart_service_host(release: str, service: str, namespace: str) -> str:
-    """The DNS name of a Service the Kong chart creates for ``service`` (``cluster``,
-    ``clustertelemetry``, ``admin``, ``proxy`` ...) in release ``release``.
+class HybridSettings(TypedDict, total=False):
+    """The control plane and data plane releases as a user chooses them (defaults:
+    :data:`HYBRID_DEFAULTS`)."""
 
-    The chart names objects ``<release>-kong`` (its ``kong.fullname`` helper) and a service
-    ``<fullname>-<service>``; seed 002 shows the same names in a real install (``kong-cp-kong-cluster``,
-    ``kong-cp-kong-clustertelemetry``, ``kong-cp-kong-admin``, ``kong-dp-kong-proxy``).
-    """
-    return f"{release}-{CHART}-{service}.{namespace}.svc.cluster.local"
+    namespace: str
+    """Kubernetes namespace of both releases (default ``kong``)"""
+    chart_version: str
+    """version of the ``kong`` Helm chart from https://charts.konghq.com (default ``3.4.1``)"""
+    control_plane_release: str
+    """Helm release name of the control plane (default ``kong-cp``)"""
+    data_plane_release: str
+    """Helm release name of the data planes (default ``kong-dp``)"""
+    cluster_mtls: ClusterMtls
+    """``pki`` (a CA and a certificate per role, default) or ``shared`` (one certificate)"""
+    control_plane_replicas: int
+    """control plane replicas, 1-10 (default 2)"""
+    data_plane_min_replicas: int
+    """data plane replicas, the autoscaler's minimum (default 2)"""
+    data_plane_max_replicas: int
+    """the autoscaler's maximum (default 6); equal to the minimum: no autoscaler"""
+    data_plane_cpu_target_percent: int
+    """average CPU the autoscaler aims at (default 70)"""
+    proxy_internal: bool
+    """an internal NLB for the proxy (default false)"""
+    allowed_cidrs: list[str]
+    """who may reach the proxy (default all)"""
+
+
+class KongHybridArgs(TypedDict, total=False):
+    """Arguments of :class:`KongHybrid`. The cluster's Kubernetes provider reaches it through
+    ``opts`` (``providers``)."""
+
+    kong: Required[KongArgs]
+    """the Kong Gateway both releases run"""
+    hybrid: HybridSettings
+    """the releases"""
+    certificate: CertificateSettings
+    """how the cluster certificates are generated"""
+    postgres: PostgresSettings
+    """the control plane's database"""
+    cluster_cert_pem: pulumi.Input[str]
+    """a shared cluster certificate to use instead of generating one (``cluster_mtls`` ``shared``)"""
+    cluster_cert_key_pem: pulumi.Input[str]
+    """its private key (kept secret)"""
+    enterprise_license: pulumi.Input[str]
+    """the Kong Enterprise license JSON (kept secret); none: Kong's free mode"""
+    vpc_id: pulumi.Input[str]
+    """RDS: the VPC"""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """RDS: private subnets of the DB subnet group"""
+    cluster_security_group_id: pulumi.Input[str]
+    """RDS: the cluster security group allowed to reach the database"""
+    storage_class_name: pulumi.Input[str]
+    """in-cluster PostgreSQL: the StorageClass of its volume"""
+    load_balancer_class: pulumi.Input[str]
+    """the proxy Service's load balancer class (default: none, the cluster's default)"""
+
+
+#: Defaults of :class:`HybridSettings`, the only place they are written. ``chart_version`` 3.4.1 is
+#: the chart in ../shared/reference/kong-chart-3.4.1 that the tests render.
+HYBRID_DEFAULTS: HybridSettings = {
+    "namespace": "kong", "chart_version": "3.4.1", "control_plane_release": "kong-cp",
+    "data_plane_release": "kong-dp", "cluster_mtls": ClusterMtls.PKI, "control_plane_replicas": 2,
+    "data_plane_min_replicas": 2, "data_plane_max_replicas": 6, "data_plane_cpu_target_percent": 70,
+    "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"]}
+
+
+#: Types of the components before they formed one package (aliases keep their URNs).
+_TYPE_BEFORE = {"Postgres": "kong-aws:postgres:Postgres", "ClusterCertificate": "kong-aws:certificates:ClusterCertificate"}
+
+
+def _value(item: Any) -> Any:
+    return item.value if isinstance(item, enum.Enum) else item
 
 
 def _mount(secret: str, key: str) -> str:
@@ -73,16 +129,16 @@ class ClusterSecrets:
     ca: Optional[str]
 
 
-def _common(kong: KongConfig, hybrid: HybridConfig) -> dict[str, Any]:
-    return dict(cluster_mtls=hybrid.cluster_mtls, router_flavor=kong.router_flavor, log_level=kong.log_level,
-                status_port=STATUS_PORT)
+def _common(kong: Mapping[str, Any], hybrid: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(cluster_mtls=_value(hybrid["cluster_mtls"]), router_flavor=_value(kong["router_flavor"]),
+                log_level=_value(kong["log_level"]), status_port=STATUS_PORT)
 
 
-def _ca_path(hybrid: HybridConfig, secrets: ClusterSecrets) -> Optional[str]:
-    return _mount(secrets.ca, "ca.crt") if hybrid.cluster_mtls == "pki" and secrets.ca else None
+def _ca_path(hybrid: Mapping[str, Any], secrets: ClusterSecrets) -> Optional[str]:
+    return _mount(secrets.ca, "ca.crt") if hybrid["cluster_mtls"] == "pki" and secrets.ca else None
 
 
-def control_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets,
+def control_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets,
                        database: PostgresConnection) -> KongNode:
     """The control plane of a hybrid install, as configuration data: its database, its cluster
     certificate and (``pki``) the CA it verifies data planes with, read from the files the chart
@@ -93,7 +149,7 @@ def control_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterS
                     cluster_ca_cert=_ca_path(hybrid, secrets), **_common(kong, hybrid))
 
 
-def data_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecrets) -> KongNode:
+def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets) -> KongNode:
     """The data plane of a hybrid install, as configuration data.
 
     It dials ``<control plane release>-kong-cluster`` (8005) and ``-clustertelemetry`` (8006) in
@@ -101,7 +157,7 @@ def data_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecr
     to ``lua_ssl_trusted_certificate`` itself, per ../shared/reference/kong_conf_validation.json) or
     by the shared certificate, listed as trusted as in the chart's hybrid example.
     """
-    ns, cp_release, pki = hybrid.namespace, hybrid.control_plane_release, hybrid.cluster_mtls == "pki"
+    ns, cp_release, pki = hybrid["namespace"], hybrid["control_plane_release"], hybrid["cluster_mtls"] == "pki"
     cluster_host = chart_service_host(cp_release, "cluster", ns)
     telemetry_host = chart_service_host(cp_release, "clustertelemetry", ns)
     cert = secrets.data_plane
@@ -111,22 +167,22 @@ def data_plane_node(kong: KongConfig, hybrid: HybridConfig, secrets: ClusterSecr
         cluster_ca_cert=_ca_path(hybrid, secrets),
         control_plane=ClusterEndpoint(f"{cluster_host}:{CLUSTER_PORT}", cluster_host if pki else SHARED_NAME),
         telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME),
-        labels=kong.data_plane_labels,
+        labels=kong["data_plane_labels"],
         trusted_certificates=("system",) if pki else ("system", _mount(secrets.control_plane, "tls.crt")),
         **_common(kong, hybrid))
 
 
-def _image(kong: KongConfig) -> dict:
-    if kong.version.startswith("sha256:"):
-        return {"repository": kong.image, "unifiedRepoTag": kong.image_ref}
-    return {"repository": kong.image, "tag": kong.version}
+def _image(kong: Mapping[str, Any]) -> dict:
+    if kong["version"].startswith("sha256:"):
+        return {"repository": kong["image"], "unifiedRepoTag": image_reference(kong["image"], kong["version"])}
+    return {"repository": kong["image"], "tag": kong["version"]}
 
 
 def _service(enabled: bool, **extra: Any) -> dict:
     return {"enabled": enabled, **extra}
 
 
-def control_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode, secrets: ClusterSecrets,
+def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: KongNode, secrets: ClusterSecrets,
                          licensed: bool, cert_sha256: str) -> dict:
     """Helm values of the control plane release (keys as in the chart's values.yaml).
 
@@ -138,9 +194,9 @@ def control_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode,
         "image": _image(kong),
         "env": helm_env(node.settings()),
         "secretVolumes": volumes,
-        "replicaCount": hybrid.control_plane_replicas,
+        "replicaCount": hybrid["control_plane_replicas"],
         "admin": _service(True, type="ClusterIP", http={"enabled": False},
-                          tls={"enabled": True, "servicePort": 8444, "containerPort": 8444}),
+                          tls={"enabled": True, "servicePort": ADMIN_HTTPS_PORT, "containerPort": ADMIN_HTTPS_PORT}),
         "manager": _service(True, type="ClusterIP"),
         "cluster": _service(True, type="ClusterIP",
                             tls={"enabled": True, "servicePort": CLUSTER_PORT, "containerPort": CLUSTER_PORT}),
@@ -152,7 +208,7 @@ def control_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode,
         "postgresql": {"enabled": False},
         "migrations": {"preUpgrade": True, "postUpgrade": True},
         "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
-        "podDisruptionBudget": {"enabled": hybrid.control_plane_replicas > 1, "maxUnavailable": 1},
+        "podDisruptionBudget": {"enabled": hybrid["control_plane_replicas"] > 1, "maxUnavailable": 1},
         "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
     }
     values["enterprise"] = ({"enabled": True, "license_secret": LICENSE_SECRET} if licensed
@@ -160,7 +216,7 @@ def control_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode,
     return values
 
 
-def data_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode, secrets: ClusterSecrets,
+def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: KongNode, secrets: ClusterSecrets,
                       licensed: bool, cert_sha256: str, load_balancer_class: Optional[str]) -> dict:
     """Helm values of the data plane release (keys as in the chart's values.yaml).
 
@@ -170,27 +226,27 @@ def data_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode, se
     plane has no configuration, which would keep a new install from ever becoming ready.
     """
     volumes = [secrets.data_plane] + ([secrets.ca] if secrets.ca else [])
-    autoscale = hybrid.data_plane_max_replicas > hybrid.data_plane_min_replicas
-    scheme = "internal" if hybrid.proxy_internal else "internet-facing"
+    autoscale = hybrid["data_plane_max_replicas"] > hybrid["data_plane_min_replicas"]
+    scheme = "internal" if hybrid["proxy_internal"] else "internet-facing"
     proxy = _service(
         True, type="LoadBalancer",
         annotations={"service.beta.kubernetes.io/aws-load-balancer-scheme": scheme,
                      "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"},
-        loadBalancerSourceRanges=list(hybrid.allowed_cidrs))
+        loadBalancerSourceRanges=list(hybrid["allowed_cidrs"]))
     if load_balancer_class:
         proxy["loadBalancerClass"] = load_balancer_class
-    probe = {"httpGet": {"path": "/status", "port": "status", "scheme": "HTTP"},
+    probe = {"httpGet": {"path": STATUS_PATH, "port": "status", "scheme": "HTTP"},
              "initialDelaySeconds": 5, "timeoutSeconds": 5, "periodSeconds": 10, "failureThreshold": 3}
     values = {
         "image": _image(kong),
         "env": helm_env(node.settings()),
         "secretVolumes": volumes,
-        "replicaCount": hybrid.data_plane_min_replicas,
+        "replicaCount": hybrid["data_plane_min_replicas"],
         "autoscaling": {
-            "enabled": autoscale, "minReplicas": hybrid.data_plane_min_replicas,
-            "maxReplicas": hybrid.data_plane_max_replicas,
+            "enabled": autoscale, "minReplicas": hybrid["data_plane_min_replicas"],
+            "maxReplicas": hybrid["data_plane_max_replicas"],
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                "type": "Utilization", "averageUtilization": hybrid.data_plane_cpu_target_percent}}}],
+                "type": "Utilization", "averageUtilization": hybrid["data_plane_cpu_target_percent"]}}}],
         },
         "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
         "admin": _service(False),
@@ -208,35 +264,8 @@ def data_plane_values(kong: KongConfig, hybrid: HybridConfig, node: KongNode, se
     return values
 
 
-@dataclass
-class KongHybridArgs:
-    """Arguments of :class:`KongHybrid`.
-
-    ``kong``, ``hybrid``, ``certificate``, ``postgres``: the validated config sections;
-    ``provided_certificate``: a shared certificate given as secret config (``shared`` mode);
-    ``enterprise_license``: the license JSON (a secret) or None for Kong's free mode.
-    ``provider``: the cluster's Kubernetes provider (every Kubernetes object uses it).
-    ``storage_class_name`` and ``load_balancer_class``: what the cluster offers;
-    ``vpc_id``, ``private_subnet_ids``, ``cluster_security_group_id``, ``region``: for RDS.
-    """
-
-    kong: KongConfig
-    hybrid: HybridConfig
-    certificate: CertificateConfig
-    postgres: PostgresConfig
-    provider: k8s.Provider
-    vpc_id: pulumi.Input[str]
-    private_subnet_ids: pulumi.Input[Sequence[str]]
-    cluster_security_group_id: pulumi.Input[str]
-    region: str
-    storage_class_name: Optional[pulumi.Input[str]] = None
-    load_balancer_class: Optional[pulumi.Input[str]] = None
-    provided_certificate: Optional[ProvidedCertificate] = None
-    enterprise_license: Optional[pulumi.Input[str]] = None
-
-
 class KongHybrid(pulumi.ComponentResource):
-    """Kong hybrid mode on Kubernetes (type ``kong-aws:hybrid_eks:KongHybrid``).
+    """Kong hybrid mode on Kubernetes (type ``kong-aws:index:KongHybrid``).
 
     Children: the namespace; the cluster certificates (``pki``: a CA, a control plane certificate
     for the names data planes dial, a data plane client certificate; ``shared``: one) and their
@@ -250,16 +279,24 @@ class KongHybrid(pulumi.ComponentResource):
     """
 
     namespace: pulumi.Output[str]
-    control_plane_values: pulumi.Output[dict]
-    data_plane_values: pulumi.Output[dict]
+    proxy_hostname: pulumi.Output[str]
+    control_plane_release: pulumi.Output[str]
+    data_plane_release: pulumi.Output[str]
+    proxy_service: pulumi.Output[str]
+    admin_service: pulumi.Output[str]
+    control_plane_values: pulumi.Output[dict[str, Any]]
+    data_plane_values: pulumi.Output[dict[str, Any]]
+    cluster_ca_pem: pulumi.Output[str]
 
     def __init__(self, name: str, args: KongHybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        hybrid, kong = args.hybrid, args.kong
-        if args.provided_certificate is not None and hybrid.cluster_mtls != "shared":
+        hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
+        kong = with_defaults(args["kong"], KONG_DEFAULTS)
+        provided = args.get("cluster_cert_pem") is not None
+        if provided and ClusterMtls(hybrid["cluster_mtls"]) is not ClusterMtls.SHARED:
             raise ValueError("a provided certificate is the shared cluster certificate: use cluster_mtls 'shared'")
-        super().__init__("kong-aws:hybrid_eks:KongHybrid", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        ns_name = hybrid.namespace
+        super().__init__(type_token(KongHybrid), name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self)
+        ns_name = hybrid["namespace"]
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
@@ -269,12 +306,12 @@ class KongHybrid(pulumi.ComponentResource):
                 "pod-security.kubernetes.io/enforce": "baseline",
                 "pod-security.kubernetes.io/warn": "restricted"}},
             opts=k8s_opts)
-        in_ns = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[namespace])
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
 
-        certificates = self._certificates(name, args)
-        secrets = ClusterSecrets(control_plane="kong-cluster-cp" if hybrid.cluster_mtls == "pki" else "kong-cluster-cert",
-                                 data_plane="kong-cluster-dp" if hybrid.cluster_mtls == "pki" else "kong-cluster-cert",
-                                 ca="kong-cluster-ca" if hybrid.cluster_mtls == "pki" else None)
+        certificates = self._certificates(name, args, hybrid)
+        secrets = ClusterSecrets(control_plane="kong-cluster-cp" if hybrid["cluster_mtls"] == "pki" else "kong-cluster-cert",
+                                 data_plane="kong-cluster-dp" if hybrid["cluster_mtls"] == "pki" else "kong-cluster-cert",
+                                 ca="kong-cluster-ca" if hybrid["cluster_mtls"] == "pki" else None)
         secret_resources = []
         for secret_name, cert in {secrets.control_plane: certificates["control_plane"],
                                   secrets.data_plane: certificates["data_plane"]}.items():
@@ -286,18 +323,20 @@ class KongHybrid(pulumi.ComponentResource):
             secret_resources.append(k8s.core.v1.Secret(
                 f"{name}-{secrets.ca}", metadata={"name": secrets.ca, "namespace": ns_name}, type="Opaque",
                 string_data={"ca.crt": certificates["ca"].cert_pem}, opts=in_ns))
-        licensed = args.enterprise_license is not None
+        licensed = args.get("enterprise_license") is not None
         if licensed:
             secret_resources.append(k8s.core.v1.Secret(
                 f"{name}-license", metadata={"name": LICENSE_SECRET, "namespace": ns_name}, type="Opaque",
-                string_data={"license": pulumi.Output.secret(args.enterprise_license)}, opts=in_ns))
+                string_data={"license": pulumi.Output.secret(args["enterprise_license"])}, opts=in_ns))
 
-        database = Postgres(f"{name}-postgres", PostgresArgs(
-            config=args.postgres, namespace=ns_name, provider=args.provider,
-            storage_class_name=args.storage_class_name, vpc_id=args.vpc_id,
-            private_subnet_ids=args.private_subnet_ids, cluster_security_group_id=args.cluster_security_group_id,
-            region=args.region, client_pod_labels={"app.kubernetes.io/instance": hybrid.control_plane_release}),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
+        database_args = PostgresArgs(
+            **(args.get("postgres") or {}),  # type: ignore[typeddict-item]
+            namespace=ns_name, client_pod_labels={"app.kubernetes.io/instance": hybrid["control_plane_release"]})
+        for key in ("storage_class_name", "vpc_id", "private_subnet_ids", "cluster_security_group_id"):
+            if args.get(key) is not None:
+                database_args[key] = args[key]  # type: ignore[literal-required]
+        database = Postgres(f"{name}-postgres", database_args, opts=pulumi.ResourceOptions(
+            parent=self, depends_on=[namespace], aliases=[pulumi.Alias(type_=_TYPE_BEFORE["Postgres"])]))
 
         cert_hash = pulumi.Output.all(*[c.cert_sha256 for c in certificates.values()]).apply(
             lambda hashes: hashlib.sha256("".join(hashes).encode()).hexdigest())
@@ -317,65 +356,69 @@ class KongHybrid(pulumi.ComponentResource):
         self.control_plane_values = pulumi.Output.all(
             database.host, database.port, database.user, database.database, database.password_secret_name,
             database.password_secret_key, database.ssl, cert_hash).apply(cp_values)
-        self.data_plane_values = pulumi.Output.all(cert_hash, args.load_balancer_class).apply(dp_values)
+        self.data_plane_values = pulumi.Output.all(cert_hash, args.get("load_balancer_class")).apply(dp_values)
 
-        release_common = dict(chart=CHART, version=hybrid.chart_version, namespace=ns_name,
+        release_common = dict(chart=CHART, version=hybrid["chart_version"], namespace=ns_name,
                               repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
                               atomic=True, cleanup_on_fail=True, timeout=900)
         control_plane = k8s.helm.v3.Release(
-            f"{name}-cp", name=hybrid.control_plane_release, values=self.control_plane_values,
+            f"{name}-cp", name=hybrid["control_plane_release"], values=self.control_plane_values,
             **release_common,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[namespace, database, *secret_resources]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, database, *secret_resources]))
         data_plane = k8s.helm.v3.Release(
-            f"{name}-dp", name=hybrid.data_plane_release, values=self.data_plane_values, **release_common,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[control_plane, *secret_resources]))
+            f"{name}-dp", name=hybrid["data_plane_release"], values=self.data_plane_values, **release_common,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane, *secret_resources]))
         # The proxy Service the chart made, read back for its load balancer's host name. Its id comes
         # from the release's status, so a preview of a new install skips the read instead of failing.
         proxy = k8s.core.v1.Service.get(
             f"{name}-proxy",
-            pulumi.Output.concat(data_plane.status.namespace, "/", data_plane.status.name, f"-{CHART}-proxy"),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider))
+            pulumi.Output.concat(data_plane.status.namespace, "/",
+                                 data_plane.status.name.apply(lambda release: chart_service_name(release, "proxy"))),
+            opts=pulumi.ResourceOptions(parent=self))
         self.proxy_hostname = proxy.status.apply(
             lambda status: (status.load_balancer.ingress or [None])[0].hostname
             if status and status.load_balancer and status.load_balancer.ingress else "")
 
         self.namespace = namespace.metadata.apply(lambda m: m["name"])
-        self.control_plane_release = hybrid.control_plane_release
-        self.data_plane_release = hybrid.data_plane_release
-        self.proxy_service = f"{hybrid.data_plane_release}-{CHART}-proxy"
-        self.admin_service = f"{hybrid.control_plane_release}-{CHART}-admin"
+        self.control_plane_release = control_plane.name
+        self.data_plane_release = data_plane.name
+        self.proxy_service = pulumi.Output.from_input(chart_service_name(hybrid["data_plane_release"], "proxy"))
+        self.admin_service = pulumi.Output.from_input(chart_service_name(hybrid["control_plane_release"], "admin"))
         self.cluster_ca_pem = certificates["ca"].cert_pem if "ca" in certificates else \
             certificates["control_plane"].cert_pem
         self.register_outputs({
             "namespace": self.namespace,
             "proxyHostname": self.proxy_hostname,
+            "controlPlaneRelease": self.control_plane_release,
+            "dataPlaneRelease": self.data_plane_release,
+            "proxyService": self.proxy_service,
+            "adminService": self.admin_service,
             "controlPlaneValues": self.control_plane_values,
             "dataPlaneValues": self.data_plane_values,
             "clusterCaPem": self.cluster_ca_pem,
         })
 
-    def _certificates(self, name: str, args: KongHybridArgs) -> dict[str, ClusterCertificate]:
-        cfg, hybrid, child = args.certificate, args.hybrid, pulumi.ResourceOptions(parent=self)
-        common = dict(key_algorithm=cfg.key_algorithm, organization=cfg.organization,
-                      validity_hours=cfg.validity_days * 24, early_renewal_hours=cfg.early_renewal_days * 24)
-        if hybrid.cluster_mtls == "shared":
-            provided = args.provided_certificate
-            shared = ClusterCertificate(f"{name}-cluster-cert", ClusterCertificateArgs(
+    def _certificates(self, name: str, args: KongHybridArgs, hybrid: Mapping[str, Any]) -> dict[str, ClusterCertificate]:
+        common: dict[str, Any] = dict(args.get("certificate") or {})
+        common.pop("common_name", None)
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(type_=_TYPE_BEFORE["ClusterCertificate"])])
+        if hybrid["cluster_mtls"] == "shared":
+            shared_args = ClusterCertificateArgs(
                 common_name=SHARED_NAME, dns_names=[SHARED_NAME],
-                usages=tuple(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)),
-                provided_cert_pem=provided.cert_pem if provided else None,
-                provided_key_pem=pulumi.Output.secret(provided.key_pem.get_secret_value()) if provided else None,
-                **common), opts=child)
+                usages=list(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)), **common)
+            if args.get("cluster_cert_pem") is not None:
+                shared_args.update(provided_cert_pem=args["cluster_cert_pem"],
+                                   provided_key_pem=pulumi.Output.secret(args["cluster_cert_key_pem"]))
+            shared = ClusterCertificate(f"{name}-cluster-cert", shared_args, opts=child)
             return {"control_plane": shared, "data_plane": shared}
-        ns, cp = hybrid.namespace, hybrid.control_plane_release
+        ns, cp = hybrid["namespace"], hybrid["control_plane_release"]
         names = [chart_service_host(cp, svc, ns) for svc in ("cluster", "clustertelemetry")]
         ca = ClusterCertificate(f"{name}-cluster-ca", ClusterCertificateArgs(
             common_name="kong-aws cluster CA", is_ca=True, **common), opts=child)
         control_plane = ClusterCertificate(f"{name}-cp-cert", ClusterCertificateArgs(
-            common_name=names[0], dns_names=names, ca=ca,
-            usages=tuple(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)), **common), opts=child)
+            common_name=names[0], dns_names=names, ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.private_key_pem,
+            usages=list(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)), **common), opts=child)
         data_plane = ClusterCertificate(f"{name}-dp-cert", ClusterCertificateArgs(
-            common_name=SHARED_NAME, ca=ca, usages=CLIENT_USAGES, **common), opts=child)
+            common_name=SHARED_NAME, ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.private_key_pem,
+            usages=list(CLIENT_USAGES), **common), opts=child)
         return {"ca": ca, "control_plane": control_plane, "data_plane": data_plane}

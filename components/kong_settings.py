@@ -13,7 +13,7 @@ kong_conf_validation.json (``hybrid_mode_rules_parse_lua``).
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Optional, TypedDict, Union
+from typing import Literal, Optional, Required, TypedDict, Union
 
 from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, PROXY_HTTP_PORT, PROXY_HTTPS_PORT,  # noqa: F401
                                    STATUS_PORT, LogLevel, RouterFlavor)
@@ -27,7 +27,7 @@ class KongArgs(TypedDict, total=False):
 
     image: str
     """image repository (default ``kong/kong-gateway``; an ECR repository is fine)"""
-    version: str
+    version: Required[str]
     """one Kong Gateway release (``3.10.0.1``) or a ``sha256:`` digest"""
     router_flavor: RouterFlavor
     """``router_flavor`` (default Kong's, ``traditional_compatible``)"""
@@ -35,6 +35,11 @@ class KongArgs(TypedDict, total=False):
     """``log_level`` (default Kong's, ``notice``)"""
     data_plane_labels: dict[str, str]
     """``cluster_dp_labels`` of the data planes (default none)"""
+
+
+def image_reference(image: str, version: str) -> str:
+    """The full image reference: ``repository:tag``, or ``repository@sha256:...`` for a digest."""
+    return f"{image}@{version}" if version.startswith("sha256:") else f"{image}:{version}"
 
 
 #: Defaults of :class:`KongArgs`, the only place they are written.

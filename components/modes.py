@@ -1,89 +1,104 @@
-"""The two deployment modes, each as the components it builds from the validated config.
+"""The one place that maps the validated stack config to component arguments.
 
-Each function declares its mode's components and returns the stack outputs (see
-:mod:`components.outputs`). A mode's modules are imported only when it is chosen, so a
-``konnect-ecs`` stack does not load the Kubernetes SDK.
+Each function builds its mode's top-level component from the config model of that mode
+(:mod:`components.config`). A config value left unset reaches the component as absent, so the
+component's own default applies (defaults are written only next to each component's Args). A
+mode's modules are imported only when it is chosen, so a ``konnect-ecs`` stack does not load the
+Kubernetes SDK.
 """
 
-from __future__ import annotations
+from typing import Any, Optional
 
 import pulumi
 
-from components.config import StackConfig
-from components.network import Network
+#: The name of the top-level component in this program. Its children are named ``kong-<role>``.
+COMPONENT_NAME = "kong"
 
 
-def konnect_ecs(config: StackConfig, network: Network) -> dict[str, pulumi.Output]:
-    """Konnect data planes on ECS Fargate: the data plane certificate, the Konnect control plane
-    and the pin of the certificate when the stack manages them (``konnect.controlPlaneName``), and
-    the data plane service."""
-    from components.certificates import CLIENT_USAGES, ClusterCertificate, ClusterCertificateArgs
-    from components.konnect_api import KonnectControlPlane, PinnedDataPlaneCertificate
-    from components.konnect_ecs import KonnectDataPlanes, KonnectDataPlanesArgs
-    from components.outputs import konnect_ecs_outputs
+def _given(section: Any, *fields: str) -> dict[str, Any]:
+    """The ``fields`` of a config section that are set (not None), by name."""
+    return {name: value for name in fields if (value := getattr(section, name, None)) is not None}
 
-    cert_cfg, provided, konnect = config.certificate, config.provided_certificate, config.konnect
-    certificate = ClusterCertificate("data-plane-cert", ClusterCertificateArgs(
-        common_name=cert_cfg.common_name,
-        organization=cert_cfg.organization,
-        usages=CLIENT_USAGES,
-        key_algorithm=cert_cfg.key_algorithm,
-        validity_hours=cert_cfg.validity_days * 24,
-        early_renewal_hours=cert_cfg.early_renewal_days * 24,
-        provided_cert_pem=provided.cert_pem if provided else None,
-        provided_key_pem=pulumi.Output.secret(provided.key_pem.get_secret_value()) if provided else None,
-    ))
 
-    control_plane = pin = None
-    if konnect.managed:
-        # The Konnect API adopts or creates the control plane and pins the data plane certificate.
-        token = pulumi.Output.secret(config.konnect_token.get_secret_value())
-        control_plane = KonnectControlPlane(
-            "konnect-control-plane", api_url=konnect.base_url, token=token,
-            control_plane_name=konnect.control_plane_name, labels=konnect.control_plane_labels)
-        pin = PinnedDataPlaneCertificate(
-            "konnect-pinned-cert", api_url=konnect.base_url, token=token,
-            control_plane_id=control_plane.control_plane_id, cert=certificate.cert_pem)
-        control_plane_endpoint = control_plane.control_plane_endpoint
-        telemetry_endpoint = control_plane.telemetry_endpoint
-    else:
-        control_plane_endpoint = konnect.control_plane_endpoint.address
-        telemetry_endpoint = konnect.telemetry_endpoint.address
+def _secret(value: Any) -> Optional[pulumi.Output[str]]:
+    return None if value is None else pulumi.Output.secret(value.get_secret_value())
 
-    data_planes = KonnectDataPlanes("data-plane", KonnectDataPlanesArgs(
-        kong=config.kong,
-        control_plane_endpoint=control_plane_endpoint,
-        telemetry_endpoint=telemetry_endpoint,
-        ecs=config.ecs,
-        load_balancer=config.load_balancer,
-        certificate=certificate,
-        vpc_id=network.vpc_id,
-        private_subnet_ids=network.private_subnet_ids,
-        public_subnet_ids=network.public_subnet_ids,
+
+def kong_args(config: Any) -> dict[str, Any]:
+    """``kong-aws:kong`` as :class:`components.kong_settings.KongArgs`."""
+    return _given(config.kong, "image", "version", "router_flavor", "log_level", "data_plane_labels")
+
+
+def certificate_settings(config: Any) -> dict[str, Any]:
+    """``kong-aws:certificate`` as the certificate settings of either mode."""
+    return _given(config.certificate, "common_name", "organization", "key_algorithm", "validity_days",
+                  "early_renewal_days")
+
+
+def network_args(config: Any) -> dict[str, Any]:
+    """``kong-aws:network`` as :class:`components.network.NetworkArgs` (empty subnet lists are unset)."""
+    args = _given(config.network, "cidr_block", "availability_zone_count", "nat_gateways", "vpc_id")
+    for key in ("public_subnet_ids", "private_subnet_ids"):
+        if getattr(config.network, key, None):
+            args[key] = list(getattr(config.network, key))
+    return args
+
+
+def konnect_ecs(config: Any) -> pulumi.ComponentResource:
+    """Mode konnect-ecs: a :class:`components.konnect_ecs.KonnectEcsGateway` from the config."""
+    from components.konnect_ecs import KonnectEcsGateway, KonnectEcsGatewayArgs
+
+    konnect = config.konnect
+    konnect_args: dict[str, Any] = _given(konnect, "control_plane_name", "control_plane_labels", "region", "api_url")
+    if konnect.control_plane_endpoint is not None:
+        konnect_args["control_plane_endpoint"] = konnect.control_plane_endpoint.address
+    if konnect.telemetry_endpoint is not None:
+        konnect_args["telemetry_endpoint"] = konnect.telemetry_endpoint.address
+    if config.konnect_token is not None:
+        konnect_args["token"] = _secret(config.konnect_token)
+    args = KonnectEcsGatewayArgs(
+        kong=kong_args(config),  # type: ignore[typeddict-item]
+        konnect=konnect_args,  # type: ignore[typeddict-item]
         region=config.region,
-        family=f"{pulumi.get_project()}-{pulumi.get_stack()}-data-plane",
-        pinned_by=[pin] if pin else [],
-    ))
-    return konnect_ecs_outputs(certificate, data_planes, control_plane_endpoint, telemetry_endpoint,
-                               control_plane, pin)
+        network=network_args(config),  # type: ignore[typeddict-item]
+        certificate=certificate_settings(config),  # type: ignore[typeddict-item]
+        ecs=_given(config.ecs, "cpu", "memory", "cpu_architecture", "log_retention_days",  # type: ignore[typeddict-item]
+                   "stop_timeout_seconds", "secrets_kms_key_arn", "desired_count", "min_count", "max_count",
+                   "cpu_target_percent", "fargate_spot_percent", "health_check_grace_period_seconds"),
+        load_balancer=_given(config.load_balancer, "internal", "tls_mode", "certificate_arn",  # type: ignore[typeddict-item]
+                             "ssl_policy", "allowed_cidrs", "deregistration_delay_seconds", "deletion_protection"),
+    )
+    provided = config.provided_certificate
+    if provided is not None:
+        args["cluster_cert_pem"] = provided.cert_pem
+        args["cluster_cert_key_pem"] = _secret(provided.key_pem)
+    return KonnectEcsGateway(COMPONENT_NAME, args)
 
 
-def hybrid_eks(config: StackConfig, network: Network) -> dict[str, pulumi.Output]:
-    """A self-hosted hybrid Kong on EKS: the cluster (or an existing one), then the control plane
-    with its PostgreSQL and the data planes, installed with Kong's Helm chart."""
-    from components.eks_cluster import EksCluster, EksClusterArgs
-    from components.kong_hybrid import KongHybrid, KongHybridArgs
-    from components.outputs import hybrid_eks_outputs
+def hybrid_eks(config: Any) -> pulumi.ComponentResource:
+    """Mode hybrid-eks: a :class:`components.hybrid_eks.HybridEksGateway` from the config."""
+    from components.hybrid_eks import HybridEksGateway, HybridEksGatewayArgs
 
-    cluster = EksCluster("eks", EksClusterArgs(
-        config=config.eks, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
-        public_subnet_ids=network.public_subnet_ids, region=config.region))
-    license_text = config.enterprise_license
-    kong = KongHybrid("kong", KongHybridArgs(
-        kong=config.kong, hybrid=config.hybrid, certificate=config.certificate, postgres=config.postgres,
-        provider=cluster.provider, vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
-        cluster_security_group_id=cluster.cluster_security_group_id, region=config.region,
-        storage_class_name=cluster.storage_class_name, load_balancer_class=cluster.load_balancer_class,
-        provided_certificate=config.provided_certificate,
-        enterprise_license=pulumi.Output.secret(license_text.get_secret_value()) if license_text else None))
-    return hybrid_eks_outputs(config, cluster, kong)
+    args = HybridEksGatewayArgs(
+        kong=kong_args(config),  # type: ignore[typeddict-item]
+        region=config.region,
+        network=network_args(config),  # type: ignore[typeddict-item]
+        certificate=certificate_settings(config),  # type: ignore[typeddict-item]
+        eks=_given(config.eks, "cluster_name", "version", "endpoint_public_access",  # type: ignore[typeddict-item]
+                   "public_access_cidrs", "admin_role_arns", "log_retention_days", "storage_class_name",
+                   "load_balancer_class"),
+        hybrid=_given(config.hybrid, "namespace", "chart_version", "control_plane_release",  # type: ignore[typeddict-item]
+                      "data_plane_release", "cluster_mtls", "control_plane_replicas", "data_plane_min_replicas",
+                      "data_plane_max_replicas", "data_plane_cpu_target_percent", "proxy_internal",
+                      "allowed_cidrs"),
+        postgres=_given(config.postgres, "mode", "version", "instance_class",  # type: ignore[typeddict-item]
+                        "allocated_storage_gib", "multi_az", "backup_retention_days", "deletion_protection",
+                        "storage_gib"),
+    )
+    provided = config.provided_certificate
+    if provided is not None:
+        args["cluster_cert_pem"] = provided.cert_pem
+        args["cluster_cert_key_pem"] = _secret(provided.key_pem)
+    if config.enterprise_license is not None:
+        args["enterprise_license"] = _secret(config.enterprise_license)
+    return HybridEksGateway(COMPONENT_NAME, args)

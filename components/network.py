@@ -1,14 +1,11 @@
-"""The network the Kong nodes run in: a new VPC across availability zones, or an existing one."""
-
-from __future__ import annotations
-
 import enum
 import ipaddress
-from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
+
+from components.package import type_token, with_defaults
 
 #: How many equal blocks the VPC range is cut into: public subnets take blocks 0-5, private
 #: subnets blocks 8-13 (a /16 gives /20 subnets of 4,096 addresses).
@@ -25,27 +22,29 @@ class NatGateways(str, enum.Enum):
     SINGLE = "single"
 
 
-#: Defaults of :class:`NetworkArgs`, the only place they are written.
-NETWORK_DEFAULTS = {"cidr_block": "10.0.0.0/16", "availability_zone_count": 2,
-                    "nat_gateways": NatGateways.PER_AZ}
+class NetworkArgs(TypedDict, total=False):
+    """Arguments of :class:`Network`: a new VPC (no ``vpc_id``) or an existing one.
 
-
-@dataclass
-class NetworkArgs:
-    """Arguments of :class:`Network`.
-
-    New VPC (``vpc_id`` None): ``cidr_block`` (IPv4, /16 to /24), ``availability_zone_count`` (2-6)
-    subnets of each kind, ``nat_gateways`` ``per-az`` (one NAT gateway per zone, survives a zone
-    outage) or ``single`` (one, cheaper, a single point of failure for outbound traffic).
-    Existing VPC: ``vpc_id``, ``public_subnet_ids`` and ``private_subnet_ids`` as given.
+    Defaults: :data:`NETWORK_DEFAULTS`. The shape-deciding arguments are plain values.
     """
 
-    cidr_block: str = "10.0.0.0/16"
-    availability_zone_count: int = 2
-    nat_gateways: Literal["per-az", "single"] = "per-az"
-    vpc_id: Optional[str] = None
-    public_subnet_ids: Sequence[str] = field(default_factory=tuple)
-    private_subnet_ids: Sequence[str] = field(default_factory=tuple)
+    cidr_block: str
+    """new VPC: its IPv4 block, /16 to /24 (default ``10.0.0.0/16``)"""
+    availability_zone_count: int
+    """new VPC: how many zones get a public and a private subnet, 2-6 (default 2)"""
+    nat_gateways: NatGateways
+    """new VPC: ``per-az`` (default) or ``single``"""
+    vpc_id: str
+    """use this existing VPC instead of creating one"""
+    public_subnet_ids: pulumi.Input[list[str]]
+    """existing VPC: its public subnets (for an internet-facing load balancer)"""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """existing VPC: its private subnets, with a route to the internet"""
+
+
+#: Defaults of :class:`NetworkArgs`, the only place they are written.
+NETWORK_DEFAULTS: NetworkArgs = {"cidr_block": "10.0.0.0/16", "availability_zone_count": 2,
+                                 "nat_gateways": NatGateways.PER_AZ}
 
 
 def subnet_blocks(cidr_block: str, count: int) -> tuple[list[str], list[str]]:
@@ -75,7 +74,8 @@ class Network(pulumi.ComponentResource):
     and its default security group stripped of all rules. Outputs: ``vpc_id``,
     ``public_subnet_ids`` and ``private_subnet_ids`` (lists, one subnet per zone, zone order).
 
-    Raises ``ValueError`` when the region has fewer available zones than asked for.
+    Raises ``ValueError`` when the region has fewer available zones than asked for (the config
+    model refuses that first for the regions it knows).
     """
 
     vpc_id: pulumi.Output[str]
@@ -83,29 +83,30 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("kong-aws:network:Network", name, None, opts)
-        if args.vpc_id is not None:
-            self.vpc_id = pulumi.Output.from_input(args.vpc_id)
-            self.public_subnet_ids = pulumi.Output.from_input(list(args.public_subnet_ids))
-            self.private_subnet_ids = pulumi.Output.from_input(list(args.private_subnet_ids))
+        super().__init__(type_token(Network), name, None, opts)
+        settings = with_defaults(args, NETWORK_DEFAULTS)
+        if settings.get("vpc_id") is not None:
+            self.vpc_id = pulumi.Output.from_input(settings["vpc_id"])
+            self.public_subnet_ids = pulumi.Output.from_input(settings.get("public_subnet_ids", []))
+            self.private_subnet_ids = pulumi.Output.from_input(settings.get("private_subnet_ids", []))
         else:
-            self._create(name, args)
+            self._create(name, settings)
         self.register_outputs({
             "vpcId": self.vpc_id,
             "publicSubnetIds": self.public_subnet_ids,
             "privateSubnetIds": self.private_subnet_ids,
         })
 
-    def _create(self, name: str, args: NetworkArgs) -> None:
+    def _create(self, name: str, args: dict) -> None:
         child = pulumi.ResourceOptions(parent=self)
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
-        if len(zones.names) < args.availability_zone_count:
+        if len(zones.names) < args['availability_zone_count']:
             raise ValueError(f"the region has {len(zones.names)} available zones, "
-                             f"{args.availability_zone_count} were asked for")
-        zone_names = sorted(zones.names)[: args.availability_zone_count]
-        public_blocks, private_blocks = subnet_blocks(args.cidr_block, len(zone_names))
+                             f"{args['availability_zone_count']} were asked for")
+        zone_names = sorted(zones.names)[: args['availability_zone_count']]
+        public_blocks, private_blocks = subnet_blocks(args['cidr_block'], len(zone_names))
 
-        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr_block, enable_dns_hostnames=True,
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args['cidr_block'], enable_dns_hostnames=True,
                           enable_dns_support=True, tags={"Name": f"{name}-vpc"}, opts=child)
         # No rules: nothing uses the default group, and an open default group is a common finding.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
@@ -129,7 +130,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(f"{name}-public-rta-{index}", subnet_id=public.id,
                                           route_table_id=public_rt.id, opts=child)
             public_subnets.append(public)
-            if args.nat_gateways == "per-az" or index == 0:
+            if NatGateways(args["nat_gateways"]) is NatGateways.PER_AZ or index == 0:
                 eip = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc",
                                   tags={"Name": f"{name}-nat-{zone}"}, opts=child)
                 nat = aws.ec2.NatGateway(

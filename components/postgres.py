@@ -10,20 +10,17 @@ chart reads it through ``env.pg_password.valueFrom.secretKeyRef``, so the passwo
 Helm values, and it is never an output in the clear.
 """
 
-from __future__ import annotations
-
 import enum
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional, Sequence
+import types
+from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-if TYPE_CHECKING:
-    from components.config import PostgresConfig
+from components.package import type_token, with_defaults
 
 class PostgresMode(str, enum.Enum):
     """Where the control plane's database runs: Amazon RDS, or a StatefulSet in the cluster (development)."""
@@ -33,7 +30,7 @@ class PostgresMode(str, enum.Enum):
 
 
 #: Defaults of :class:`PostgresArgs`, the only place they are written.
-POSTGRES_DEFAULTS = {"mode": PostgresMode.RDS, "version": "17.6", "instance_class": "db.t4g.medium",
+POSTGRES_DEFAULTS: dict = {"client_pod_labels": {"app.kubernetes.io/instance": "kong-cp"}, "mode": PostgresMode.RDS, "version": "17.6", "instance_class": "db.t4g.medium",
                      "allocated_storage_gib": 20, "multi_az": True, "backup_retention_days": 7,
                      "deletion_protection": True, "storage_gib": 20}
 
@@ -65,7 +62,7 @@ FORCE_SSL_PARAMETER = "rds.force_ssl"
 IMAGE_REPOSITORY = "postgres"
 POSTGRES_UID = 999
 #: The pods allowed to reach the in-cluster database unless the caller says otherwise.
-DEFAULT_CLIENT_POD_LABELS = {"app.kubernetes.io/instance": "kong-cp"}
+DEFAULT_CLIENT_POD_LABELS = POSTGRES_DEFAULTS["client_pod_labels"]
 READINESS_COMMAND = ["pg_isready", "-U", USER, "-d", DATABASE]
 #: Container resources of the in-cluster database (requests and limits).
 RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
@@ -109,34 +106,45 @@ def final_snapshot_identifier(project: str, stack: str, name: str) -> str:
     return text[:255].rstrip("-")
 
 
-@dataclass
-class PostgresArgs:
-    """Arguments of :class:`Postgres`.
+class PostgresSettings(TypedDict, total=False):
+    """The database as a user chooses it (defaults: :data:`POSTGRES_DEFAULTS`)."""
 
-    - ``config``: the validated ``kong-aws:postgres`` section (mode, version, sizes).
-    - ``namespace``: the Kubernetes namespace of Kong; the password Secret (and in-cluster, the
-      database) live there.
-    - ``provider``: the ``pulumi_kubernetes.Provider`` of the cluster; every Kubernetes object uses it.
-    - ``region``: the stack's AWS region (informational: the RDS resources are made by the stack's
-      AWS provider, in that region).
-    - ``storage_class_name``: in-cluster only: the StorageClass of the data volume (None: the
-      cluster's default StorageClass). Ignored with RDS.
-    - ``vpc_id``, ``private_subnet_ids``, ``cluster_security_group_id``: RDS only, and then required:
-      the VPC, the private subnets of the DB subnet group (at least two AZs) and the EKS cluster
-      security group, the only source allowed to reach the database.
-    - ``client_pod_labels``: in-cluster only: labels of the pods (in ``namespace``) the
-      NetworkPolicy admits, default ``{"app.kubernetes.io/instance": "kong-cp"}``; must not be empty.
+    mode: PostgresMode
+    """``rds`` (default) or ``in-cluster`` (development)"""
+    version: str
+    """PostgreSQL release (default ``17.6``; RDS uses its major version and takes minor upgrades)"""
+    instance_class: pulumi.Input[str]
+    """RDS instance class (default ``db.t4g.medium``)"""
+    allocated_storage_gib: int
+    """RDS storage in GiB, growing automatically up to 4x (default 20)"""
+    multi_az: pulumi.Input[bool]
+    """RDS Multi-AZ (default true)"""
+    backup_retention_days: pulumi.Input[int]
+    """RDS automated backups, 1-35 days (default 7)"""
+    deletion_protection: pulumi.Input[bool]
+    """RDS deletion protection (default true)"""
+    storage_gib: int
+    """in-cluster volume size in GiB (default 20)"""
+
+
+class PostgresArgs(PostgresSettings, total=False):
+    """Arguments of :class:`Postgres`: :class:`PostgresSettings` and where the database lives.
+
+    The Kubernetes provider reaches the component through ``opts`` (``providers``).
     """
 
-    config: PostgresConfig
     namespace: pulumi.Input[str]
-    provider: k8s.Provider
-    region: str
-    storage_class_name: Optional[pulumi.Input[str]] = None
-    vpc_id: Optional[pulumi.Input[str]] = None
-    private_subnet_ids: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None
-    cluster_security_group_id: Optional[pulumi.Input[str]] = None
-    client_pod_labels: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLIENT_POD_LABELS))
+    """the Kubernetes namespace of Kong, where the password Secret (and in-cluster, the database) live (required)"""
+    storage_class_name: pulumi.Input[str]
+    """in-cluster: the StorageClass of the data volume (default: the cluster's default)"""
+    vpc_id: pulumi.Input[str]
+    """RDS (required then): the VPC"""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """RDS (required then): private subnets in at least two zones for the DB subnet group"""
+    cluster_security_group_id: pulumi.Input[str]
+    """RDS (required then): the EKS cluster security group, the only source allowed to reach the database"""
+    client_pod_labels: dict[str, str]
+    """in-cluster: labels of the pods the NetworkPolicy admits (default ``app.kubernetes.io/instance: kong-cp``)"""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -189,8 +197,12 @@ class Postgres(pulumi.ComponentResource):
     password: pulumi.Output[str]
 
     def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        cfg = args.config
-        if cfg.mode == "rds":
+        settings = with_defaults(args, POSTGRES_DEFAULTS)
+        cfg = types.SimpleNamespace(**{**dict.fromkeys(PostgresArgs.__annotations__), **settings})
+        cfg.major_version = str(settings["version"]).split(".")[0]
+        cfg.mode = PostgresMode(cfg.mode)
+        args = cfg  # type: ignore[assignment]
+        if cfg.mode is PostgresMode.RDS:
             missing = [key for key in ("vpc_id", "private_subnet_ids", "cluster_security_group_id")
                        if getattr(args, key) is None]
             if missing:
@@ -199,9 +211,9 @@ class Postgres(pulumi.ComponentResource):
             # An empty pod selector would admit every pod in the namespace.
             raise ValueError(f"Postgres {name!r}: client_pod_labels must name the Kong control plane pods")
 
-        super().__init__("kong-aws:postgres:Postgres", name, None, opts)
+        super().__init__(type_token(Postgres), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        in_cluster = pulumi.ResourceOptions(parent=self)
         labels = {"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": name,
                   "app.kubernetes.io/part-of": "kong", "app.kubernetes.io/managed-by": "pulumi"}
 
@@ -217,11 +229,11 @@ class Postgres(pulumi.ComponentResource):
             opts=in_cluster)
         secret_name = secret.metadata.apply(lambda m: m.name)
 
-        if cfg.mode == "rds":
-            host, port = self._rds(name, args, password, child)
+        if cfg.mode is PostgresMode.RDS:
+            host, port = self._rds(name, cfg, password, child)
             ssl = True
         else:
-            host = self._in_cluster(name, args, secret_name, labels, in_cluster)
+            host = self._in_cluster(name, cfg, secret_name, labels, in_cluster)
             port = pulumi.Output.from_input(PORT)
             ssl = False
 
@@ -246,9 +258,9 @@ class Postgres(pulumi.ComponentResource):
             "password": self.password,
         })
 
-    def _rds(self, name: str, args: PostgresArgs, password: pulumi.Output[str],
+    def _rds(self, name: str, args: types.SimpleNamespace, password: pulumi.Output[str],
              child: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[int]]:
-        cfg = args.config
+        cfg = args
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=args.private_subnet_ids,
             description="Kong control plane PostgreSQL: private subnets", opts=child)
@@ -298,9 +310,9 @@ class Postgres(pulumi.ComponentResource):
             opts=child)
         return instance.address, instance.port
 
-    def _in_cluster(self, name: str, args: PostgresArgs, secret_name: pulumi.Output[str],
+    def _in_cluster(self, name: str, args: types.SimpleNamespace, secret_name: pulumi.Output[str],
                     labels: dict[str, str], in_cluster: pulumi.ResourceOptions) -> pulumi.Output[str]:
-        cfg = args.config
+        cfg = args
         selector = {"app.kubernetes.io/name": labels["app.kubernetes.io/name"],
                     "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"]}
         mount_path, pgdata = data_layout(cfg.major_version)

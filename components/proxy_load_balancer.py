@@ -1,22 +1,20 @@
 """The Network Load Balancer that carries client traffic to Kong's proxy ports."""
 
-from __future__ import annotations
-
 import enum
-from dataclasses import dataclass, field
-from typing import Literal, Optional, Sequence
+from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.kong_settings import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
+from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PATH, STATUS_PORT
+from components.package import type_token, with_defaults
 
 #: Target group health check: HTTP ``GET /status`` on Kong's status listener. ``/status`` answers
 #: 200 while Kong runs, whatever configuration it holds. ``/status/ready`` answers 503 until a data
 #: plane has received a non-empty configuration from its control plane (Kong docs, "Readiness
 #: check"; ../shared/reference/README.md), so a data plane attached to a new, empty control plane
 #: would be marked unhealthy and ECS would replace it in a loop.
-HEALTH_CHECK_PATH = "/status"
+HEALTH_CHECK_PATH = STATUS_PATH
 
 
 class TlsMode(str, enum.Enum):
@@ -27,36 +25,36 @@ class TlsMode(str, enum.Enum):
     TERMINATE = "terminate"
 
 
-#: Defaults of :class:`ProxyLoadBalancerArgs`, the only place they are written. The TLS policy is
-#: ELB's TLS 1.3 + 1.2 policy (ELB docs, "Security policies for your Network Load Balancer").
-LOAD_BALANCER_DEFAULTS = {"internal": False, "tls_mode": TlsMode.PASSTHROUGH,
-                          "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "allowed_cidrs": ["0.0.0.0/0"],
-                          "deregistration_delay_seconds": 30, "deletion_protection": False}
-
-
-@dataclass
-class ProxyLoadBalancerArgs:
-    """Arguments of :class:`ProxyLoadBalancer`.
-
-    - ``vpc_id``, ``subnet_ids`` (public subnets, or private ones when ``internal``).
-    - ``target_security_group_id``: the security group of the Kong tasks; the NLB may reach only it,
-      on the proxy and status ports.
-    - ``tls_mode``: ``passthrough`` (443 -> 8443 as TCP, Kong ends TLS) or ``terminate`` (443 is a
-      TLS listener with ``certificate_arn`` and ``ssl_policy``, re-encrypted to 8443).
-    - ``allowed_cidrs``: IPv4 blocks that may reach ports 80 and 443 (default all).
-    - ``deregistration_delay``: seconds open connections may finish on a deregistered target.
-    """
+class ProxyLoadBalancerArgs(TypedDict, total=False):
+    """Arguments of :class:`ProxyLoadBalancer` (defaults: :data:`LOAD_BALANCER_DEFAULTS`)."""
 
     vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[Sequence[str]]
+    """the VPC (required)"""
+    subnet_ids: pulumi.Input[list[str]]
+    """public subnets, or private ones when ``internal`` (required)"""
     target_security_group_id: pulumi.Input[str]
-    internal: bool = False
-    tls_mode: Literal["passthrough", "terminate"] = "passthrough"
-    certificate_arn: Optional[str] = None
-    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    allowed_cidrs: Sequence[str] = field(default_factory=lambda: ("0.0.0.0/0",))
-    deregistration_delay: int = 30
-    deletion_protection: bool = False
+    """the Kong tasks' security group; the NLB may reach only it, on the proxy and status ports (required)"""
+    internal: bool
+    """an internal NLB (default false: internet-facing)"""
+    tls_mode: TlsMode
+    """``passthrough`` (default) or ``terminate``"""
+    certificate_arn: pulumi.Input[str]
+    """ACM certificate of the TLS listener, with ``terminate`` (required then)"""
+    ssl_policy: pulumi.Input[str]
+    """ELB TLS policy, with ``terminate`` (default ``ELBSecurityPolicy-TLS13-1-2-2021-06``)"""
+    allowed_cidrs: list[str]
+    """IPv4 blocks that may reach ports 80 and 443 (default all)"""
+    deregistration_delay_seconds: pulumi.Input[int]
+    """seconds open connections may finish on a deregistered target (default 30)"""
+    deletion_protection: pulumi.Input[bool]
+    """NLB deletion protection (default false)"""
+
+
+#: Defaults of :class:`ProxyLoadBalancerArgs`, the only place they are written. The TLS policy is
+#: ELB's TLS 1.3 + 1.2 policy (ELB docs, "Security policies for your Network Load Balancer").
+LOAD_BALANCER_DEFAULTS: ProxyLoadBalancerArgs = {
+    "internal": False, "tls_mode": TlsMode.PASSTHROUGH, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "allowed_cidrs": ["0.0.0.0/0"], "deregistration_delay_seconds": 30, "deletion_protection": False}
 
 
 class ProxyLoadBalancer(pulumi.ComponentResource):
@@ -68,8 +66,9 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
     8100. Cross-zone load balancing is on.
 
     Outputs: ``dns_name``, ``arn``, ``security_group_id``, ``http_target_group_arn``,
-    ``https_target_group_arn``, and ``listeners`` (resources a service should depend on).
-    Raises ``ValueError`` when ``tls_mode`` is ``terminate`` without ``certificate_arn``.
+    ``https_target_group_arn`` (each resolves once its listener exists, so a service that
+    registers targets waits for the listeners). Raises ``ValueError`` when ``tls_mode`` is ``terminate``
+    without ``certificate_arn``.
     """
 
     dns_name: pulumi.Output[str]
@@ -80,17 +79,19 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ProxyLoadBalancerArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
-        if args.tls_mode == "terminate" and not args.certificate_arn:
+        args = with_defaults(args, LOAD_BALANCER_DEFAULTS)  # type: ignore[assignment]
+        terminate = TlsMode(args["tls_mode"]) is TlsMode.TERMINATE
+        if terminate and not args.get("certificate_arn"):
             raise ValueError("tls_mode 'terminate' needs certificate_arn")
-        super().__init__("kong-aws:load_balancer:ProxyLoadBalancer", name, None, opts)
+        super().__init__(type_token(ProxyLoadBalancer), name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         sg = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id,
+            f"{name}-sg", vpc_id=args["vpc_id"],
             description="Kong proxy NLB: clients in on 80/443, out only to the Kong tasks",
             tags={"Name": f"{name}-nlb"}, opts=child)
         for port in (80, 443):
-            for index, cidr in enumerate(args.allowed_cidrs):
+            for index, cidr in enumerate(args["allowed_cidrs"]):
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-in-{port}-{index}", security_group_id=sg.id, ip_protocol="tcp",
                     from_port=port, to_port=port, cidr_ipv4=cidr,
@@ -99,14 +100,14 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
                            (STATUS_PORT, "status listener health checks")):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-out-{port}", security_group_id=sg.id, ip_protocol="tcp", from_port=port,
-                to_port=port, referenced_security_group_id=args.target_security_group_id,
+                to_port=port, referenced_security_group_id=args["target_security_group_id"],
                 description=f"to Kong tasks: {what}", opts=child)
 
         nlb = aws.lb.LoadBalancer(
-            f"{name}-nlb", load_balancer_type="network", internal=args.internal,
-            subnets=args.subnet_ids, security_groups=[sg.id], ip_address_type="ipv4",
+            f"{name}-nlb", load_balancer_type="network", internal=args["internal"],
+            subnets=args["subnet_ids"], security_groups=[sg.id], ip_address_type="ipv4",
             enable_cross_zone_load_balancing=True,
-            enable_deletion_protection=args.deletion_protection,
+            enable_deletion_protection=args["deletion_protection"],
             enforce_security_group_inbound_rules_on_private_link_traffic="on",
             tags={"Name": f"{name}-nlb"}, opts=child)
 
@@ -116,22 +117,22 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
 
         def target_group(suffix: str, port: int, protocol: str) -> aws.lb.TargetGroup:
             return aws.lb.TargetGroup(
-                f"{name}-{suffix}", vpc_id=args.vpc_id, target_type="ip", port=port,
+                f"{name}-{suffix}", vpc_id=args["vpc_id"], target_type="ip", port=port,
                 protocol=protocol, health_check=health_check,
-                deregistration_delay=args.deregistration_delay, preserve_client_ip="false",
+                deregistration_delay=args["deregistration_delay_seconds"], preserve_client_ip="false",
                 connection_termination=True, tags={"Name": f"{name}-{suffix}"}, opts=child)
 
         http_tg = target_group("http", PROXY_HTTP_PORT, "TCP")
         # In terminate mode the NLB re-encrypts to 8443, so Kong still sees https requests.
         https_tg = target_group("https", PROXY_HTTPS_PORT,
-                                "TLS" if args.tls_mode == "terminate" else "TCP")
+                                "TLS" if terminate else "TCP")
 
         http_listener = aws.lb.Listener(
             f"{name}-http", load_balancer_arn=nlb.arn, port=80, protocol="TCP",
             default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=http_tg.arn)],
             opts=child)
-        tls_args = ({"certificate_arn": args.certificate_arn, "ssl_policy": args.ssl_policy,
-                     "protocol": "TLS"} if args.tls_mode == "terminate" else {"protocol": "TCP"})
+        tls_args = ({"certificate_arn": args["certificate_arn"], "ssl_policy": args["ssl_policy"],
+                     "protocol": "TLS"} if terminate else {"protocol": "TCP"})
         https_listener = aws.lb.Listener(
             f"{name}-https", load_balancer_arn=nlb.arn, port=443, **tls_args,
             default_actions=[aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=https_tg.arn)],
@@ -140,9 +141,10 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
         self.dns_name = nlb.dns_name
         self.arn = nlb.arn
         self.security_group_id = sg.id
-        self.http_target_group_arn = http_tg.arn
-        self.https_target_group_arn = https_tg.arn
-        self.listeners = [http_listener, https_listener]
+        # Resolved through the listeners, so that whoever registers targets waits for them (ECS
+        # refuses a target group no listener forwards to).
+        self.http_target_group_arn = pulumi.Output.all(http_tg.arn, http_listener.arn).apply(lambda v: v[0])
+        self.https_target_group_arn = pulumi.Output.all(https_tg.arn, https_listener.arn).apply(lambda v: v[0])
         self.register_outputs({
             "dnsName": self.dns_name,
             "arn": self.arn,

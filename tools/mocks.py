@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional, Union
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -441,6 +442,9 @@ class Registration:
     #: The provider reference (``<provider urn>::<provider id>``) the resource was registered with,
     #: or None for the default provider.
     provider: Optional[str] = None
+    #: Full URNs this resource was known by before (its own aliases and those inherited from its
+    #: parents), as the SDK computes them (see :meth:`RecordingMonitor.SupportsFeature`).
+    aliases: list[str] = field(default_factory=list)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -450,6 +454,49 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self._by_urn: dict[str, Registration] = {}
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the engine makes URNs (and the SDK's create_urn): the type is prefixed with the
+        # parent's whole qualified type, and resources of the root stack get no prefix. (Pulumi's
+        # own mock monitor prefixes only the parent's last type, and the stack's too.)
+        if parent and type_ != "pulumi:pulumi:Stack":
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def GetDeploymentInfo(self, request):
+        # Without alias specs the SDK resolves every alias, inherited ones included, to a full URN
+        # itself (pulumi/runtime/resource.py all_aliases): the URNs the engine derives from alias
+        # specs, which the tests compare with the URNs of an earlier layout.
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
+
+    def SupportsFeature(self, request):
+        if request.id == "aliasSpecs":
+            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
+        return super().SupportsFeature(request)
+
+    def _aliases(self, request) -> list[str]:
+        """The request's alias URNs plus those inherited from its parent's aliases, as the engine
+        derives them (a child named ``<parent name>-x`` of a parent once named ``old`` was
+        ``old-x``; Pulumi's ``inheritedChildAlias``, pulumi/runtime/resource.py)."""
+        own = list(request.aliasURNs)
+        parent = self._by_urn.get(request.parent)
+        if parent is None:
+            return own
+        names_types = [(request.name, request.type)] + [(a.split("::")[3], a.split("::")[2].split("$")[-1])
+                                                          for a in own]
+        inherited = []
+        for parent_alias in parent.aliases:
+            alias_name = parent_alias.split("::")[3]
+            for name, typ in names_types:
+                if name.startswith(parent.name):
+                    name = alias_name + name[len(parent.name):]
+                inherited.append(f"{parent_alias[:parent_alias.rfind('::')]}${typ}::{name}")
+        return list(dict.fromkeys(own + inherited))
 
     def RegisterResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -461,7 +508,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             options={"ignoreChanges": list(request.ignoreChanges),
                      "additionalSecretOutputs": list(request.additionalSecretOutputs),
                      "protect": bool(request.protect) if request.HasField("protect") else False},
-            provider=request.provider or None))
+            provider=request.provider or None, aliases=self._aliases(request)))
+        self._by_urn[urn] = self.registrations[-1]
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
         secret_outputs = set(request.additionalSecretOutputs)

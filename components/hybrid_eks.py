@@ -1,0 +1,136 @@
+"""A self-hosted hybrid Kong on EKS: the hybrid-eks mode.
+
+Replaces the hand-made setup of seed 002 (a cluster made by hand, a namespace, a license secret and
+an openssl certificate created with kubectl, two values files applied through Argo CD): one
+component, :class:`HybridEksGateway`, builds the network
+(:class:`~components.network.Network`), the cluster (:class:`~components.eks_cluster.EksCluster`:
+EKS Auto Mode, or an existing cluster) and, through the cluster's Kubernetes provider, Kong's
+control plane with its PostgreSQL and its data planes (:class:`~components.kong_hybrid.KongHybrid`).
+"""
+
+from typing import Optional, Required, TypedDict
+
+import pulumi
+
+from components.certificates import CertificateSettings
+from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for
+from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
+from components.kong_hybrid import HybridSettings, KongHybrid, KongHybridArgs
+from components.kong_settings import KongArgs
+from components.network import Network, NetworkArgs
+from components.package import earlier_urn, type_token
+from components.postgres import PostgresSettings
+
+#: The answer of a data plane with no matching route, the proof that it serves traffic.
+NO_ROUTE = "404 (no Route matched with those values)"
+
+
+class HybridEksGatewayArgs(TypedDict, total=False):
+    """Arguments of :class:`HybridEksGateway`."""
+
+    kong: Required[KongArgs]
+    """the Kong Gateway both control plane and data planes run"""
+    region: Required[str]
+    """the AWS region (``aws:region``)"""
+    network: NetworkArgs
+    """a new VPC (default) or an existing one"""
+    eks: EksSettings
+    """a new EKS Auto Mode cluster (default) or an existing one"""
+    hybrid: HybridSettings
+    """the control plane and data plane releases"""
+    postgres: PostgresSettings
+    """the control plane's database"""
+    certificate: CertificateSettings
+    """how the cluster certificates are generated"""
+    cluster_cert_pem: pulumi.Input[str]
+    """a shared cluster certificate to use (``hybrid.cluster_mtls`` ``shared``); with ``cluster_cert_key_pem``"""
+    cluster_cert_key_pem: pulumi.Input[str]
+    """its private key (kept secret)"""
+    enterprise_license: pulumi.Input[str]
+    """the Kong Enterprise license JSON (kept secret); none: Kong's free mode"""
+
+
+class HybridEksGateway(pulumi.ComponentResource):
+    """Kong Gateway in hybrid mode on EKS (type ``kong-aws:index:HybridEksGateway``): the whole
+    hybrid-eks mode.
+
+    Children: ``{name}-network`` (:class:`Network`), ``{name}-eks`` (:class:`EksCluster`; a new
+    cluster is named ``<project>-<stack>-eks``) and ``{name}-hybrid`` (:class:`KongHybrid`, given the
+    cluster's Kubernetes provider).
+
+    Outputs (stack outputs of the mode, see :meth:`stack_outputs`): ``proxy_hostname`` /
+    ``proxy_url`` (the data planes' NLB), ``curl_check``, ``admin_port_forward`` (how to reach the
+    Admin API, which is only inside the cluster), ``eks_cluster_name``, ``kubeconfig`` (secret),
+    ``namespace``, ``control_plane_release`` / ``data_plane_release`` and
+    ``cluster_ca_certificate_pem``.
+    """
+
+    proxy_hostname: pulumi.Output[str]
+    proxy_url: pulumi.Output[str]
+    curl_check: pulumi.Output[str]
+    admin_port_forward: pulumi.Output[str]
+    eks_cluster_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    control_plane_release: pulumi.Output[str]
+    data_plane_release: pulumi.Output[str]
+    cluster_ca_certificate_pem: pulumi.Output[str]
+
+    def __init__(self, name: str, args: HybridEksGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(type_token(HybridEksGateway), name, None, opts)
+
+        # Before this component, Network "network", EksCluster "eks" and KongHybrid "kong" sat at the
+        # stack's root; the aliases keep `pulumi up` from replacing what they made.
+        def child(before: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=[before])
+
+        network = Network(f"{name}-network", dict(args.get("network") or {}),  # type: ignore[arg-type]
+                          opts=child(earlier_urn("kong-aws:network:Network", "network")))
+        eks = EksClusterArgs(**(args.get("eks") or {}), region=args["region"],  # type: ignore[typeddict-item]
+                             private_subnet_ids=network.private_subnet_ids,
+                             new_cluster_name=cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks"))
+        cluster = EksCluster(f"{name}-eks", eks, opts=child(earlier_urn("kong-aws:eks:EksCluster", "eks")))
+
+        hybrid_args = KongHybridArgs(
+            kong=args["kong"], vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            storage_class_name=cluster.storage_class_name, load_balancer_class=cluster.load_balancer_class)
+        for key in ("hybrid", "postgres", "certificate", "cluster_cert_pem", "cluster_cert_key_pem",
+                    "enterprise_license"):
+            if args.get(key) is not None:
+                hybrid_args[key] = args[key]  # type: ignore[literal-required]
+        kong = KongHybrid(f"{name}-hybrid", hybrid_args, opts=pulumi.ResourceOptions(
+            parent=self, providers=[cluster.provider],
+            aliases=[earlier_urn("kong-aws:hybrid_eks:KongHybrid", "kong")]))
+
+        host = kong.proxy_hostname
+        self.proxy_hostname = host
+        self.proxy_url = pulumi.Output.concat("http://", host)
+        self.curl_check = pulumi.Output.concat("curl -si http://", host, f"/ | head -n 1   # expect {NO_ROUTE}")
+        self.admin_port_forward = pulumi.Output.concat(
+            "pulumi stack output kubeconfig --show-secrets > kubeconfig.json && "
+            "kubectl --kubeconfig kubeconfig.json port-forward -n ", kong.namespace, " service/", kong.admin_service,
+            f" {ADMIN_HTTPS_PORT}:{ADMIN_HTTPS_PORT}   # then: curl -sk https://localhost:{ADMIN_HTTPS_PORT}{STATUS_PATH}")
+        self.eks_cluster_name = cluster.cluster_name
+        self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig)
+        self.namespace = kong.namespace
+        self.control_plane_release = kong.control_plane_release
+        self.data_plane_release = kong.data_plane_release
+        self.cluster_ca_certificate_pem = kong.cluster_ca_pem
+        self.register_outputs(self.stack_outputs())
+
+    def stack_outputs(self) -> dict[str, pulumi.Output]:
+        """The outputs an operator needs after ``pulumi up``, by stack output name (camelCase);
+        only ``kubeconfig`` is secret."""
+        return {
+            "proxyHostname": self.proxy_hostname,
+            "proxyUrl": self.proxy_url,
+            "curlCheck": self.curl_check,
+            "adminPortForward": self.admin_port_forward,
+            "eksClusterName": self.eks_cluster_name,
+            "kubeconfig": self.kubeconfig,
+            "namespace": self.namespace,
+            "controlPlaneRelease": self.control_plane_release,
+            "dataPlaneRelease": self.data_plane_release,
+            "clusterCaCertificatePem": self.cluster_ca_certificate_pem,
+        }
