@@ -22,12 +22,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 from pulumi.runtime.rpc import is_rpc_secret
 
-from components.certificates import (CA_USAGES, SERVER_USAGES, ClusterCertificate, ClusterCertificateArgs,
-                                     key_args)
+from components.certificates import (CA_USAGES, CERTIFICATE_DEFAULTS, SERVER_USAGES, ClusterCertificate,
+                                     ClusterCertificateArgs, key_args)
 from tests.conftest import reference_json, self_signed_pem
 from tools.mocks import RunResult, run_program
 
-COMPONENT = "kong-aws:certificates:ClusterCertificate"
+COMPONENT = "kong-aws:index:ClusterCertificate"
 PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
 SELF_SIGNED = "tls:index/selfSignedCert:SelfSignedCert"
 CERT_REQUEST = "tls:index/certRequest:CertRequest"
@@ -159,13 +159,13 @@ def test_no_organization_means_no_o_attribute():
 
 
 def test_validity_and_early_renewal_are_registered():
-    result = _single(ClusterCertificateArgs(validity_hours=48, early_renewal_hours=12))
+    result = _single(ClusterCertificateArgs(validity_days=2, early_renewal_days=1))
     cert = _cert(result)
     assert cert.not_valid_after_utc - cert.not_valid_before_utc == datetime.timedelta(hours=48)
     inputs = result.one(SELF_SIGNED).inputs
     assert inputs["validityPeriodHours"] == 48
     # Without earlyRenewalHours `pulumi up` would let the certificate expire under Kong.
-    assert inputs["earlyRenewalHours"] == 12
+    assert inputs["earlyRenewalHours"] == 24
 
 
 def test_cert_sha256_is_the_digest_of_the_pem_text():
@@ -182,10 +182,12 @@ def _ca_and_leaf(ca_usages=CA_USAGES) -> RunResult:
         ca = ClusterCertificate("ca", ClusterCertificateArgs(common_name="kong-cluster-ca", is_ca=True,
                                                              **ca_kwargs))
         leaf = ClusterCertificate("cp", ClusterCertificateArgs(
-            common_name="kong-cp", usages=SERVER_USAGES, ca=ca,
+            common_name="kong-cp", usages=list(SERVER_USAGES), ca_cert_pem=ca.cert_pem,
+            ca_private_key_pem=ca.private_key_pem,
             dns_names=["kong-cp.kong.svc", "kong-cp.kong.svc.cluster.local"]))
         # cryptography's client verifier insists on a SAN (Kong does not), hence the name.
-        client = ClusterCertificate("dp", ClusterCertificateArgs(ca=ca, dns_names=["dp-1.kong.internal"]))
+        client = ClusterCertificate("dp", ClusterCertificateArgs(
+            ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.private_key_pem, dns_names=["dp-1.kong.internal"]))
         _export("ca", ca)
         _export("cp", leaf)
         _export("dp", client)
@@ -236,9 +238,8 @@ def test_signed_certificate_registers_csr_and_locally_signed_cert_with_secret_ke
     assert is_rpc_secret(by_name["cp-cert"].inputs["caPrivateKeyPem"])
     assert by_name["cp-csr"].inputs["dnsNames"] == ["kong-cp.kong.svc", "kong-cp.kong.svc.cluster.local"]
     assert by_name["cp-cert"].inputs["caCertPem"] == result.outputs["caCert"][0]
-    defaults = ClusterCertificateArgs()
-    assert by_name["cp-cert"].inputs["earlyRenewalHours"] == defaults.early_renewal_hours
-    assert by_name["cp-cert"].inputs["validityPeriodHours"] == defaults.validity_hours
+    assert by_name["cp-cert"].inputs["earlyRenewalHours"] == CERTIFICATE_DEFAULTS["early_renewal_days"] * 24
+    assert by_name["cp-cert"].inputs["validityPeriodHours"] == CERTIFICATE_DEFAULTS["validity_days"] * 24
     assert result.outputs["cpKey"][1] is True and result.outputs["caKey"][1] is True
 
 
@@ -276,13 +277,16 @@ def _bad_cases() -> list:
         pytest.param(lambda _: ClusterCertificateArgs(provided_key_pem=key_pem), "provided", id="key-only"),
         pytest.param(lambda _: ClusterCertificateArgs(provided_cert_pem=cert_pem, provided_key_pem=key_pem,
                                                       is_ca=True), "CA", id="provided-as-ca"),
-        pytest.param(lambda not_ca: ClusterCertificateArgs(provided_cert_pem=cert_pem, provided_key_pem=key_pem,
-                                                           ca=not_ca), "CA", id="provided-with-ca"),
-        pytest.param(lambda not_ca: ClusterCertificateArgs(ca=not_ca), "is_ca", id="ca-not-a-ca"),
-        pytest.param(lambda _: ClusterCertificateArgs(validity_hours=720, early_renewal_hours=720),
-                     "early_renewal_hours", id="renewal-equals-validity"),
-        pytest.param(lambda _: ClusterCertificateArgs(validity_hours=24, early_renewal_hours=720),
-                     "early_renewal_hours", id="renewal-exceeds-validity"),
+        pytest.param(lambda other: ClusterCertificateArgs(provided_cert_pem=cert_pem, provided_key_pem=key_pem,
+                                                          ca_cert_pem=other.cert_pem,
+                                                          ca_private_key_pem=other.private_key_pem),
+                     "CA", id="provided-with-ca"),
+        pytest.param(lambda other: ClusterCertificateArgs(ca_cert_pem=other.cert_pem), "ca_private_key_pem",
+                     id="ca-cert-without-key"),
+        pytest.param(lambda _: ClusterCertificateArgs(validity_days=30, early_renewal_days=30),
+                     "early_renewal_days", id="renewal-equals-validity"),
+        pytest.param(lambda _: ClusterCertificateArgs(validity_days=1, early_renewal_days=30),
+                     "early_renewal_days", id="renewal-exceeds-validity"),
     ]
 
 

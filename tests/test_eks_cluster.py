@@ -18,14 +18,13 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import EksConfig
 from components.eks_cluster import (EksCluster, EksClusterArgs, admin_principals, cluster_name_for,
                                     kubeconfig_document)
 from tests.conftest import validate_aws_request
 from tools.mocks import ACCOUNT_ID, Registration, RunResult, mask_secrets, run_program
 
 REGION = "us-west-2"
-COMPONENT = "kong-aws:eks:EksCluster"
+COMPONENT = "kong-aws:index:EksCluster"
 CLUSTER = "aws:eks/cluster:Cluster"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -47,6 +46,13 @@ OUTPUTS = ("cluster_name", "endpoint", "cluster_security_group_id", "kubeconfig"
            "load_balancer_class")
 
 
+def _args(eks: Optional[dict], private: list[str] = PRIVATE) -> EksClusterArgs:
+    """``EksClusterArgs`` from settings written as in ``kong-aws:eks`` (camelCase keys)."""
+    settings = {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key): value
+                for key, value in (eks or {}).items()}
+    return EksClusterArgs(**settings, private_subnet_ids=private, region=REGION)  # type: ignore[typeddict-item]
+
+
 def _run(eks: Optional[dict] = None, alt_provider: bool = False) -> RunResult:
     """Run one EksCluster (config ``kong-aws:eks`` = ``eks``) and export its outputs; with
     ``alt_provider`` the component is given an explicit AWS provider ``alt``."""
@@ -55,9 +61,7 @@ def _run(eks: Optional[dict] = None, alt_provider: bool = False) -> RunResult:
         options = None
         if alt_provider:
             options = pulumi.ResourceOptions(providers=[aws.Provider("alt", region=REGION)])
-        cluster = EksCluster("eks", EksClusterArgs(
-            config=EksConfig.model_validate(eks or {}), vpc_id="vpc-0a1b2c3d4e5f60000",
-            private_subnet_ids=PRIVATE, public_subnet_ids=PUBLIC, region=REGION), options)
+        cluster = EksCluster("eks", _args(eks), options)
         for key in OUTPUTS:
             pulumi.export(key, getattr(cluster, key))
         pulumi.export("provider_urn", cluster.provider.urn)
@@ -318,9 +322,9 @@ def test_children_and_invokes_belong_to_the_component(eks):
 
 
 @pytest.mark.parametrize("eks, private, message", [
-    ({"storageClassName": "gp2"}, PRIVATE, "kong-aws:eks.storageClassName"),
-    ({"loadBalancerClass": "service.k8s.aws/nlb"}, PRIVATE, "kong-aws:eks.loadBalancerClass"),
-    ({"clusterName": "platform-prod", "adminRoleArns": [DEPLOYER_ROLE]}, PRIVATE, "kong-aws:eks.adminRoleArns"),
+    ({"storageClassName": "gp2"}, PRIVATE, "storage_class_name"),
+    ({"loadBalancerClass": "service.k8s.aws/nlb"}, PRIVATE, "load_balancer_class"),
+    ({"clusterName": "platform-prod", "adminRoleArns": [DEPLOYER_ROLE]}, PRIVATE, "admin_role_arns"),
     ({}, PRIVATE[:1], "at least two availability zones"),
 ])
 def test_settings_that_cannot_work_are_refused_before_anything(eks, private, message):
@@ -328,9 +332,7 @@ def test_settings_that_cannot_work_are_refused_before_anything(eks, private, mes
 
     def program() -> None:
         try:
-            EksCluster("eks", EksClusterArgs(
-                config=EksConfig.model_validate(eks), vpc_id="vpc-0a1b2c3d4e5f60000",
-                private_subnet_ids=private, public_subnet_ids=PUBLIC, region=REGION))
+            EksCluster("eks", _args(eks, private))
         except ValueError as error:
             errors.append(error)
 

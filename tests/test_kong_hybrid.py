@@ -208,7 +208,7 @@ def test_data_plane_release_waits_for_the_control_plane_release(run_stack, hybri
     by_name = {r.inputs["name"]: r for r in result.of_type(RELEASE)}
     assert by_name["kong-cp"].urn in by_name["kong-dp"].dependencies
     # Depending on the database component means waiting for each of its resources.
-    (database,) = [r.urn for r in result.registrations if r.type == "kong-aws:postgres:Postgres"]
+    (database,) = [r.urn for r in result.registrations if r.type == "kong-aws:index:Postgres"]
     parts = {r.urn for r in result.registrations if r.parent == database and r.custom}
     assert parts and parts <= set(by_name["kong-cp"].dependencies)
 
@@ -411,7 +411,6 @@ def test_dev_eks_reproduces_seed_002(tmp_path):
     assert re.search(r"name: (kong-dp)\n", seed) and hybrid["dataPlaneRelease"] == "kong-dp"
     # The seed's certificate: EC secp384r1, 1095 days, CN kong_clustering: our defaults.
     assert "secp384r1" in seed and "-days 1095" in seed
-    from components.config import CertificateConfig
-    defaults = CertificateConfig()
-    assert (defaults.key_algorithm, defaults.validity_days) == ("ecdsa-p384", 1095)
+    from components.certificates import CERTIFICATE_DEFAULTS
+    assert (CERTIFICATE_DEFAULTS["key_algorithm"], CERTIFICATE_DEFAULTS["validity_days"]) == ("ecdsa-p384", 1095)
     assert json.loads(config["kong-aws:postgres"])["mode"] == "in-cluster"  # the seed ran PostgreSQL in the cluster

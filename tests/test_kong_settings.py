@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from components.config import KongConfig, KonnectConfig
 from components.kong_settings import (ClusterEndpoint, KongNode, KubernetesSecretKey, PostgresConnection,
                                       SecretSetting, container_environment, env_name, helm_env)
-from components.konnect_ecs import data_plane_node, worker_processes
+from components.ecs_task_definition import data_plane_node, worker_processes
+from components.kong_facts import LogLevel, RouterFlavor
+from components.konnect_api import parse_endpoint
 from tests.conftest import BASE_CONFIG, reference_json
 
 VALIDATION = reference_json("kong_conf_validation.json")
@@ -33,10 +34,13 @@ LABELS = {"env": "prod", "team": "edge"}
 
 
 def _konnect_data_plane(cpu_units: int = 2048, labels=LABELS) -> KongNode:
-    kong = KongConfig.model_validate({**BASE_CONFIG["kong-aws:kong"], "dataPlaneLabels": labels})
-    konnect = KonnectConfig.model_validate(BASE_CONFIG["kong-aws:konnect"])
-    return data_plane_node(kong, konnect.control_plane_endpoint, konnect.telemetry_endpoint, cpu_units,
-                           CERT_REF, KEY_REF)
+    kong = {**BASE_CONFIG["kong-aws:kong"], "data_plane_labels": labels}
+    return data_plane_node(kong, *_konnect_endpoints(), cpu_units, CERT_REF, KEY_REF)  # type: ignore[arg-type]
+
+
+def _konnect_endpoints():
+    konnect = BASE_CONFIG["kong-aws:konnect"]
+    return parse_endpoint(konnect["controlPlaneEndpoint"]), parse_endpoint(konnect["telemetryEndpoint"])
 
 
 def _self_hosted_data_plane(**changes) -> KongNode:
@@ -101,15 +105,14 @@ def test_enum_settings_take_values_kong_accepts(node):
         assert settings[name] in VALIDATION["enums"][name], (name, settings[name])
 
 
-@pytest.mark.parametrize("field, key", [("router_flavor", "routerFlavor"), ("log_level", "logLevel")])
-def test_every_configurable_router_flavor_and_log_level_reaches_kong_as_valid(field, key):
-    allowed = KongConfig.model_fields[field].annotation.__args__
-    for value in allowed:
-        kong = KongConfig.model_validate({"version": "3.10.0.1", key: value})
-        konnect = KonnectConfig.model_validate(BASE_CONFIG["kong-aws:konnect"])
-        setting = data_plane_node(kong, konnect.control_plane_endpoint, konnect.telemetry_endpoint, 1024,
-                                  CERT_REF, KEY_REF).settings()[field]
-        assert setting == value and setting in VALIDATION["enums"][field]
+@pytest.mark.parametrize("field, choices", [("router_flavor", RouterFlavor), ("log_level", LogLevel)])
+def test_every_configurable_router_flavor_and_log_level_reaches_kong_as_valid(field, choices):
+    # The choices are Kong's own enum, in full.
+    assert {c.value for c in choices} == set(VALIDATION["enums"][field])
+    for choice in choices:
+        kong = {"version": "3.10.0.1", field: choice}
+        setting = data_plane_node(kong, *_konnect_endpoints(), 1024, CERT_REF, KEY_REF).settings()[field]  # type: ignore[arg-type]
+        assert setting == choice.value
 
 
 def test_env_names_follow_kongs_mapping():

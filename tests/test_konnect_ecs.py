@@ -192,8 +192,8 @@ def test_tasks_accept_traffic_only_from_the_load_balancer(run_stack, base_config
     assert not [r for r in rules if r.inputs.get("cidrIpv4") == "0.0.0.0/0"]
     lb = result.one("aws:lb/loadBalancer:LoadBalancer")
     assert lb.inputs["securityGroups"] == list(nlb_sg)
-    assert groups["data-plane-tasks"].urn in result.one(SERVICE).dependencies
-    assert groups["data-plane-proxy-sg"].urn in lb.dependencies
+    assert groups["kong-tasks"].urn in result.one(SERVICE).dependencies
+    assert groups["kong-proxy-sg"].urn in lb.dependencies
 
 
 def test_health_checks_use_the_status_listener_and_do_not_need_configuration(run_stack, base_config):
@@ -251,7 +251,7 @@ def test_tls_termination_uses_the_acm_certificate_and_re_encrypts(run_stack, bas
     assert https.inputs["protocol"] == "TLS"
     assert https.inputs["certificateArn"] == arn
     assert https.inputs["sslPolicy"].startswith("ELBSecurityPolicy-TLS13")
-    assert by_name(result, TG)["data-plane-proxy-https"].inputs["protocol"] == "TLS"
+    assert by_name(result, TG)["kong-proxy-https"].inputs["protocol"] == "TLS"
 
 
 def test_internal_load_balancer_sits_in_the_private_subnets(run_stack, base_config):
@@ -282,7 +282,7 @@ def test_service_deploys_without_losing_capacity_and_rolls_back(run_stack, base_
     target = result.one("aws:appautoscaling/target:Target")
     assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (2, 8)
     assert target.inputs["scalableDimension"] == "ecs:service:DesiredCount"
-    assert target.inputs["resourceId"].startswith("service/data-plane-cluster-")
+    assert target.inputs["resourceId"].startswith("service/kong-service-cluster-")
     policy = result.one("aws:appautoscaling/policy:Policy").inputs
     tracking = policy["targetTrackingScalingPolicyConfiguration"]
     assert policy["policyType"] == "TargetTrackingScaling"

@@ -169,65 +169,65 @@ def test_rds_mode_and_a_digest_pinned_image_pass_too():
 
 MUTATIONS = [
     # (id, stack, type, resource name, mutation, policy, words the message must hold)
-    ("ecs-env-pem", "konnect-managed", TASK, "data-plane-task", add_env("KONG_CLUSTER_CERT_KEY", PEM_KEY),
-     NO_SECRETS, ["data-plane-task", "containerDefinitions[0].environment", "KONG_CLUSTER_CERT_KEY",
+    ("ecs-env-pem", "konnect-managed", TASK, "kong-data-plane-task", add_env("KONG_CLUSTER_CERT_KEY", PEM_KEY),
+     NO_SECRETS, ["kong-data-plane-task", "containerDefinitions[0].environment", "KONG_CLUSTER_CERT_KEY",
                   "PEM private key", "secrets"]),
-    ("ecs-env-password", "dev", TASK, "data-plane-task", add_env("KONG_PG_PASSWORD", "hunter2-Correct-Horse"),
+    ("ecs-env-password", "dev", TASK, "kong-data-plane-task", add_env("KONG_PG_PASSWORD", "hunter2-Correct-Horse"),
      NO_SECRETS, ["containerDefinitions[0].environment", "KONG_PG_PASSWORD", "literal value"]),
-    ("ecs-env-konnect-token", "dev", TASK, "data-plane-task", add_env("KONNECT_PAT_FOR_DECK", TOKEN),
+    ("ecs-env-konnect-token", "dev", TASK, "kong-data-plane-task", add_env("KONNECT_PAT_FOR_DECK", TOKEN),
      NO_SECRETS, ["KONNECT_PAT_FOR_DECK", "Konnect access token"]),
-    ("ecs-command-pem", "dev", TASK, "data-plane-task",
+    ("ecs-command-pem", "dev", TASK, "kong-data-plane-task",
      edit_containers(lambda c: c.update(command=["sh", "-c", f"echo '{PEM_KEY}' > /k.pem && kong start"])),
      NO_SECRETS, ["containerDefinitions[0].command[2]", "PEM private key"]),
-    ("ecs-image-floating", "dev", TASK, "data-plane-task",
+    ("ecs-image-floating", "dev", TASK, "kong-data-plane-task",
      edit_containers(lambda c: c.update(image="kong/kong-gateway:3.10")),
      PINNED, ["containerDefinitions[0].image", "`kong/kong-gateway:3.10`", "`3.10`"]),
-    ("ecs-image-untagged", "konnect-managed", TASK, "data-plane-task",
+    ("ecs-image-untagged", "konnect-managed", TASK, "kong-data-plane-task",
      edit_containers(lambda c: c.update(image="kong/kong-gateway")), PINNED, ["containerDefinitions[0].image", "no tag"]),
-    ("sg-rule-admin-open", "dev", INGRESS, "data-plane-proxy-in-80-0", lambda i: i.update(fromPort=8001, toPort=8001),
-     NOT_PUBLIC, ["data-plane-proxy-in-80-0", "cidrIpv4", "0.0.0.0/0", "8001 (Kong Admin API)"]),
-    ("sg-rule-all-protocols", "dev", INGRESS, "data-plane-proxy-in-443-0", lambda i: i.update(ipProtocol="-1"),
+    ("sg-rule-admin-open", "dev", INGRESS, "kong-proxy-in-80-0", lambda i: i.update(fromPort=8001, toPort=8001),
+     NOT_PUBLIC, ["kong-proxy-in-80-0", "cidrIpv4", "0.0.0.0/0", "8001 (Kong Admin API)"]),
+    ("sg-rule-all-protocols", "dev", INGRESS, "kong-proxy-in-443-0", lambda i: i.update(ipProtocol="-1"),
      NOT_PUBLIC, ["cidrIpv4", "5432 (PostgreSQL)", "8100 (Kong status listener)"]),
-    ("desired-count-1-prod", "konnect-managed", SERVICE, "data-plane-service", lambda i: i.update(desiredCount=1),
-     TWO_DATA_PLANES, ["data-plane-service", "desiredCount", "konnect-managed"]),
-    ("desired-count-unset-prod", "konnect-managed", SERVICE, "data-plane-service", lambda i: i.pop("desiredCount"),
+    ("desired-count-1-prod", "konnect-managed", SERVICE, "kong-service-service", lambda i: i.update(desiredCount=1),
+     TWO_DATA_PLANES, ["kong-service-service", "desiredCount", "konnect-managed"]),
+    ("desired-count-unset-prod", "konnect-managed", SERVICE, "kong-service-service", lambda i: i.pop("desiredCount"),
      TWO_DATA_PLANES, ["desiredCount", "not set (0)"]),
-    ("public-nlb-to-admin", "dev", TARGET_GROUP, "data-plane-proxy-https", lambda i: i.update(port=8444),
-     NOT_BEHIND_PUBLIC_LB, ["data-plane-proxy-https", "defaultActions", "data-plane-proxy-nlb", "8444"]),
-    ("log-retention-unset", "dev", LOG_GROUP, "data-plane-logs", lambda i: i.pop("retentionInDays"),
-     RETENTION, ["data-plane-logs", "retentionInDays", "not set"]),
-    ("log-retention-0", "dev-eks", LOG_GROUP, "eks-control-plane-logs", lambda i: i.update(retentionInDays=0),
+    ("public-nlb-to-admin", "dev", TARGET_GROUP, "kong-proxy-https", lambda i: i.update(port=8444),
+     NOT_BEHIND_PUBLIC_LB, ["kong-proxy-https", "defaultActions", "kong-proxy-nlb", "8444"]),
+    ("log-retention-unset", "dev", LOG_GROUP, "kong-data-plane-logs", lambda i: i.pop("retentionInDays"),
+     RETENTION, ["kong-data-plane-logs", "retentionInDays", "not set"]),
+    ("log-retention-0", "dev-eks", LOG_GROUP, "kong-eks-control-plane-logs", lambda i: i.update(retentionInDays=0),
      RETENTION, ["retentionInDays", "is `0`"]),
-    ("helm-env-pem", "dev-eks", RELEASE, "kong-cp", lambda i: i["values"]["env"].update(cluster_cert_key=PEM_KEY),
-     NO_SECRETS, ["kong-cp", "values.env.cluster_cert_key", "PEM private key", "secretKeyRef"]),
-    ("helm-env-password", "dev-eks", RELEASE, "kong-cp", lambda i: i["values"]["env"].update(pg_password="s3cr3t-pw"),
+    ("helm-env-pem", "dev-eks", RELEASE, "kong-hybrid-cp", lambda i: i["values"]["env"].update(cluster_cert_key=PEM_KEY),
+     NO_SECRETS, ["kong-hybrid-cp", "values.env.cluster_cert_key", "PEM private key", "secretKeyRef"]),
+    ("helm-env-password", "dev-eks", RELEASE, "kong-hybrid-cp", lambda i: i["values"]["env"].update(pg_password="s3cr3t-pw"),
      NO_SECRETS, ["values.env.pg_password", "literal value"]),
-    ("helm-admin-load-balancer", "dev-eks", RELEASE, "kong-cp", lambda i: i["values"]["admin"].update(type="LoadBalancer"),
-     NOT_PUBLIC, ["kong-cp", "values.admin.type", "LoadBalancer", "8444 (Kong Admin API (TLS))", "ClusterIP"]),
-    ("helm-cluster-node-port", "dev-eks", RELEASE, "kong-cp", lambda i: i["values"]["cluster"].update(type="NodePort"),
+    ("helm-admin-load-balancer", "dev-eks", RELEASE, "kong-hybrid-cp", lambda i: i["values"]["admin"].update(type="LoadBalancer"),
+     NOT_PUBLIC, ["kong-hybrid-cp", "values.admin.type", "LoadBalancer", "8444 (Kong Admin API (TLS))", "ClusterIP"]),
+    ("helm-cluster-node-port", "dev-eks", RELEASE, "kong-hybrid-cp", lambda i: i["values"]["cluster"].update(type="NodePort"),
      NOT_PUBLIC, ["values.cluster.type", "NodePort", "8005"]),
-    ("helm-manager-left-to-chart", "dev-eks", RELEASE, "kong-dp", lambda i: i["values"].pop("manager"),
-     NOT_PUBLIC, ["kong-dp", "values.manager.type", "chart's default", "8002"]),
-    ("helm-image-latest", "dev-eks", RELEASE, "kong-dp", lambda i: i["values"]["image"].update(tag="latest"),
-     PINNED, ["kong-dp", "values.image", "latest"]),
-    ("helm-image-left-to-chart", "dev-eks", RELEASE, "kong-cp", lambda i: i["values"].pop("image"),
+    ("helm-manager-left-to-chart", "dev-eks", RELEASE, "kong-hybrid-dp", lambda i: i["values"].pop("manager"),
+     NOT_PUBLIC, ["kong-hybrid-dp", "values.manager.type", "chart's default", "8002"]),
+    ("helm-image-latest", "dev-eks", RELEASE, "kong-hybrid-dp", lambda i: i["values"]["image"].update(tag="latest"),
+     PINNED, ["kong-hybrid-dp", "values.image", "latest"]),
+    ("helm-image-left-to-chart", "dev-eks", RELEASE, "kong-hybrid-cp", lambda i: i["values"].pop("image"),
      PINNED, ["values.image", "chart default", "`kong:3.9`"]),
-    ("helm-ingress-controller-on", "dev-eks", RELEASE, "kong-cp",
+    ("helm-ingress-controller-on", "dev-eks", RELEASE, "kong-hybrid-cp",
      lambda i: i["values"]["ingressController"].update(enabled=True),
      PINNED, ["values.ingressController.image", "kong/kubernetes-ingress-controller:3.5"]),
-    ("statefulset-env-password", "dev-eks", STATEFUL_SET, "kong-postgres-statefulset",
+    ("statefulset-env-password", "dev-eks", STATEFUL_SET, "kong-hybrid-postgres-statefulset",
      lambda i: i["spec"]["template"]["spec"]["containers"][0]["env"].__setitem__(
          2, {"name": "POSTGRES_PASSWORD", "value": "plain-text-password"}),
-     NO_SECRETS, ["kong-postgres-statefulset", "spec.template.spec.containers[0].env[2]", "POSTGRES_PASSWORD"]),
-    ("statefulset-image-major-only", "dev-eks", STATEFUL_SET, "kong-postgres-statefulset",
+     NO_SECRETS, ["kong-hybrid-postgres-statefulset", "spec.template.spec.containers[0].env[2]", "POSTGRES_PASSWORD"]),
+    ("statefulset-image-major-only", "dev-eks", STATEFUL_SET, "kong-hybrid-postgres-statefulset",
      lambda i: i["spec"]["template"]["spec"]["containers"][0].update(image="postgres:17"),
      PINNED, ["spec.template.spec.containers[0].image", "`postgres:17`"]),
-    ("postgres-service-load-balancer", "dev-eks", K8S_SERVICE, "kong-postgres-service",
-     lambda i: i["spec"].update(type="LoadBalancer"), NOT_PUBLIC, ["kong-postgres-service", "spec.ports[0]", "5432"]),
-    ("storage-class-unencrypted", "dev-eks", STORAGE_CLASS, "eks-storage-class",
-     lambda i: i["parameters"].update(encrypted="false"), ENCRYPTED, ["eks-storage-class", "parameters.encrypted"]),
-    ("eks-secrets-unencrypted", "dev-eks", EKS, "eks-cluster", lambda i: i.pop("encryptionConfig"),
-     ENCRYPTED, ["eks-cluster", "encryptionConfig", "secrets"]),
+    ("postgres-service-load-balancer", "dev-eks", K8S_SERVICE, "kong-hybrid-postgres-service",
+     lambda i: i["spec"].update(type="LoadBalancer"), NOT_PUBLIC, ["kong-hybrid-postgres-service", "spec.ports[0]", "5432"]),
+    ("storage-class-unencrypted", "dev-eks", STORAGE_CLASS, "kong-eks-storage-class",
+     lambda i: i["parameters"].update(encrypted="false"), ENCRYPTED, ["kong-eks-storage-class", "parameters.encrypted"]),
+    ("eks-secrets-unencrypted", "dev-eks", EKS, "kong-eks-cluster", lambda i: i.pop("encryptionConfig"),
+     ENCRYPTED, ["kong-eks-cluster", "encryptionConfig", "secrets"]),
 ]
 
 
@@ -248,7 +248,7 @@ def test_a_mutated_render_is_caught(rendered, case):
 
 
 def test_one_data_plane_is_fine_in_a_dev_stack_only(rendered):
-    one = mutate(rendered["dev"].entries, SERVICE, "data-plane-service", lambda i: i.update(desiredCount=1))
+    one = mutate(rendered["dev"].entries, SERVICE, "kong-service-service", lambda i: i.update(desiredCount=1))
     assert findings(one) == []
     assert findings(one, {TWO_DATA_PLANES: {"devStackPattern": "sandbox"}})[0][0] == TWO_DATA_PLANES
 
@@ -256,20 +256,20 @@ def test_one_data_plane_is_fine_in_a_dev_stack_only(rendered):
 def test_the_helm_data_plane_needs_two_replicas_outside_dev(rendered):
     as_prod = json.loads(json.dumps(rendered["dev-eks"].entries).replace("urn:pulumi:dev-eks::", "urn:pulumi:prod-eks::"))
     assert findings(as_prod) == []
-    one = mutate(as_prod, RELEASE, "kong-dp", lambda i: i["values"]["autoscaling"].update(minReplicas=1))
+    one = mutate(as_prod, RELEASE, "kong-hybrid-dp", lambda i: i["values"]["autoscaling"].update(minReplicas=1))
     policy, _, message = only(findings(one))
     assert policy == TWO_DATA_PLANES and "values.autoscaling.minReplicas" in message and "prod-eks" in message
-    fixed = mutate(as_prod, RELEASE, "kong-dp", lambda i: (i["values"]["autoscaling"].update(enabled=False),
+    fixed = mutate(as_prod, RELEASE, "kong-hybrid-dp", lambda i: (i["values"]["autoscaling"].update(enabled=False),
                                                           i["values"].update(replicaCount=1)))
     assert "values.replicaCount" in only(findings(fixed))[2]
     # In dev-eks itself one replica is allowed.
-    assert findings(mutate(rendered["dev-eks"].entries, RELEASE, "kong-dp",
+    assert findings(mutate(rendered["dev-eks"].entries, RELEASE, "kong-hybrid-dp",
                            lambda i: i["values"]["autoscaling"].update(minReplicas=1))) == []
 
 
 def test_an_internal_load_balancer_may_reach_the_admin_api(rendered):
-    admin = mutate(rendered["dev"].entries, TARGET_GROUP, "data-plane-proxy-https", lambda i: i.update(port=8444))
-    internal = mutate(admin, LOAD_BALANCER, "data-plane-proxy-nlb", lambda i: i.update(internal=True))
+    admin = mutate(rendered["dev"].entries, TARGET_GROUP, "kong-proxy-https", lambda i: i.update(port=8444))
+    internal = mutate(admin, LOAD_BALANCER, "kong-proxy-nlb", lambda i: i.update(internal=True))
     assert findings(internal) == []
 
 
@@ -753,8 +753,8 @@ def test_the_real_sdk_stack_policy_in_a_preview(servicer, rendered):
         if r.type == LISTENER:
             r.inputs["loadBalancerArn"] = unknown
             r.inputs["defaultActions"][0]["targetGroupArn"] = unknown
-        if r.type == TARGET_GROUP and r.name == "data-plane-proxy-https":
+        if r.type == TARGET_GROUP and r.name == "kong-proxy-https":
             r.inputs["port"] = 8444
     (diagnostic,) = analyze_stack(servicer, registrations)
-    assert diagnostic.policyName == NOT_BEHIND_PUBLIC_LB and diagnostic.urn.endswith("::data-plane-proxy-https")
+    assert diagnostic.policyName == NOT_BEHIND_PUBLIC_LB and diagnostic.urn.endswith("::kong-proxy-https")
     assert diagnostic.urn.split("::")[2].endswith("aws:lb/listener:Listener")

@@ -16,13 +16,12 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import PostgresConfig
-from components.postgres import (Postgres, PostgresArgs, data_layout, final_snapshot_identifier,
+from components.postgres import (PostgresMode, Postgres, PostgresArgs, data_layout, final_snapshot_identifier,
                                  parameter_group_family)
 from tests.conftest import validate_aws_request
 from tools.mocks import RunResult, mask_secrets, run_program
 
-COMPONENT = "kong-aws:postgres:Postgres"
+COMPONENT = "kong-aws:index:Postgres"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 INSTANCE = "aws:rds/instance:Instance"
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
@@ -45,6 +44,12 @@ OUTPUTS = ("host", "port", "database", "user", "password_secret_name", "password
 SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 
 
+def settings(postgres: dict[str, Any]) -> dict[str, Any]:
+    """:class:`PostgresSettings` from settings written as in ``kong-aws:postgres`` (camelCase)."""
+    return {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k.replace("GiB", "Gib")): v
+            for k, v in postgres.items()}
+
+
 def run(postgres: dict[str, Any], **overrides: Any) -> RunResult:
     """Run the component with ``kong-aws:postgres`` = ``postgres`` (camelCase, as in the stack
     file) in namespace ``kong``; ``overrides`` replace :class:`PostgresArgs` fields."""
@@ -52,10 +57,11 @@ def run(postgres: dict[str, Any], **overrides: Any) -> RunResult:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         fields: dict[str, Any] = dict(
-            config=PostgresConfig.model_validate(postgres), namespace="kong", provider=provider,
-            region="us-west-2", vpc_id=VPC_ID, private_subnet_ids=SUBNETS, cluster_security_group_id=CLUSTER_SG)
+            **settings(postgres), namespace="kong", vpc_id=VPC_ID, private_subnet_ids=SUBNETS,
+            cluster_security_group_id=CLUSTER_SG)
         fields.update(overrides)
-        database = Postgres("kong-postgres", PostgresArgs(**fields))
+        database = Postgres("kong-postgres", PostgresArgs(**fields),  # type: ignore[typeddict-item]
+                            opts=pulumi.ResourceOptions(providers=[provider]))
         for key in OUTPUTS:
             pulumi.export(key, getattr(database, key))
 
@@ -63,8 +69,9 @@ def run(postgres: dict[str, Any], **overrides: Any) -> RunResult:
 
 
 def key(field_name: str) -> str:
-    """The stack-file key of a :class:`PostgresConfig` field (its alias), e.g. for ``storage_gib``."""
-    return PostgresConfig.model_fields[field_name].alias or field_name
+    """The stack-file key of a :class:`PostgresSettings` field, e.g. ``storageGiB`` for ``storage_gib``."""
+    head, *rest = field_name.split("_")
+    return head + "".join("GiB" if part == "gib" else part.title() for part in rest)
 
 
 def plain(value: Any) -> Any:
@@ -178,10 +185,10 @@ def test_rds_mode_runs_nothing_in_the_cluster_and_in_cluster_mode_nothing_in_aws
 def test_rds_without_its_network_is_refused_before_anything_is_declared(overrides, match):
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        fields = dict(config=PostgresConfig(), namespace="kong", provider=provider, region="us-west-2",
-                      vpc_id=VPC_ID, private_subnet_ids=SUBNETS, cluster_security_group_id=CLUSTER_SG)
+        fields = dict(namespace="kong", vpc_id=VPC_ID, private_subnet_ids=SUBNETS, cluster_security_group_id=CLUSTER_SG)
         with pytest.raises(ValueError, match=match):
-            Postgres("kong-postgres", PostgresArgs(**{**fields, **overrides}))
+            Postgres("kong-postgres", PostgresArgs(**{**fields, **overrides}),  # type: ignore[typeddict-item]
+                     opts=pulumi.ResourceOptions(providers=[provider]))
 
     result = run_program(program, {"aws:region": "us-west-2"})
     assert [r.type for r in result.registrations if r.type not in ("pulumi:pulumi:Stack", K8S_PROVIDER)] == []
@@ -191,9 +198,8 @@ def test_in_cluster_without_client_labels_is_refused():
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         with pytest.raises(ValueError, match="client_pod_labels"):
-            Postgres("kong-postgres", PostgresArgs(
-                config=PostgresConfig.model_validate({"mode": "in-cluster"}), namespace="kong",
-                provider=provider, region="us-west-2", client_pod_labels={}))
+            Postgres("kong-postgres", PostgresArgs(mode=PostgresMode.IN_CLUSTER, namespace="kong", client_pod_labels={}),
+                     opts=pulumi.ResourceOptions(providers=[provider]))
 
     result = run_program(program, {"aws:region": "us-west-2"})
     assert not result.of_type(COMPONENT)
