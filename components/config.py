@@ -1,32 +1,59 @@
-"""The stack configuration of kong-aws: one typed model, validated before any resource is declared.
+"""The stack configuration of kong-aws: one typed model per mode, validated before any resource is declared.
 
-Every key lives under the ``kong-aws:`` namespace of a Pulumi stack (``Pulumi.<stack>.yaml``).
-Simple keys are mirrored, with their defaults, in the ``config:`` schema of ``Pulumi.yaml``;
-object keys (``kong-aws:ecs``, ``kong-aws:network`` ...) are described here only. Defaults live in
-this module and nowhere else in the program.
+Every key lives under the ``kong-aws:`` namespace of a Pulumi stack (``Pulumi.<stack>.yaml``), plus
+``aws:region``. ``kong-aws:mode`` picks the model: :class:`KonnectEcsConfig` (``konnect-ecs``, the
+default, as ``Pulumi.yaml`` declares) or :class:`HybridEksConfig` (``hybrid-eks``). A mode's
+sections exist only in its model, so a section of the other mode is an error.
 
-:func:`load_stack_config` reads the raw values, validates them and returns a :class:`StackConfig`,
-or raises :class:`ConfigError` whose lines each name the full key (``kong-aws:ecs.cpu``), the value
-it got and what is allowed.
+Every rule lives here once, in the models (field validators and model validators). Defaults do not:
+a setting left unset is ``None`` in its section and means "the component's default", which each
+component module states once (``components.ecs_task_definition.TASK_DEFINITION_DEFAULTS`` ...);
+:meth:`_Section.effective` reads it where a rule needs the value that will be used.
+
+:func:`load_stack_config` reads the raw values, validates them and returns the mode's model, or
+raises :class:`ConfigError` whose lines each name the full key (``kong-aws:ecs.cpu``), the value it
+got (never the value of a secret) and what is allowed, every problem at once.
 """
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import functools
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Optional
+from types import SimpleNamespace
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from components.konnect_api import KonnectEndpoint, parse_endpoint  # noqa: F401  (re-exported)
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, SecretStr, Tag,
+                      TypeAdapter, ValidationError, ValidationInfo, field_validator, model_validator)
+
+from components import aws_facts
+from components.certificates import CERTIFICATE_DEFAULTS, KeyAlgorithm
+from components.ecs_service import SERVICE_DEFAULTS
+from components.ecs_task_definition import TASK_DEFINITION_DEFAULTS, CpuArchitecture
+from components.eks_cluster import EKS_DEFAULTS
+from components.kong_facts import ClusterMtls, LogLevel, RouterFlavor
+from components.kong_hybrid import HYBRID_DEFAULTS
+from components.kong_settings import KONG_DEFAULTS
+from components.konnect_api import (KONNECT_DEFAULTS, KonnectEndpoint, KonnectRegion, api_url_for,  # noqa: F401
+                                    parse_endpoint)
+from components.network import NETWORK_DEFAULTS, NatGateways
+from components.postgres import POSTGRES_DEFAULTS, PostgresMode
+from components.proxy_load_balancer import LOAD_BALANCER_DEFAULTS, TlsMode
 
 NAMESPACE = "kong-aws"
+#: The modes, and the one used when ``kong-aws:mode`` is not set (``Pulumi.yaml`` declares it too).
+MODES = ("konnect-ecs", "hybrid-eks")
+DEFAULT_MODE = "konnect-ecs"
 
-#: The value ``python -m tools.render`` stands in for every ``secure:`` config value. Secret values
-#: equal to it are accepted without content checks, because the render cannot decrypt them.
+#: The value ``python -m tools.render`` stands in for every ``secure:`` config value. A value equal
+#: to it cannot be read offline, so the checks of its content are skipped (and only those).
 OFFLINE_SECRET_PLACEHOLDER = "[secret]"
+#: The environment variable that may hold the Konnect access token instead of kong-aws:konnectToken.
+TOKEN_ENV = "KONNECT_TOKEN"
 
 #: CPU units -> memory sizes (MiB) that Fargate accepts for a Linux task. Source: AWS, "Amazon ECS
 #: task definition parameters for Fargate", table "Task CPU and memory" (docs.aws.amazon.com/AmazonECS/
@@ -46,47 +73,32 @@ FARGATE_CPU_MEMORY: dict[int, tuple[int, ...]] = {
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                       2192, 2557, 2922, 3288, 3653)
 
-#: Kong ``router_flavor`` and ``log_level`` values. Source: ../shared/reference/kong_conf_validation.json
-#: (``enums``), from Kong 3.9.3 kong/conf_loader/constants.lua.
-ROUTER_FLAVORS = ("traditional", "traditional_compatible", "expressions")
-LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
-
 # Konnect label rules. Source: Kong docs, "Konnect labels" (developer.konghq.com/konnect-platform/
 # konnect-labels/): at most 5 labels; key and value 1-63 characters, alphanumeric at both ends,
 # '-', '_' and '.' between; keys must not start with a prefix reserved for Kong.
 MAX_LABELS = 5
-_LABEL_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 RESERVED_LABEL_PREFIXES = ("kong", "konnect", "insomnia", "mesh", "kic", "kuma", "_")
 
+
+def _regex(pattern: str) -> re.Pattern:
+    # Every pattern is used with fullmatch (``$`` would accept a trailing newline) and ASCII
+    # classes (Python's \d and \w match any Unicode digit or letter).
+    return re.compile(pattern, re.ASCII)
+
+
+_LABEL_PART = _regex(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 # A Docker image version tag that names one release (3.10.0.1, 3.9.1.2-ubuntu), or a digest.
 # Floating tags such as "3.10" or "latest" change under a running service and are refused.
-_PINNED_TAG = re.compile(r"^\d+\.\d+\.\d+(?:\.\d+)?(?:-[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_IMAGE_REPOSITORY = re.compile(
-    r"^(?:[a-z0-9.-]+(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[0-9a-f-]{36}$")
-
-
-def _ipv4_cidr(value: str) -> str:
-    try:
-        ipaddress.IPv4Network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not an IPv4 CIDR block: {exc}") from None
-    return value
-
-
-def _retention_days(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
-    return value
-
-
-#: One or more IPv4 CIDR blocks (``203.0.113.0/24``), host bits clear; all of IPv4 by default.
-CidrList = Annotated[list[Annotated[str, AfterValidator(_ipv4_cidr)]], Field(min_length=1)]
-#: A CloudWatch Logs retention period in days (:data:`LOG_RETENTION_DAYS`).
-RetentionDays = Annotated[int, AfterValidator(_retention_days)]
+_PINNED_TAG = _regex(r"[0-9]+\.[0-9]+\.[0-9]+(?:\.[0-9]+)?(?:-[A-Za-z0-9][A-Za-z0-9._-]*)?")
+_DIGEST = _regex(r"sha256:[0-9a-f]{64}")
+_IMAGE_REPOSITORY = _regex(
+    r"(?:[a-z0-9.-]+(?::[0-9]{1,5})?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+_REGION = _regex(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
+_ACM_ARN = _regex(r"arn:aws[a-z-]*:acm:([a-z0-9-]+):[0-9]{12}:certificate/[0-9a-f-]{36}")
+_KMS_KEY_ARN = _regex(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/(?:mrk-[0-9a-f]{32}|[0-9a-f-]{36})")
+_IAM_ROLE_ARN = _regex(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+_TOKEN = _regex(r"(?:kpat|spat)_[A-Za-z0-9]{20,}")
+_API_URL = _regex(r"(https?)://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::([0-9]{1,5}))?/?")
 
 
 class ConfigError(ValueError):
@@ -101,26 +113,94 @@ class ConfigError(ValueError):
         super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class _Model(BaseModel):
-    # camelCase keys as in Pulumi stack files; unknown keys are an error (a typo is not a default).
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False, strict=False)
+class _Problems(ValueError):
+    """What a validator found: ``(key path relative to where it runs, text)`` pairs. Pydantic keeps
+    the exception in the error's ``ctx["error"]``; :func:`_problem_lines` writes each pair as
+    ``<full key>: <text>``. ``inner`` carries the errors of a model whose own fields failed, when
+    a model validator still checked what could be checked."""
+
+    def __init__(self, problems: list[tuple[tuple, str]], inner: Optional[ValidationError] = None):
+        self.problems = problems
+        self.inner = inner
+        super().__init__("; ".join(text for _, text in problems) or "invalid")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+def _plain(value: Any) -> Any:
+    if isinstance(value, (KeyAlgorithm, CpuArchitecture, ClusterMtls, LogLevel, RouterFlavor, KonnectRegion,
+                          NatGateways, PostgresMode, TlsMode)):
+        return value.value
+    return value
 
 
-class _CamelModel(_Model):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel, use_attribute_docstrings=True)
+def _show(value: Any) -> str:
+    value = _plain(value)
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _check_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+def _context(info: Optional[ValidationInfo]) -> Mapping[str, Any]:
+    return (info.context if info is not None and isinstance(info.context, Mapping) else None) or {}
+
+
+def _partial(info: Optional[ValidationInfo]) -> bool:
+    # Set while the rules across sections look for what validates alone: a section's own rules
+    # have reported their problems already.
+    return bool(_context(info).get("partial"))
+
+
+def _check_secret(key: str, info: ValidationInfo, how: str) -> list[tuple[tuple, str]]:
+    # Which keys were set with --secret reaches the model through the validation context; without
+    # it (a model built in code), whether a value was secret is unknown and not checked.
+    secret_keys = _context(info).get("secret_keys")
+    if secret_keys is not None and key not in secret_keys:
+        return [((), f"set in plain text; {how}")]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types
+
+def _matching(pattern: re.Pattern, explain: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(explain)
+        return value
+
+    return AfterValidator(check)
+
+
+def _ipv4_cidr(value: str) -> str:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 CIDR block such as 203.0.113.0/24: {exc}") from None
+    return str(network)  # a bare address 203.0.113.7 becomes 203.0.113.7/32
+
+
+def _retention_days(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return value
+
+
+def _label_text(value: Any) -> Any:
+    # `pulumi config set --path 'kong-aws:kong.dataPlaneLabels.gen' 2` stores the number 2.
+    if isinstance(value, bool):
+        raise ValueError("a label is text; quote it in the stack file (gen: \"true\") or set it with "
+                         "`pulumi config set --type string --path ...`")
+    if isinstance(value, (int, float)):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("a label is text (a string, or a number read as one), not an object or a list")
+    return value
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     if len(labels) > MAX_LABELS:
         raise ValueError(f"at most {MAX_LABELS} labels are allowed, got {len(labels)}")
     for key, value in labels.items():
         for part, text in (("key", key), ("value", value)):
-            if not isinstance(text, str) or not _LABEL_PART.match(text):
+            if not _LABEL_PART.fullmatch(text):
                 raise ValueError(
                     f"label {part} {text!r} must be 1-63 characters, start and end with a letter or "
                     "digit, and have only letters, digits, '-', '_' and '.' between")
@@ -130,96 +210,258 @@ def _check_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     return labels
 
 
-class KongConfig(_CamelModel):
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("only printable characters (no newlines or control characters)")
+    return value
+
+
+#: An IPv4 CIDR block (``203.0.113.0/24``, host bits clear); a single address ``203.0.113.7`` is
+#: read as ``203.0.113.7/32``.
+Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
+#: One or more :data:`Cidr` blocks.
+CidrList = Annotated[list[Cidr], Field(min_length=1)]
+#: A CloudWatch Logs retention period in days (:data:`LOG_RETENTION_DAYS`).
+RetentionDays = Annotated[int, AfterValidator(_retention_days)]
+#: Konnect labels: text keys and values (numbers are read as their text), Konnect's label rules.
+Labels = Annotated[dict[str, Annotated[str, BeforeValidator(_label_text)]], AfterValidator(_check_labels)]
+#: An AWS region name (``us-west-2``).
+Region = Annotated[str, _matching(_REGION, "not an AWS region name such as us-west-2")]
+
+
+#: AWS resource ids (``vpc-0123456789abcdef0``, ``subnet-...``).
+VpcId = Annotated[str, _matching(_regex(r"vpc-[0-9a-f]{8,17}"), "not an AWS vpc id (vpc-0123456789abcdef0)")]
+SubnetId = Annotated[str, _matching(_regex(r"subnet-[0-9a-f]{8,17}"),
+                                    "not an AWS subnet id (subnet-0123456789abcdef0)")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class _Model(BaseModel):
+    # Unknown keys are an error (a typo is not a default).
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Section(_Model):
+    """A ``kong-aws:<section>`` object: camelCase keys as in stack files, given as an object or as
+    the JSON text Pulumi hands the program. Fields left ``None`` take the component's default,
+    from the ``component_defaults`` constants."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel, use_attribute_docstrings=True)
+
+    #: The component modules' defaults constants that give this section's unset fields their value.
+    component_defaults: ClassVar[tuple[Mapping[str, Any], ...]] = ()
+
+    @classmethod
+    def component_default(cls, name: str) -> Any:
+        """The component's default for field ``name``; raises ``KeyError`` when it has none."""
+        for defaults in cls.component_defaults:
+            if name in defaults:
+                return defaults[name]
+        raise KeyError(name)
+
+    def effective(self, name: str) -> Any:
+        """Field ``name``'s value, or when unset the component's default (None if it has none)."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        try:
+            return self.component_default(name)
+        except KeyError:
+            return None
+
+    def _given_or_default(self, name: str) -> str:
+        value = getattr(self, name)
+        if value is None:
+            return f"not set (default {_show(self.effective(name))})"
+        return f"got {_show(value)}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise ValueError("expected an object of settings") from None
+        if not isinstance(data, (Mapping, BaseModel)):
+            raise ValueError("expected an object of settings")
+        return data
+
+
+class KongConfig(_Section):
     """``kong-aws:kong``: the Kong Gateway node every mode runs.
 
-    ``image`` (default ``kong/kong-gateway``) and ``version`` (required, one release such as
-    ``3.10.0.1`` or a ``sha256:`` digest) make the container image. ``routerFlavor`` defaults to
-    Kong's own default ``traditional_compatible``; ``logLevel`` to ``notice``. ``dataPlaneLabels``
-    become ``cluster_dp_labels`` (Konnect label rules, at most 5).
+    ``version`` is required: one release such as ``3.10.0.1``, or a ``sha256:`` digest. ``image``,
+    ``routerFlavor``, ``logLevel`` and ``dataPlaneLabels`` (``cluster_dp_labels``, Konnect label
+    rules) default to :data:`components.kong_settings.KONG_DEFAULTS`.
     """
 
-    image: str = "kong/kong-gateway"
+    component_defaults: ClassVar = (KONG_DEFAULTS,)
+
+    image: Optional[str] = None
     """image repository (an ECR repository is fine)"""
     version: str
     """one Kong Gateway release (`3.10.0.1`) or a `sha256:` digest; floating tags (`3.10`, `latest`) are refused"""
-    router_flavor: Literal["traditional", "traditional_compatible", "expressions"] = "traditional_compatible"
+    router_flavor: Optional[RouterFlavor] = None
     """`traditional`, `traditional_compatible`, `expressions`"""
-    log_level: Literal["debug", "info", "notice", "warn", "error", "crit", "alert", "emerg"] = "notice"
+    log_level: Optional[LogLevel] = None
     """Kong's log levels, `debug` … `emerg`"""
-    data_plane_labels: dict[str, str] = Field(default_factory=dict)
-    """`cluster_dp_labels`; at most 5; keys and values 1-63 characters, letters/digits at both ends, `-_.` between; keys must not start with `kong`, `konnect`, `insomnia`, `mesh`, `kic`, `kuma` or `_` ([Konnect labels](https://developer.konghq.com/konnect-platform/konnect-labels/))"""
+    data_plane_labels: Optional[Labels] = None
+    """`cluster_dp_labels`; at most 5; keys and values 1-63 characters, letters/digits at both ends, `-_.` between; keys must not start with `kong`, `konnect`, `insomnia`, `mesh`, `kic`, `kuma` or `_` ([Konnect labels](https://developer.konghq.com/konnect-platform/konnect-labels/)); a number is read as its text"""
 
     @field_validator("image")
     @classmethod
-    def _image(cls, value: str) -> str:
+    def _image(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
         if ":" in value.rsplit("/", 1)[-1] or "@" in value:
             raise ValueError("give the repository only; the tag goes in kong-aws:kong.version")
-        if not _IMAGE_REPOSITORY.match(value):
+        if len(value) > 255 or not _IMAGE_REPOSITORY.fullmatch(value):
             raise ValueError("not a container image repository such as kong/kong-gateway")
         return value
 
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not (_PINNED_TAG.match(value) or _DIGEST.match(value)):
+        if not ((len(value) <= 128 and _PINNED_TAG.fullmatch(value)) or _DIGEST.fullmatch(value)):
             raise ValueError("pin one release such as 3.10.0.1 (or a sha256: digest); floating "
                              "tags such as 3.10 or latest are refused")
         return value
-
-    @field_validator("data_plane_labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return dict(_check_labels(value))
 
     @property
     def image_ref(self) -> str:
         """The full image reference, ``repository:tag`` or ``repository@sha256:...``."""
         sep = "@" if self.version.startswith("sha256:") else ":"
-        return f"{self.image}{sep}{self.version}"
+        return f"{self.effective('image')}{sep}{self.version}"
 
 
-class KonnectConfig(_CamelModel):
+def _in_konghq(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host == "konghq.com" or host.endswith(".konghq.com")
+
+
+def _konnect_host_kind(host: str) -> Optional[str]:
+    """``cp0`` / ``tp0`` for a Konnect data plane endpoint host, ``api`` for a Konnect API host
+    (``us.api.konghq.com``, ``global.api.konghq.com``), None for anything else (hosts outside
+    konghq.com: private connectivity, proxies). Source: ../shared/reference/konnect-endpoints.json."""
+    if not _in_konghq(host):
+        return None
+    labels = host.lower().rstrip(".").split(".")[:-2]
+    if labels and labels[-1] == "api":
+        return "api"
+    for kind in ("cp0", "tp0"):
+        if kind in labels:
+            return kind
+    return None
+
+
+def _endpoint(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_endpoint(value)
+    if isinstance(value, KonnectEndpoint):
+        return value
+    raise ValueError("give the endpoint as a string")
+
+
+def _endpoint_of(kind: str, other_key: str, other_kind: str, what: str) -> AfterValidator:
+    def check(endpoint: KonnectEndpoint) -> KonnectEndpoint:
+        found = _konnect_host_kind(endpoint.host)
+        if found == "api":
+            raise ValueError(f"{endpoint.host} is the Konnect API, not a data plane endpoint; give the {what} "
+                             f"Konnect shows for the control plane (<id>.<region>.{kind}.konghq.com), or "
+                             "konnect.controlPlaneName to manage the control plane through the API")
+        if found == other_kind:
+            raise ValueError(f"a {other_kind} host is the {'telemetry' if other_kind == 'tp0' else 'control plane'} "
+                             f"endpoint (konnect.{other_key}); the {what} is the {kind} host Konnect shows "
+                             "beside it")
+        return endpoint
+
+    return AfterValidator(check)
+
+
+ControlPlaneEndpoint = Annotated[KonnectEndpoint, BeforeValidator(_endpoint),
+                                 _endpoint_of("cp0", "telemetryEndpoint", "tp0", "control plane endpoint")]
+TelemetryEndpoint = Annotated[KonnectEndpoint, BeforeValidator(_endpoint),
+                              _endpoint_of("tp0", "controlPlaneEndpoint", "cp0", "telemetry endpoint")]
+
+
+class KonnectConfig(_Section):
     """``kong-aws:konnect``: the Konnect control plane the data planes join. Two ways:
 
     - managed: ``controlPlaneName`` (2-256 characters) with an access token
       (``kong-aws:konnectToken`` or ``KONNECT_TOKEN``): the stack adopts or creates the control plane
-      in ``region`` (``us`` default, ``eu``, ``au``, ``me``, ``in``, ``sg``; or ``apiUrl``, an
-      ``https://`` base URL, ``http://`` only for localhost) with ``controlPlaneLabels``, and pins the
-      data plane certificate through the Konnect API;
+      in ``region`` (or at ``apiUrl``, an ``https://`` base URL, ``http://`` only for localhost) with
+      ``controlPlaneLabels``, and pins the data plane certificate through the Konnect API;
     - manual: ``controlPlaneEndpoint`` and ``telemetryEndpoint`` as Konnect shows them (host,
       host:443 or https:// URL), normalised by :func:`parse_endpoint`; you pin the certificate.
+
+    Refused mix-ups: the same host for both endpoints, a ``tp0`` host as the control plane endpoint
+    or a ``cp0`` host as the telemetry endpoint, a Konnect API host (``*.api.konghq.com``) as an
+    endpoint, a ``cp0``/``tp0`` host as ``apiUrl``. Hosts outside konghq.com are allowed.
     """
 
-    control_plane_endpoint: Optional[KonnectEndpoint] = None
+    component_defaults: ClassVar = (KONNECT_DEFAULTS,)
+
+    control_plane_endpoint: Optional[ControlPlaneEndpoint] = None
     """required without `controlPlaneName`: host, `host:port` or `https://` URL → `cluster_control_plane`, `cluster_server_name`"""
-    telemetry_endpoint: Optional[KonnectEndpoint] = None
-    """required without `controlPlaneName`: same forms → `cluster_telemetry_endpoint`, `cluster_telemetry_server_name`"""
-    control_plane_name: Optional[Annotated[str, Field(min_length=2, max_length=256)]] = None
+    telemetry_endpoint: Optional[TelemetryEndpoint] = None
+    """required without `controlPlaneName`: same forms (a different host) → `cluster_telemetry_endpoint`, `cluster_telemetry_server_name`"""
+    control_plane_name: Optional[Annotated[str, Field(min_length=2, max_length=256), AfterValidator(_printable)]] = None
     """manage the control plane of this name (2-256 characters) through the Konnect API; needs a token"""
-    control_plane_labels: dict[str, str] = Field(default_factory=dict)
+    control_plane_labels: Optional[Labels] = None
     """labels of a control plane the stack creates (Konnect label rules); an adopted one keeps its own"""
-    region: Literal["us", "eu", "au", "me", "in", "sg"] = "us"
+    region: Optional[KonnectRegion] = None
     """Konnect region of the control plane: `us`, `eu`, `au`, `me`, `in`, `sg` (API `https://<region>.api.konghq.com`)"""
     api_url: Optional[str] = None
     """another API base URL (a proxy; `http://` only to localhost)"""
-
-    @field_validator("control_plane_labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return dict(_check_labels(value))
 
     @field_validator("api_url")
     @classmethod
     def _api_url(cls, value: Optional[str]) -> Optional[str]:
         if value is None:
             return None
-        match = re.fullmatch(r"(https?)://([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(:\d{1,5})?/?", value)
-        if not match:
+        match = _API_URL.fullmatch(value)
+        if not match or (match.group(3) and not 0 < int(match.group(3)) < 65536):
             raise ValueError("give a base URL such as https://us.api.konghq.com (no path)")
         if match.group(1) == "http" and match.group(2) not in ("localhost", "127.0.0.1", "[::1]"):
             raise ValueError("plain http is only allowed to localhost; use https")
+        if _konnect_host_kind(match.group(2)) in ("cp0", "tp0"):
+            raise ValueError("a cp0/tp0 host is a data plane endpoint (konnect.controlPlaneEndpoint / "
+                             "telemetryEndpoint), not the Konnect API; give https://<region>.api.konghq.com "
+                             "or set konnect.region")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_way(self, info: ValidationInfo) -> "KonnectConfig":
+        if _partial(info):
+            return self
+        problems = []
+        cp, tp = self.control_plane_endpoint, self.telemetry_endpoint
+        if self.managed:
+            for key, value in (("controlPlaneEndpoint", cp), ("telemetryEndpoint", tp)):
+                if value is not None:
+                    problems.append(((key,), f"set, but the managed control plane ({self.control_plane_name!r}) "
+                                             "gives it; remove it"))
+        else:
+            for key, value in (("controlPlaneEndpoint", cp), ("telemetryEndpoint", tp)):
+                if value is None:
+                    problems.append(((key,), "required, not set (or give konnect.controlPlaneName to manage "
+                                             "the control plane)"))
+            # One host for both is a mix-up at Konnect; elsewhere (a proxy) only with one port too.
+            if cp is not None and tp is not None and cp.host == tp.host and (
+                    cp.port == tp.port or _in_konghq(cp.host)):
+                problems.append((("telemetryEndpoint",), f"got {tp.address!r}; the same host as "
+                                 "konnect.controlPlaneEndpoint: Konnect's telemetry endpoint is its own (tp0) host"))
+        if problems:
+            raise _Problems(problems)
+        return self
 
     @property
     def managed(self) -> bool:
@@ -229,89 +471,100 @@ class KonnectConfig(_CamelModel):
     @property
     def base_url(self) -> str:
         """The Konnect API base URL: ``apiUrl``, or the region's host."""
-        return self.api_url or f"https://{self.region}.api.konghq.com"
-
-    @field_validator("control_plane_endpoint", "telemetry_endpoint", mode="before")
-    @classmethod
-    def _endpoint(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_endpoint(value)
-        raise ValueError("give the endpoint as a string")
+        return self.api_url or api_url_for(self.effective("region").value)
 
 
-class CertificateConfig(_CamelModel):
+class CertificateConfig(_Section):
     """``kong-aws:certificate``: the generated cluster certificates (pulumi-tls).
 
-    ``keyAlgorithm``: ``ecdsa-p384`` (default), ``rsa-2048`` or ``rsa-4096``. ``commonName`` defaults
-    to ``kong_clustering`` (the name Kong's hybrid examples use); ``validityDays`` to 1095 (3 years,
-    as in Kong's hybrid guide); ``earlyRenewalDays`` (default 30) is the window before expiry in which
-    ``pulumi up`` replaces the certificate.
+    Unset fields take :data:`components.certificates.CERTIFICATE_DEFAULTS`. ``earlyRenewalDays`` is
+    the window before expiry in which ``pulumi up`` replaces the certificate; it must be less than
+    ``validityDays``.
     """
 
-    key_algorithm: Literal["ecdsa-p384", "rsa-2048", "rsa-4096"] = "ecdsa-p384"
+    component_defaults: ClassVar = (CERTIFICATE_DEFAULTS,)
+
+    key_algorithm: Optional[KeyAlgorithm] = None
     """`ecdsa-p384`, `rsa-2048`, `rsa-4096`"""
-    common_name: Annotated[str, Field(min_length=1, max_length=64)] = "kong_clustering"
+    common_name: Optional[Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)]] = None
     """subject CN"""
-    organization: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
+    organization: Optional[Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_printable)]] = None
     """subject O"""
-    validity_days: Annotated[int, Field(ge=1, le=3650)] = 1095
+    validity_days: Optional[Annotated[int, Field(ge=1, le=3650)]] = None
     """1-3650"""
-    early_renewal_days: Annotated[int, Field(ge=0)] = 30
+    early_renewal_days: Optional[Annotated[int, Field(ge=0)]] = None
     """less than `validityDays`; `pulumi up` replaces the certificate inside this window"""
 
+    @model_validator(mode="after")
+    def _renewal(self, info: ValidationInfo) -> "CertificateConfig":
+        if _partial(info):
+            return self
+        early, validity = self.effective("early_renewal_days"), self.effective("validity_days")
+        if early >= validity:
+            raise _Problems([(("earlyRenewalDays",), f"{self._given_or_default('early_renewal_days')}; must be "
+                              f"less than certificate.validityDays ({validity})")])
+        return self
 
-def _check_id(prefix: str, value: str) -> str:
-    if not re.fullmatch(rf"{prefix}-[0-9a-f]{{8,17}}", value):
-        raise ValueError(f"{value!r} is not an AWS {prefix} id ({prefix}-0123456789abcdef0)")
-    return value
 
-
-class NetworkConfig(_CamelModel):
+class NetworkConfig(_Section):
     """``kong-aws:network``: a new VPC (default) or an existing one.
 
-    New VPC: ``cidrBlock`` (default ``10.0.0.0/16``, /16 to /24), ``availabilityZoneCount`` (2-6,
-    default 2) public and private subnets, and ``natGateways`` ``per-az`` (default) or ``single``.
-    Existing VPC: ``vpcId`` with ``privateSubnetIds`` (at least 2, with a route to the internet
-    through NAT) and ``publicSubnetIds`` (at least 2; not needed for an internal load balancer).
+    New VPC: ``cidrBlock`` (/16 to /24), ``availabilityZoneCount`` (2-6, at most the zones the
+    region offers, :data:`components.aws_facts.AVAILABILITY_ZONES`) public and private subnets, and
+    ``natGateways``; unset, :data:`components.network.NETWORK_DEFAULTS`. Existing VPC: ``vpcId``
+    with ``privateSubnetIds`` (at least 2, with a route to the internet through NAT) and
+    ``publicSubnetIds`` (at least 2; not needed for an internal load balancer); the new-VPC keys
+    are refused with it.
     """
 
-    vpc_id: Optional[str] = None
+    component_defaults: ClassVar = (NETWORK_DEFAULTS,)
+
+    vpc_id: Optional[VpcId] = None
     """use an existing VPC instead"""
-    public_subnet_ids: list[str] = Field(default_factory=list)
+    public_subnet_ids: list[SubnetId] = Field(default_factory=list)
     """with `vpcId`: ≥ 2 subnets for an internet-facing NLB"""
-    private_subnet_ids: list[str] = Field(default_factory=list)
+    private_subnet_ids: list[SubnetId] = Field(default_factory=list)
     """with `vpcId`: ≥ 2 subnets with outbound internet access (NAT) for the tasks"""
-    cidr_block: str = "10.0.0.0/16"
+    cidr_block: Optional[str] = None
     """new VPC's IPv4 block, /16 to /24"""
-    availability_zone_count: Annotated[int, Field(ge=2, le=6)] = 2
-    """2-6"""
-    nat_gateways: Literal["per-az", "single"] = "per-az"
+    availability_zone_count: Optional[Annotated[int, Field(ge=2, le=6)]] = None
+    """2-6, and at most the zones the region offers; new VPC only"""
+    nat_gateways: Optional[NatGateways] = None
     """`per-az` or `single` (see costs below)"""
-
-    @field_validator("vpc_id")
-    @classmethod
-    def _vpc(cls, value: Optional[str]) -> Optional[str]:
-        return None if value is None else _check_id("vpc", value)
-
-    @field_validator("public_subnet_ids", "private_subnet_ids")
-    @classmethod
-    def _subnets(cls, value: list[str]) -> list[str]:
-        for item in value:
-            _check_id("subnet", item)
-        if len(set(value)) != len(value):
-            raise ValueError("subnet ids repeat")
-        return value
 
     @field_validator("cidr_block")
     @classmethod
-    def _cidr(cls, value: str) -> str:
+    def _cidr(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
         try:
             net = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
             raise ValueError(f"not an IPv4 CIDR block: {exc}") from None
         if not 16 <= net.prefixlen <= 24:
             raise ValueError("the VPC block must be from /16 to /24")
-        return value
+        return str(net)
+
+    @model_validator(mode="after")
+    def _existing_or_new(self, info: ValidationInfo) -> "NetworkConfig":
+        if _partial(info):
+            return self
+        problems = []
+        if self.existing:
+            if len(self.private_subnet_ids) < 2:
+                problems.append((("privateSubnetIds",), f"got {_show(self.private_subnet_ids)}; an existing VPC "
+                                 "needs at least 2 private subnets in different AZs"))
+            for key, name in (("cidrBlock", "cidr_block"), ("availabilityZoneCount", "availability_zone_count"),
+                              ("natGateways", "nat_gateways")):
+                if getattr(self, name) is not None:
+                    problems.append(((key,), f"got {_show(getattr(self, name))}; only used for a new VPC, "
+                                             "not with network.vpcId (remove one of them)"))
+        elif self.public_subnet_ids or self.private_subnet_ids:
+            problems.append((("vpcId",), "not set, but subnet ids are; give vpcId to use an existing VPC, or "
+                                         "no ids to create one"))
+        if problems:
+            raise _Problems(problems)
+        return self
 
     @property
     def existing(self) -> bool:
@@ -319,147 +572,221 @@ class NetworkConfig(_CamelModel):
         return self.vpc_id is not None
 
 
-class EcsConfig(_CamelModel):
+class EcsConfig(_Section):
     """``kong-aws:ecs``: the Fargate data plane service.
 
-    ``cpu`` (CPU units, default 1024) and ``memory`` (MiB, default 2048) must be a pair Fargate
-    accepts (:data:`FARGATE_CPU_MEMORY`). ``cpuArchitecture`` ``X86_64`` (default) or ``ARM64``.
-    ``desiredCount`` (default 2) lies between ``minCount`` (default 2) and ``maxCount`` (default 6),
-    the bounds of CPU target tracking at ``cpuTargetPercent`` (default 60). ``fargateSpotPercent``
-    (0-100, default 0) is the share of tasks on FARGATE_SPOT. ``logRetentionDays`` (default 30) is
-    one of :data:`LOG_RETENTION_DAYS`. ``stopTimeoutSeconds`` (2-120, default 60) is how long a
-    stopping task may drain. ``healthCheckGracePeriodSeconds`` (default 60). ``secretsKmsKeyArn``:
-    a customer managed KMS key for the certificate secret (default: the AWS managed key).
+    ``cpu`` (CPU units) and ``memory`` (MiB) must be a pair Fargate accepts
+    (:data:`FARGATE_CPU_MEMORY`); ``desiredCount`` lies between ``minCount`` and ``maxCount``, the
+    bounds of CPU target tracking. ``secretsKmsKeyArn``: a customer managed KMS key in the stack's
+    region for the certificate secret. Unset fields take
+    :data:`components.ecs_task_definition.TASK_DEFINITION_DEFAULTS` and
+    :data:`components.ecs_service.SERVICE_DEFAULTS`.
     """
 
-    cpu: int = 1024
+    component_defaults: ClassVar = (TASK_DEFINITION_DEFAULTS, SERVICE_DEFAULTS)
+
+    cpu: Optional[int] = None
     """Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384"""
-    memory: int = 2048
+    memory: Optional[int] = None
     """MiB, a size Fargate accepts with that CPU ([Fargate task sizes](https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size))"""
-    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
+    cpu_architecture: Optional[CpuArchitecture] = None
     """`X86_64`, `ARM64`"""
-    desired_count: Annotated[int, Field(ge=1, le=1000)] = 2
+    desired_count: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
     """between `minCount` and `maxCount`"""
-    min_count: Annotated[int, Field(ge=1, le=1000)] = 2
+    min_count: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
     """lowest task count of CPU target tracking (1-1000)"""
-    max_count: Annotated[int, Field(ge=1, le=1000)] = 6
+    max_count: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
     """highest task count of CPU target tracking (1-1000)"""
-    cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 60
+    cpu_target_percent: Optional[Annotated[int, Field(ge=10, le=90)]] = None
     """10-90"""
-    fargate_spot_percent: Annotated[int, Field(ge=0, le=100)] = 0
+    fargate_spot_percent: Optional[Annotated[int, Field(ge=0, le=100)]] = None
     """0-100 % of tasks on FARGATE_SPOT (the first task always on FARGATE)"""
-    log_retention_days: RetentionDays = 30
+    log_retention_days: Optional[RetentionDays] = None
     """a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, 60, 90, …, 3653)"""
-    stop_timeout_seconds: Annotated[int, Field(ge=2, le=120)] = 60
+    stop_timeout_seconds: Optional[Annotated[int, Field(ge=2, le=120)]] = None
     """2-120 (Fargate's maximum)"""
-    health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2147483647)] = 60
+    health_check_grace_period_seconds: Optional[Annotated[int, Field(ge=0, le=2147483647)]] = None
     """seconds ECS ignores load balancer health after a task starts"""
     secrets_kms_key_arn: Optional[str] = None
     """a customer managed KMS key in the stack's region for the certificate secret"""
 
     @field_validator("cpu")
     @classmethod
-    def _cpu(cls, value: int) -> int:
-        if value not in FARGATE_CPU_MEMORY:
+    def _cpu(cls, value: Optional[int]) -> Optional[int]:
+        if value is not None and value not in FARGATE_CPU_MEMORY:
             raise ValueError(f"Fargate CPU units are one of {', '.join(map(str, FARGATE_CPU_MEMORY))}")
         return value
-
 
     @field_validator("secrets_kms_key_arn")
     @classmethod
     def _kms(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _KMS_KEY_ARN.match(value):
+        if value is not None and not _KMS_KEY_ARN.fullmatch(value):
             raise ValueError("not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>)")
         return value
 
+    @model_validator(mode="after")
+    def _sizes_and_counts(self, info: ValidationInfo) -> "EcsConfig":
+        if _partial(info):
+            return self
+        problems = []
+        cpu, memory = self.effective("cpu"), self.effective("memory")
+        allowed = FARGATE_CPU_MEMORY[cpu]
+        if memory not in allowed:
+            problems.append((("memory",), f"{self._given_or_default('memory')}; with ecs.cpu {cpu} Fargate accepts "
+                                          f"memory sizes (MiB) of ({', '.join(map(str, allowed))})"))
+        low, desired, high = (self.effective(n) for n in ("min_count", "desired_count", "max_count"))
+        if low > high:
+            problems.append((("minCount",), f"{self._given_or_default('min_count')}; must not exceed "
+                                            f"ecs.maxCount ({high})"))
+        elif not low <= desired <= high:
+            problems.append((("desiredCount",), f"{self._given_or_default('desired_count')}; must lie between "
+                                                f"ecs.minCount ({low}) and ecs.maxCount ({high})"))
+        if problems:
+            raise _Problems(problems)
+        return self
+
     @property
     def vcpus(self) -> float:
-        """The task's vCPUs (``cpu`` / 1024)."""
-        return self.cpu / 1024
+        """The task's vCPUs (``cpu`` / 1024, the default's when unset)."""
+        return self.effective("cpu") / 1024
 
 
-class LoadBalancerConfig(_CamelModel):
+class LoadBalancerConfig(_Section):
     """``kong-aws:loadBalancer``: the Network Load Balancer in front of the data planes.
 
-    ``internal`` (default false: internet-facing). ``tlsMode`` ``passthrough`` (default: TLS on 443
-    reaches Kong's 8443) or ``terminate`` (the NLB ends TLS with ``certificateArn``, an ACM
-    certificate in the stack's region, and ``sslPolicy``). ``allowedCidrs`` (default
-    ``["0.0.0.0/0"]``) may reach ports 80 and 443. ``deregistrationDelaySeconds`` (default 30) lets
-    open connections finish before a task stops. ``deletionProtection`` (default false).
+    ``tlsMode`` ``passthrough`` (TLS on 443 reaches Kong's 8443) or ``terminate`` (the NLB ends TLS
+    with ``certificateArn``, an ACM certificate in the stack's region, and ``sslPolicy``, one of
+    ELB's predefined policies, :data:`components.aws_facts.NLB_SSL_POLICIES`). ``allowedCidrs``
+    may reach ports 80 and 443. Unset fields take
+    :data:`components.proxy_load_balancer.LOAD_BALANCER_DEFAULTS`.
     """
 
-    internal: bool = False
+    component_defaults: ClassVar = (LOAD_BALANCER_DEFAULTS,)
+
+    internal: Optional[bool] = None
     """an internal NLB in the private subnets"""
-    tls_mode: Literal["passthrough", "terminate"] = "passthrough"
+    tls_mode: Optional[TlsMode] = None
     """`passthrough` (Kong ends TLS on 8443) or `terminate`"""
     certificate_arn: Optional[str] = None
     """ACM certificate in the stack's region, for `terminate`"""
-    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    """for `terminate`"""
-    allowed_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
-    """IPv4 blocks that may reach 80/443"""
-    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
+    ssl_policy: Optional[str] = None
+    """for `terminate`: an ELB predefined security policy for NLB TLS listeners (`ELBSecurityPolicy-…`, incl. the FIPS and PQ ones)"""
+    allowed_cidrs: Optional[CidrList] = None
+    """IPv4 blocks that may reach 80/443; a single address `203.0.113.7` is read as `203.0.113.7/32`"""
+    deregistration_delay_seconds: Optional[Annotated[int, Field(ge=0, le=3600)]] = None
     """0-3600"""
-    deletion_protection: bool = False
+    deletion_protection: Optional[bool] = None
     """NLB deletion protection"""
 
     @field_validator("certificate_arn")
     @classmethod
     def _arn(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _ACM_ARN.match(value):
+        if value is not None and not _ACM_ARN.fullmatch(value):
             raise ValueError("not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
         return value
 
+    @field_validator("ssl_policy")
+    @classmethod
+    def _ssl_policy(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in aws_facts.NLB_SSL_POLICIES:
+            raise ValueError("not an ELB predefined security policy for a Network Load Balancer; one of "
+                             + ", ".join(aws_facts.NLB_SSL_POLICIES))
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self, info: ValidationInfo) -> "LoadBalancerConfig":
+        if _partial(info):
+            return self
+        problems = []
+        mode = self.effective("tls_mode")
+        if mode == TlsMode.TERMINATE and self.certificate_arn is None:
+            problems.append((("certificateArn",), "required, not set (loadBalancer.tlsMode 'terminate' needs an "
+                                                  "ACM certificate ARN)"))
+        if mode == TlsMode.PASSTHROUGH:
+            for key, value in (("certificateArn", self.certificate_arn), ("sslPolicy", self.ssl_policy)):
+                if value is not None:
+                    problems.append(((key,), f"got {_show(value)}; only used with loadBalancer.tlsMode "
+                                             "'terminate' (now 'passthrough')"))
+        if problems:
+            raise _Problems(problems)
+        return self
 
 
-
-class EksConfig(_CamelModel):
+class EksConfig(_Section):
     """``kong-aws:eks``: the Kubernetes cluster of mode hybrid-eks.
 
-    New cluster (default): EKS Auto Mode (compute, block storage and load balancing managed by EKS)
-    at Kubernetes ``version`` (default ``1.33``; Auto Mode needs 1.29 or later), API endpoint
-    private, and public too unless ``endpointPublicAccess`` is false, from ``publicAccessCidrs``
-    (default all). The identity running ``pulumi up`` gets cluster admin through an EKS access
-    entry; ``adminRoleArns`` adds more IAM roles. ``logRetentionDays`` (default 30) for the control
-    plane logs. Existing cluster: ``clusterName``, with ``storageClassName`` (a class whose volumes
-    work there) and ``loadBalancerClass`` (default ``service.k8s.aws/nlb``, the AWS Load Balancer
-    Controller's).
+    New cluster (default): EKS Auto Mode at Kubernetes ``version`` (1.29 or later), API endpoint
+    private, and public too unless ``endpointPublicAccess`` is false, from ``publicAccessCidrs``;
+    ``adminRoleArns`` get cluster admin besides the identity running ``pulumi up``. Existing
+    cluster: ``clusterName``, with ``storageClassName`` (a class whose volumes work there) and
+    ``loadBalancerClass``; the new-cluster keys are refused with it. Unset fields take
+    :data:`components.eks_cluster.EKS_DEFAULTS`.
     """
 
-    cluster_name: Optional[Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")]] = None
+    component_defaults: ClassVar = (EKS_DEFAULTS,)
+
+    cluster_name: Optional[Annotated[str, Field(min_length=1, max_length=100), _matching(
+        _regex(r"[0-9A-Za-z][A-Za-z0-9_-]*"), "an EKS cluster name: letters, digits, '-' and '_', a letter or "
+                                             "digit first")]] = None
     """use this existing EKS cluster"""
-    version: str = "1.33"
+    version: Optional[str] = None
     """Kubernetes version of a new cluster (1.29 or later, for Auto Mode)"""
-    endpoint_public_access: bool = True
+    endpoint_public_access: Optional[bool] = None
     """a public API endpoint besides the private one"""
-    public_access_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
-    """who may reach the public API endpoint"""
-    admin_role_arns: list[str] = Field(default_factory=list)
+    public_access_cidrs: Optional[CidrList] = None
+    """who may reach the public API endpoint; a single address is read as `/32`"""
+    admin_role_arns: Optional[list[str]] = None
     """more IAM roles given cluster admin"""
-    log_retention_days: RetentionDays = 30
+    log_retention_days: Optional[RetentionDays] = None
     """retention of the EKS control plane logs"""
-    storage_class_name: Optional[str] = None
+    storage_class_name: Optional[Annotated[str, _matching(
+        _regex(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?"), "a Kubernetes object name (lower case, digits, "
+                                                          "'-' and '.')")]] = None
     """existing cluster: the storage class for in-cluster PostgreSQL"""
-    load_balancer_class: Optional[str] = None
+    load_balancer_class: Optional[Annotated[str, _matching(
+        _regex(r"(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"),
+        "a load balancer class such as service.k8s.aws/nlb")]] = None
     """existing cluster: the proxy Service's load balancer class"""
 
     @field_validator("version")
     @classmethod
-    def _version(cls, value: str) -> str:
-        match = re.fullmatch(r"1\.(\d{2})", value)
+    def _version(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        match = _regex(r"1\.([0-9]{2})").fullmatch(value)
         if not match or int(match.group(1)) < 29:
             raise ValueError("a Kubernetes minor version such as 1.33 (EKS Auto Mode needs 1.29 or later)")
         return value
 
-
     @field_validator("admin_role_arns")
     @classmethod
-    def _roles(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", item):
+    def _roles(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        for item in value or ():
+            if not _IAM_ROLE_ARN.fullmatch(item):
                 raise ValueError(f"{item!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
         return value
 
+    @model_validator(mode="after")
+    def _existing_or_new(self, info: ValidationInfo) -> "EksConfig":
+        if _partial(info):
+            return self
+        problems = []
+        if self.existing:
+            for key, name in (("adminRoleArns", "admin_role_arns"), ("version", "version"),
+                              ("endpointPublicAccess", "endpoint_public_access"),
+                              ("publicAccessCidrs", "public_access_cidrs"), ("logRetentionDays", "log_retention_days")):
+                if getattr(self, name) is not None:
+                    problems.append(((key,), f"got {_show(getattr(self, name))}; only used for a cluster the stack "
+                                             "creates (set it on the existing cluster itself)"))
+        else:
+            for key, value in (("storageClassName", self.storage_class_name),
+                               ("loadBalancerClass", self.load_balancer_class)):
+                if value is not None:
+                    problems.append(((key,), f"got {_show(value)}; only used with an existing cluster "
+                                             "(eks.clusterName); a new cluster uses EKS Auto Mode's"))
+        if problems:
+            raise _Problems(problems)
+        return self
 
     @property
     def existing(self) -> bool:
@@ -467,399 +794,541 @@ class EksConfig(_CamelModel):
         return self.cluster_name is not None
 
 
-class HybridConfig(_CamelModel):
+_RELEASE = _matching(_regex(r"[a-z0-9](?:[-a-z0-9]{0,30}[a-z0-9])?"),
+                     "a Helm release name: 1-32 lower-case letters, digits and '-', alphanumeric at both ends")
+
+
+class HybridConfig(_Section):
     """``kong-aws:hybrid``: the self-hosted control plane and data planes (Kong Helm chart).
 
-    ``namespace`` (default ``kong``); ``chartVersion`` of the ``kong`` chart from
-    https://charts.konghq.com (default ``3.4.1``, the version of ../shared/reference's values);
-    ``controlPlaneRelease`` / ``dataPlaneRelease`` Helm release names (``kong-cp`` / ``kong-dp``);
-    ``clusterMtls`` ``pki`` (a CA and a certificate per role, default) or ``shared`` (one
-    certificate); ``controlPlaneReplicas`` (default 2); data planes: ``dataPlaneMinReplicas``
-    (default 2) and ``dataPlaneMaxReplicas`` (default 6; above the minimum, a HorizontalPodAutoscaler
-    at ``dataPlaneCpuTargetPercent``, default 70); ``proxyInternal`` (default false: an
-    internet-facing NLB) and ``allowedCidrs`` (default all) for the proxy load balancer.
+    ``clusterMtls`` ``pki`` (a CA and a certificate per role) or ``shared`` (one certificate, the
+    one kong-aws:clusterCert provides if given); data planes between ``dataPlaneMinReplicas`` and
+    ``dataPlaneMaxReplicas`` (above the minimum, a HorizontalPodAutoscaler at
+    ``dataPlaneCpuTargetPercent``); the two release names differ. Unset fields take
+    :data:`components.kong_hybrid.HYBRID_DEFAULTS`.
     """
 
-    namespace: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")] = "kong"
+    component_defaults: ClassVar = (HYBRID_DEFAULTS,)
+
+    namespace: Optional[Annotated[str, _matching(_regex(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"),
+                                                 "a Kubernetes namespace: 1-63 lower-case letters, digits and "
+                                                 "'-', alphanumeric at both ends")]] = None
     """Kubernetes namespace"""
-    chart_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")] = "3.4.1"
+    chart_version: Optional[Annotated[str, _matching(_regex(r"[0-9]+\.[0-9]+\.[0-9]+"),
+                                                     "a chart version such as 3.4.1")]] = None
     """version of the `kong` Helm chart"""
-    control_plane_release: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")] = "kong-cp"
+    control_plane_release: Optional[Annotated[str, _RELEASE]] = None
     """Helm release name of the control plane"""
-    data_plane_release: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")] = "kong-dp"
+    data_plane_release: Optional[Annotated[str, _RELEASE]] = None
     """Helm release name of the data planes (differs from the control plane's)"""
-    cluster_mtls: Literal["pki", "shared"] = "pki"
+    cluster_mtls: Optional[ClusterMtls] = None
     """`pki` or `shared`"""
-    control_plane_replicas: Annotated[int, Field(ge=1, le=10)] = 2
+    control_plane_replicas: Optional[Annotated[int, Field(ge=1, le=10)]] = None
     """1-10"""
-    data_plane_min_replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    data_plane_min_replicas: Optional[Annotated[int, Field(ge=1, le=100)]] = None
     """data plane replicas, the HorizontalPodAutoscaler's minimum (1-100)"""
-    data_plane_max_replicas: Annotated[int, Field(ge=1, le=100)] = 6
+    data_plane_max_replicas: Optional[Annotated[int, Field(ge=1, le=100)]] = None
     """the HorizontalPodAutoscaler's maximum (1-100); equal to the minimum: no autoscaler"""
-    data_plane_cpu_target_percent: Annotated[int, Field(ge=10, le=90)] = 70
+    data_plane_cpu_target_percent: Optional[Annotated[int, Field(ge=10, le=90)]] = None
     """10-90"""
-    proxy_internal: bool = False
+    proxy_internal: Optional[bool] = None
     """an internal NLB for the proxy"""
-    allowed_cidrs: CidrList = Field(default_factory=lambda: ["0.0.0.0/0"])
-    """who may reach the proxy"""
+    allowed_cidrs: Optional[CidrList] = None
+    """who may reach the proxy; a single address is read as `/32`"""
+
+    @model_validator(mode="after")
+    def _replicas_and_releases(self, info: ValidationInfo) -> "HybridConfig":
+        if _partial(info):
+            return self
+        problems = []
+        low, high = self.effective("data_plane_min_replicas"), self.effective("data_plane_max_replicas")
+        if low > high:
+            problems.append((("dataPlaneMinReplicas",), f"{self._given_or_default('data_plane_min_replicas')}; "
+                                                        f"must not exceed hybrid.dataPlaneMaxReplicas ({high})"))
+        if self.effective("control_plane_release") == self.effective("data_plane_release"):
+            problems.append((("dataPlaneRelease",), f"{self._given_or_default('data_plane_release')}; must differ "
+                             f"from hybrid.controlPlaneRelease ({self.effective('control_plane_release')!r})"))
+        if problems:
+            raise _Problems(problems)
+        return self
 
 
-
-class PostgresConfig(_CamelModel):
+class PostgresConfig(_Section):
     """``kong-aws:postgres``: the control plane's database.
 
-    ``mode`` ``rds`` (default: Amazon RDS for PostgreSQL in the private subnets, reachable only from
-    the cluster, encrypted, TLS required) or ``in-cluster`` (a StatefulSet of the official
-    ``postgres`` image on an encrypted volume; for development). ``version``: the PostgreSQL
-    release (default ``17.6``; RDS uses its major version and takes minor upgrades). RDS:
-    ``instanceClass`` (default ``db.t4g.medium``), ``allocatedStorageGiB`` (default 20),
-    ``multiAz`` (default true), ``backupRetentionDays`` (1-35, default 7), ``deletionProtection``
-    (default true). In-cluster: ``storageGiB`` (default 20).
+    ``mode`` ``rds`` (Amazon RDS for PostgreSQL in the private subnets) or ``in-cluster`` (a
+    StatefulSet of the official ``postgres`` image; for development). ``version``: the PostgreSQL
+    release; with RDS its major must be one RDS offers
+    (:data:`components.aws_facts.RDS_POSTGRES_MAJOR_VERSIONS`). Unset fields take
+    :data:`components.postgres.POSTGRES_DEFAULTS`.
     """
 
-    mode: Literal["rds", "in-cluster"] = "rds"
+    component_defaults: ClassVar = (POSTGRES_DEFAULTS,)
+
+    mode: Optional[PostgresMode] = None
     """`rds` or `in-cluster`"""
-    version: Annotated[str, Field(pattern=r"^\d{2}\.\d+$")] = "17.6"
-    """PostgreSQL release (RDS: its major version, minor upgrades automatic)"""
-    instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    version: Optional[Annotated[str, _matching(_regex(r"[0-9]{2}\.[0-9]+"),
+                                               "a PostgreSQL release such as 17.6")]] = None
+    """PostgreSQL release (RDS: a major RDS offers, 11-18; minor upgrades automatic)"""
+    instance_class: Optional[Annotated[str, _matching(_regex(r"db\.[a-z0-9]+\.[a-z0-9]+"),
+                                                      "an RDS instance class such as db.t4g.medium")]] = None
     """RDS instance class"""
-    allocated_storage_gib: Annotated[int, Field(ge=20, le=65536, alias="allocatedStorageGiB")] = 20
+    allocated_storage_gib: Optional[Annotated[int, Field(ge=20, le=65536)]] = Field(None, alias="allocatedStorageGiB")
     """RDS storage (grows automatically)"""
-    multi_az: bool = True
+    multi_az: Optional[bool] = None
     """RDS Multi-AZ"""
-    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
+    backup_retention_days: Optional[Annotated[int, Field(ge=1, le=35)]] = None
     """1-35"""
-    deletion_protection: bool = True
+    deletion_protection: Optional[bool] = None
     """RDS deletion protection"""
-    storage_gib: Annotated[int, Field(ge=1, le=16384, alias="storageGiB")] = 20
+    storage_gib: Optional[Annotated[int, Field(ge=1, le=16384)]] = Field(None, alias="storageGiB")
     """in-cluster volume size"""
+
+    @model_validator(mode="after")
+    def _rds_version(self, info: ValidationInfo) -> "PostgresConfig":
+        if _partial(info):
+            return self
+        majors = aws_facts.RDS_POSTGRES_MAJOR_VERSIONS
+        if self.effective("mode") == PostgresMode.RDS and int(self.major_version) not in majors:
+            raise _Problems([(("version",), f"{self._given_or_default('version')}; RDS for PostgreSQL offers major "
+                              f"versions {', '.join(map(str, majors))} (RDS release calendar, "
+                              "components/aws_facts.py)")])
+        return self
 
     @property
     def major_version(self) -> str:
-        """The major version (``17`` for ``17.6``)."""
-        return self.version.split(".")[0]
+        """The major version (``17`` for ``17.6``) of ``version`` or the default's."""
+        return self.effective("version").split(".")[0]
 
 
 class ProvidedCertificate(_Model):
-    """A cluster certificate and key given as secret config (``kong-aws:clusterCert`` and
+    """A cluster certificate and key given as config (``kong-aws:clusterCert`` and, as a secret,
     ``kong-aws:clusterCertKey``), as the Konnect UI's "Generate certificate" produces them."""
 
     cert_pem: str
     key_pem: SecretStr
 
 
-class StackConfig(_Model):
-    """The whole validated stack configuration (see the module docstring for the key layout)."""
+# ---------------------------------------------------------------------------------------------
+# Top-level secret values
 
-    mode: Literal["konnect-ecs", "hybrid-eks"] = "konnect-ecs"
-    region: str
+def _certificate_problems(text: str) -> list[str]:
+    """What is wrong with ``text`` as the one cluster certificate; never quotes it."""
+    if "PRIVATE KEY-----" in text:
+        return ["holds a private key (a PRIVATE KEY block); give the certificate here and its key in "
+                f"{NAMESPACE}:clusterCertKey, set with --secret"]
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", text, re.S)
+    if not blocks:
+        return ["not a PEM certificate (no complete -----BEGIN CERTIFICATE----- … -----END CERTIFICATE----- block)"]
+    if len(blocks) > 1 or text.count("-----BEGIN ") > 1:
+        return [f"holds {text.count('-----BEGIN ')} PEM blocks; give exactly one certificate (the data plane's), "
+                "without a chain"]
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(blocks[0].encode())
+    except ValueError:
+        return ["the CERTIFICATE block is not an X.509 certificate (truncated or damaged?)"]
+    expiry = cert.not_valid_after_utc
+    if expiry <= datetime.datetime.now(datetime.timezone.utc):
+        return [f"expired on {expiry:%Y-%m-%d}; generate a new certificate"]
+    return []
+
+
+def _load_key(text: str):
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    if not re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+?-----END [A-Z ]*PRIVATE KEY-----", text, re.S):
+        return None, "not a PEM private key (-----BEGIN PRIVATE KEY-----)"
+    try:
+        return serialization.load_pem_private_key(text.encode(), password=None), None
+    except TypeError:
+        return None, "an encrypted private key; give it without a passphrase (openssl pkey -in key.pem)"
+    except (ValueError, UnsupportedAlgorithm):
+        return None, "the PRIVATE KEY block is not a private key (truncated or damaged?)"
+
+
+def _cluster_cert(value: str) -> str:
+    if value != OFFLINE_SECRET_PLACEHOLDER:
+        problems = _certificate_problems(value)
+        if problems:
+            raise _Problems([((), p) for p in problems])
+    return value
+
+
+def _cluster_cert_key(value: SecretStr, info: ValidationInfo) -> SecretStr:
+    problems = _check_secret("clusterCertKey", info, "a private key must be set with "
+                                                     f"`pulumi config set --secret {NAMESPACE}:clusterCertKey`")
+    text = value.get_secret_value()
+    if text != OFFLINE_SECRET_PLACEHOLDER:
+        _, problem = _load_key(text)
+        if problem:
+            problems.append(((), problem))
+    if problems:
+        raise _Problems(problems)
+    return value
+
+
+def _konnect_token(value: SecretStr, info: ValidationInfo) -> SecretStr:
+    # The token's value is never echoed in an error.
+    problems = _check_secret("konnectToken", info, f"set it with `pulumi config set --secret {NAMESPACE}:konnectToken`")
+    text = value.get_secret_value()
+    if text != OFFLINE_SECRET_PLACEHOLDER and not _TOKEN.fullmatch(text):
+        problems.append(((), "not a Konnect access token (a personal token starts with kpat_, a system account "
+                             "token with spat_)"))
+    if problems:
+        raise _Problems(problems)
+    return value
+
+
+def _enterprise_license(value: SecretStr, info: ValidationInfo) -> SecretStr:
+    problems = _check_secret("enterpriseLicense", info, "set it with `pulumi config set --secret "
+                                                        f"{NAMESPACE}:enterpriseLicense -- \"$(cat license.json)\"`")
+    text = value.get_secret_value()
+    if text != OFFLINE_SECRET_PLACEHOLDER:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("license"), dict):
+            problems.append(((), "not a Kong license file (JSON with a \"license\" object)"))
+    if problems:
+        raise _Problems(problems)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The two modes
+
+class _Stack(_Model):
+    """What both modes have. ``aws:region`` is the field ``region``; the other keys are the
+    ``kong-aws:`` keys without the namespace."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=_camel)
+
+    region: Region = Field(alias="aws:region")
     kong: KongConfig
-    konnect: Optional[KonnectConfig]
-    certificate: CertificateConfig
-    provided_certificate: Optional[ProvidedCertificate]
-    konnect_token: Optional[SecretStr] = None
-    network: NetworkConfig
-    ecs: EcsConfig
-    load_balancer: LoadBalancerConfig
+    certificate: CertificateConfig = Field(default_factory=CertificateConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    cluster_cert: Optional[Annotated[str, AfterValidator(_cluster_cert)]] = None
+    cluster_cert_key: Optional[Annotated[SecretStr, AfterValidator(_cluster_cert_key)]] = None
+
+    @property
+    def provided_certificate(self) -> Optional[ProvidedCertificate]:
+        """``clusterCert`` and ``clusterCertKey`` when given (both or neither), else None."""
+        if self.cluster_cert is None or self.cluster_cert_key is None:
+            return None
+        return ProvidedCertificate(cert_pem=self.cluster_cert, key_pem=self.cluster_cert_key)
+
+    # The rules across sections. They run on the validated model, and also when some fields failed,
+    # on those that validate alone, so every problem is reported at once.
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _across_sections(cls, data: Any, handler, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping):
+            return handler(data)
+        try:
+            model = handler(data)
+        except ValidationError as error:
+            view = cls._fields_that_validate(data, info)
+            raise _Problems(cls._rules(view, set(data), _context(info)), inner=error) from None
+        problems = cls._rules(model, set(data), _context(info))
+        if problems:
+            raise _Problems(problems)
+        return cls._complete(model, _context(info))
+
+    @classmethod
+    def _fields_that_validate(cls, data: Mapping, info: ValidationInfo) -> SimpleNamespace:
+        context = {**_context(info), "partial": True}
+        values = {}
+        for name, field in cls.model_fields.items():
+            key = field.alias or name
+            if key in data:
+                try:
+                    values[name] = _field_adapter(cls, name).validate_python(data[key], context=context)
+                except ValidationError:
+                    values[name] = None
+            else:
+                values[name] = None if field.is_required() else field.get_default(call_default_factory=True)
+        return SimpleNamespace(**values)
+
+    @classmethod
+    def _rules(cls, view: Any, given: set[str], context: Mapping[str, Any]) -> list[tuple[tuple, str]]:
+        problems: list[tuple[tuple, str]] = []
+        region, network = view.region, view.network
+        if network is not None and not network.existing and region in aws_facts.AVAILABILITY_ZONES:
+            zones = aws_facts.AVAILABILITY_ZONES[region]
+            count = network.effective("availability_zone_count")
+            if count > len(zones):
+                problems.append((("network", "availabilityZoneCount"),
+                                 f"{network._given_or_default('availability_zone_count')}; region {region} offers "
+                                 f"{len(zones)} Availability Zones ({', '.join(name for name, _ in zones)})"))
+        if network is not None and network.existing and len(network.public_subnet_ids) < 2 and \
+                cls._proxy_is_public(view):
+            problems.append((("network", "publicSubnetIds"), f"got {_show(network.public_subnet_ids)}; an "
+                             "internet-facing load balancer needs at least 2 public subnets"))
+        cert_given, key_given = "clusterCert" in given, "clusterCertKey" in given
+        if cert_given != key_given:
+            missing = "clusterCertKey" if cert_given else "clusterCert"
+            problems.append(((missing,), "required when the other of clusterCert/clusterCertKey is set (give "
+                                         "both, or neither to generate a certificate)"))
+        elif view.cluster_cert is not None and view.cluster_cert_key is not None:
+            problems += _certificate_and_key_match(view.cluster_cert, view.cluster_cert_key.get_secret_value())
+        return problems
+
+    @classmethod
+    def _proxy_is_public(cls, view: Any) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def _complete(cls, model: Any, context: Mapping[str, Any]) -> Any:
+        return model
+
+
+@functools.cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter:
+    field = model.model_fields[name]
+    annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return TypeAdapter(annotation)
+
+
+def _certificate_and_key_match(cert_text: str, key_text: str) -> list[tuple[tuple, str]]:
+    if OFFLINE_SECRET_PLACEHOLDER in (cert_text, key_text):
+        return []
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key, problem = _load_key(key_text)
+    blocks = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", cert_text, re.S)
+    if problem or not blocks:
+        return []  # already reported
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    cert = x509.load_pem_x509_certificate(blocks[0].encode())
+    if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        return [(("clusterCertKey",), f"not the private key of {NAMESPACE}:clusterCert (their public keys differ)")]
+    return []
+
+
+class KonnectEcsConfig(_Stack):
+    """Mode ``konnect-ecs``: Kong data planes on ECS Fargate joined to a Kong Konnect control plane.
+
+    ``konnect_token`` is the access token of a managed control plane (``kong-aws:konnectToken``, or
+    the ``KONNECT_TOKEN`` environment variable given to :func:`load_stack_config`), None otherwise.
+    """
+
+    mode: Literal["konnect-ecs"] = "konnect-ecs"
+    konnect: KonnectConfig
+    ecs: EcsConfig = Field(default_factory=EcsConfig)
+    load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    konnect_token: Optional[Annotated[SecretStr, AfterValidator(_konnect_token)]] = None
+
+    @classmethod
+    def _proxy_is_public(cls, view: Any) -> bool:
+        return view.load_balancer is None or not view.load_balancer.effective("internal")
+
+    @classmethod
+    def _rules(cls, view: Any, given: set[str], context: Mapping[str, Any]) -> list[tuple[tuple, str]]:
+        problems = super()._rules(view, given, context)
+        region, konnect, ecs, lb = view.region, view.konnect, view.ecs, view.load_balancer
+        kms = _KMS_KEY_ARN.fullmatch(ecs.secrets_kms_key_arn or "") if ecs is not None else None
+        if region and kms and kms.group(1) != region:
+            problems.append((("ecs", "secretsKmsKeyArn"), f"got {_show(ecs.secrets_kms_key_arn)}; the key must be "
+                                                          f"in the stack's region {region}"))
+        acm = _ACM_ARN.fullmatch(lb.certificate_arn or "") if lb is not None else None
+        if region and acm and acm.group(1) != region:
+            problems.append((("loadBalancer", "certificateArn"), f"got {_show(lb.certificate_arn)}; an NLB uses ACM "
+                                                                 f"certificates of its own region {region}"))
+        if konnect is not None:
+            if "konnectToken" in given and not konnect.managed:
+                problems.append((("konnectToken",), f"set, but {NAMESPACE}:konnect.controlPlaneName is not; give "
+                                                    "the control plane name to manage it through the Konnect API"))
+            if konnect.managed and "konnectToken" not in given:
+                env_token = context.get("env_token")
+                if not env_token:
+                    problems.append((("konnectToken",), "required with konnect.controlPlaneName, not set (set it "
+                                                        f"with --secret, or export {TOKEN_ENV})"))
+                elif env_token != OFFLINE_SECRET_PLACEHOLDER and not _TOKEN.fullmatch(env_token):
+                    problems.append((("konnectToken",), "not a Konnect access token (a personal token starts with "
+                                                        f"kpat_, a system account token with spat_); read from {TOKEN_ENV}"))
+        return problems
+
+    @classmethod
+    def _complete(cls, model: Any, context: Mapping[str, Any]) -> Any:
+        if model.konnect.managed and model.konnect_token is None:
+            return model.model_copy(update={"konnect_token": SecretStr(context["env_token"])})
+        return model
+
+
+class HybridEksConfig(_Stack):
+    """Mode ``hybrid-eks``: a self-hosted control plane with PostgreSQL and data planes on EKS.
+
+    ``enterprise_license`` is the Kong Enterprise license (a secret), None for free mode.
+    """
+
+    mode: Literal["hybrid-eks"]
     eks: EksConfig = Field(default_factory=EksConfig)
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
-    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
-    enterprise_license: Optional[SecretStr] = None
+    postgres: PostgresConfig = Field(default_factory=lambda: PostgresConfig.model_validate({}))
+    enterprise_license: Optional[Annotated[SecretStr, AfterValidator(_enterprise_license)]] = None
+
+    @classmethod
+    def _proxy_is_public(cls, view: Any) -> bool:
+        return view.hybrid is None or not view.hybrid.effective("proxy_internal")
+
+    @classmethod
+    def _rules(cls, view: Any, given: set[str], context: Mapping[str, Any]) -> list[tuple[tuple, str]]:
+        problems = super()._rules(view, given, context)
+        eks, hybrid, postgres = view.eks, view.hybrid, view.postgres
+        if "clusterCert" in given and hybrid is not None and hybrid.effective("cluster_mtls") != ClusterMtls.SHARED:
+            problems.append((("clusterCert",), f"set, but hybrid.clusterMtls is {hybrid._given_or_default('cluster_mtls')}; "
+                                               "a provided certificate is used as the one shared certificate (set "
+                                               "hybrid.clusterMtls to 'shared')"))
+        if eks is not None and eks.existing and eks.storage_class_name is None and postgres is not None and \
+                postgres.effective("mode") == PostgresMode.IN_CLUSTER:
+            problems.append((("eks", "storageClassName"), "required with eks.clusterName and postgres.mode "
+                                                          "'in-cluster' (a storage class whose volumes work in that "
+                                                          "cluster)"))
+        return problems
 
 
-# Top-level keys: (config key, StackConfig field, parsed as JSON object, default or required).
-_REQUIRED = object()
-_OBJECT_KEYS = {
-    "kong": ("kong", _REQUIRED),
-    "konnect": ("konnect", None),
-    "certificate": ("certificate", {}),
-    "network": ("network", {}),
-    "ecs": ("ecs", {}),
-    "loadBalancer": ("load_balancer", {}),
-    "eks": ("eks", {}),
-    "hybrid": ("hybrid", {}),
-    "postgres": ("postgres", {}),
-}
-#: Sections that only one mode reads; giving one in the other mode is an error.
-_MODE_SECTIONS = {"konnect-ecs": ("konnect", "ecs", "loadBalancer", "konnectToken"),
-                  "hybrid-eks": ("eks", "hybrid", "postgres", "enterpriseLicense")}
+def _mode_of(data: Any) -> str:
+    """The mode whose model validates ``data``. An unknown mode is validated against the mode whose
+    sections are given (its ``mode`` field then reports the unknown value), so every other
+    problem is reported too."""
+    if isinstance(data, BaseModel):
+        return getattr(data, "mode", DEFAULT_MODE)
+    mode = data.get("mode", DEFAULT_MODE) if isinstance(data, Mapping) else DEFAULT_MODE
+    if mode in MODES:
+        return mode
+    hybrid_keys = _MODE_KEYS["hybrid-eks"] & set(data)
+    return "hybrid-eks" if hybrid_keys and not _MODE_KEYS["konnect-ecs"] & set(data) else DEFAULT_MODE
+
+
+#: The validated stack configuration: the model of the stack's mode.
+StackConfig = Annotated[Union[Annotated[KonnectEcsConfig, Tag("konnect-ecs")],
+                              Annotated[HybridEksConfig, Tag("hybrid-eks")]], Discriminator(_mode_of)]
+_MODELS: dict[str, type[_Stack]] = {"konnect-ecs": KonnectEcsConfig, "hybrid-eks": HybridEksConfig}
+
+
+def _keys(model: type[_Stack]) -> frozenset[str]:
+    return frozenset(f.alias or n for n, f in model.model_fields.items()) - {"aws:region"}
+
+
+_COMMON_KEYS = _keys(_Stack)
+#: Keys (without the namespace) that only one mode reads; giving one in the other mode is an error.
+_MODE_KEYS = {mode: _keys(model) - _COMMON_KEYS - {"mode"} for mode, model in _MODELS.items()}
+_SECTIONS: dict[str, type[_Section]] = {
+    (f.alias or n): f.annotation for model in _MODELS.values() for n, f in model.model_fields.items()
+    if isinstance(f.annotation, type) and issubclass(f.annotation, _Section)}
 _SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken", "enterpriseLicense")
+#: Every key of the ``kong-aws:`` namespace, without it.
+KNOWN_KEYS = _keys(KonnectEcsConfig) | _keys(HybridEksConfig)
 #: Top-level keys that are not sections: (default, description) for the configuration reference.
 TOP_LEVEL_KEYS = {
-    "clusterCert": ("none", "your own cluster certificate (PEM), with `clusterCertKey`: Konnect's "
-                            "generated certificate (konnect-ecs) or the shared certificate (hybrid-eks, "
-                            "`hybrid.clusterMtls` `shared`)"),
-    "clusterCertKey": ("none", "its private key (PEM); must be set with `--secret`"),
+    "clusterCert": ("none", "your own cluster certificate (PEM, exactly one certificate, not expired), with "
+                            "`clusterCertKey`: Konnect's generated certificate (konnect-ecs) or the shared "
+                            "certificate (hybrid-eks, `hybrid.clusterMtls` `shared`)"),
+    "clusterCertKey": ("none", "its private key (PEM, unencrypted, matching the certificate); must be set with "
+                               "`--secret`"),
     "konnectToken": ("`KONNECT_TOKEN`", "Konnect personal (`kpat_`) or system account (`spat_`) token for "
                                         "`konnect.controlPlaneName`; must be set with `--secret`"),
     "enterpriseLicense": ("none (free mode)", "Kong Enterprise license JSON (hybrid-eks); must be set with "
                                               "`--secret`"),
 }
-#: The environment variable that may hold the Konnect access token instead of kong-aws:konnectToken.
-TOKEN_ENV = "KONNECT_TOKEN"
-_TOKEN = re.compile(r"^(kpat|spat)_[A-Za-z0-9]{20,}$")
-_SCALAR_KEYS = ("mode",)
-KNOWN_KEYS = frozenset(_OBJECT_KEYS) | frozenset(_SECRET_KEYS) | frozenset(_SCALAR_KEYS)
-MODES = ("konnect-ecs", "hybrid-eks")
+_ADAPTER: TypeAdapter = TypeAdapter(StackConfig)
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+# ---------------------------------------------------------------------------------------------
+# Error lines
 
-
-def _key_path(top: str, loc: tuple) -> str:
-    path = f"{NAMESPACE}:{top}"
-    for part in loc:
+def _key_path(loc: tuple) -> str:
+    if not loc:
+        return NAMESPACE
+    if loc[0] == "aws:region":
+        return "aws:region"
+    path = f"{NAMESPACE}:{loc[0]}"
+    for part in loc[1:]:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
 
 
-def _pydantic_problems(top: str, model: type[BaseModel], error: ValidationError) -> list[str]:
-    problems = []
-    allowed = sorted(f.alias or n for n, f in model.model_fields.items())
+_REQUIRED_HINTS: dict[tuple, str] = {
+    ("aws:region",): "required, not set (the AWS region to deploy to, e.g. us-west-2)",
+    ("konnect",): "required in mode konnect-ecs, not set (give controlPlaneEndpoint and telemetryEndpoint as "
+                  "Konnect shows them, or controlPlaneName and an access token)",
+}
+
+
+def _problem_lines(error: ValidationError, mode: Any, prefix: tuple = ()) -> list[str]:
+    lines: list[str] = []
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if not prefix and loc and loc[0] in MODES:
+            loc = loc[1:]
+        loc = prefix + loc
+        found = (item.get("ctx") or {}).get("error")
+        if isinstance(found, _Problems):
+            if found.inner is not None:
+                lines += _problem_lines(found.inner, mode, loc)
+            lines += [f"{_key_path(loc + path)}: {text}" for path, text in found.problems]
+            continue
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "missing":
-            problems.append(f"{_key_path(top, loc)}: required, not set")
+        key = _key_path(loc)
+        if loc == ("mode",):
+            lines.append(f"{key}: got {_show(item['input'])}; allowed: {', '.join(MODES)}")
+        elif item["type"] == "missing":
+            lines.append(f"{key}: {_REQUIRED_HINTS.get(loc, 'required, not set')}")
+        elif item["type"] == "extra_forbidden" and len(loc) == 1:
+            other = next((m for m, keys in _MODE_KEYS.items() if loc[0] in keys), None)
+            if other is not None and other != mode:
+                lines.append(f"{key}: set, but only mode {other} uses it (mode is {mode}); remove it")
+            else:
+                lines.append(f"{key}: unknown key (known keys: {', '.join(sorted(KNOWN_KEYS))})")
         elif item["type"] == "extra_forbidden":
+            section = _SECTIONS.get(str(loc[0]))
+            allowed = sorted(f.alias or n for n, f in section.model_fields.items()) if section else []
             near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"; did you mean {near[0]}?" if near else ""
-            problems.append(f"{_key_path(top, loc)}: unknown key (value {_show(item['input'])}){hint} "
-                            f"Known keys of {NAMESPACE}:{top}: {', '.join(allowed)}")
+            lines.append(f"{key}: unknown key (value {_show(item['input'])}){hint} "
+                         f"Known keys of {_key_path(loc[:-1])}: {', '.join(allowed)}")
+        elif loc and loc[0] in _SECRET_KEYS:
+            lines.append(f"{key}: {message}")  # never the value
         else:
-            problems.append(f"{_key_path(top, loc)}: got {_show(item['input'])}; {message}")
-    return problems
+            lines.append(f"{key}: got {_show(item['input'])}; {message}")
+    return lines
 
 
-def _looks_like_pem(text: str, kinds: tuple[str, ...]) -> bool:
-    return any(f"-----BEGIN {kind}-----" in text and f"-----END {kind}-----" in text for kind in kinds)
-
+# ---------------------------------------------------------------------------------------------
+# Entry points
 
 def load_stack_config(raw: Mapping[str, str], secret_keys: frozenset[str] | set[str] = frozenset(),
-                      region: Optional[str] = None, env_token: Optional[str] = None) -> StackConfig:
-    """Validate raw stack config and return the typed :class:`StackConfig`.
+                      region: Optional[str] = None,
+                      env_token: Optional[str] = None) -> Union[KonnectEcsConfig, HybridEksConfig]:
+    """Validate raw stack config and return the model of its mode.
 
-    ``raw`` maps keys without the namespace (``mode``, ``ecs`` ...) to their string values as Pulumi
-    hands them over (objects as JSON text). ``secret_keys`` names those set with ``--secret``.
+    ``raw`` maps keys without the namespace (``mode``, ``ecs`` ...) to their values as Pulumi hands
+    them over (text; objects as JSON text). ``secret_keys`` names those set with ``--secret``.
     ``region`` is ``aws:region`` (required); ``env_token`` the ``KONNECT_TOKEN`` environment
-    variable, used when ``konnectToken`` is not set. Defaults: see each section's model.
+    variable, used when ``konnectToken`` is not set and the control plane is managed.
 
-    Raises :class:`ConfigError` listing every problem found: unknown keys, values of the wrong type
-    or out of range, missing required keys, and combinations that cannot work together.
+    Returns a :class:`KonnectEcsConfig` or a :class:`HybridEksConfig`. Raises
+    :class:`ConfigError` listing every problem found: unknown keys, values of the wrong type or out
+    of range, missing required keys, and combinations that cannot work together.
     """
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-
-    for key in sorted(set(raw) - KNOWN_KEYS):
-        problems.append(f"{NAMESPACE}:{key}: unknown key (known keys: {', '.join(sorted(KNOWN_KEYS))})")
-
-    mode = raw.get("mode", StackConfig.model_fields["mode"].default)
-    if mode not in MODES:
-        problems.append(f"{NAMESPACE}:mode: got {_show(mode)}; allowed: {', '.join(MODES)}")
-    else:
-        other = next(m for m in MODES if m != mode)
-        for key in _MODE_SECTIONS[other]:
-            if key in raw:
-                problems.append(f"{NAMESPACE}:{key}: set, but only mode {other} uses it (mode is {mode}); "
-                                "remove it")
-    values["mode"] = mode
-
-    if not region:
-        problems.append("aws:region: required, not set (the AWS region to deploy to, e.g. us-west-2)")
-    elif not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
-        problems.append(f"aws:region: got {_show(region)}; not an AWS region name such as us-west-2")
-    values["region"] = region or ""
-
-    models = {"kong": KongConfig, "konnect": KonnectConfig, "certificate": CertificateConfig,
-              "network": NetworkConfig, "ecs": EcsConfig, "loadBalancer": LoadBalancerConfig,
-              "eks": EksConfig, "hybrid": HybridConfig, "postgres": PostgresConfig}
-    for key, (field, default) in _OBJECT_KEYS.items():
-        text = raw.get(key)
-        if text is None:
-            if default is _REQUIRED:
-                problems.append(f"{NAMESPACE}:{key}: required, not set")
-                continue
-            if default is None:
-                values[field] = None
-                continue
-            data: Any = default
-        else:
-            try:
-                data = json.loads(text)
-            except (TypeError, ValueError):
-                problems.append(f"{NAMESPACE}:{key}: got {_show(text)}; expected an object of settings")
-                continue
-        if not isinstance(data, dict):
-            problems.append(f"{NAMESPACE}:{key}: got {_show(data)}; expected an object of settings")
-            continue
-        try:
-            values[field] = models[key].model_validate(data)
-        except ValidationError as error:
-            problems.extend(_pydantic_problems(key, models[key], error))
-
-    if mode == "konnect-ecs" and raw.get("konnect") is None:
-        problems.append(f"{NAMESPACE}:konnect: required in mode konnect-ecs, not set (give "
-                        "controlPlaneEndpoint and telemetryEndpoint as Konnect shows them, or "
-                        "controlPlaneName and an access token)")
-    if mode == "konnect-ecs":
-        values["konnect_token"] = _konnect_token(raw, secret_keys, env_token, values.get("konnect"), problems)
-    elif mode == "hybrid-eks":
-        values["enterprise_license"] = _hybrid_checks(raw, secret_keys, values, problems)
-
-    values["provided_certificate"] = _provided_certificate(raw, secret_keys, problems)
-
-    ecs, lb, net = values.get("ecs"), values.get("load_balancer"), values.get("network")
-    if isinstance(ecs, EcsConfig):
-        allowed = FARGATE_CPU_MEMORY[ecs.cpu]
-        if ecs.memory not in allowed:
-            problems.append(f"{NAMESPACE}:ecs.memory: got {ecs.memory}; with ecs.cpu {ecs.cpu} Fargate "
-                            f"accepts memory sizes (MiB) of ({', '.join(map(str, allowed))})")
-        if ecs.min_count > ecs.max_count:
-            problems.append(f"{NAMESPACE}:ecs.minCount: got {ecs.min_count}; must not exceed "
-                            f"ecs.maxCount ({ecs.max_count})")
-        elif not ecs.min_count <= ecs.desired_count <= ecs.max_count:
-            problems.append(f"{NAMESPACE}:ecs.desiredCount: got {ecs.desired_count}; must lie between "
-                            f"ecs.minCount ({ecs.min_count}) and ecs.maxCount ({ecs.max_count})")
-        if ecs.secrets_kms_key_arn and region and _KMS_KEY_ARN.match(ecs.secrets_kms_key_arn).group(1) != region:
-            problems.append(f"{NAMESPACE}:ecs.secretsKmsKeyArn: got {_show(ecs.secrets_kms_key_arn)}; "
-                            f"the key must be in the stack's region {region}")
-    cert = values.get("certificate")
-    if isinstance(cert, CertificateConfig) and cert.early_renewal_days >= cert.validity_days:
-        problems.append(f"{NAMESPACE}:certificate.earlyRenewalDays: got {cert.early_renewal_days}; must be "
-                        f"less than certificate.validityDays ({cert.validity_days})")
-    if isinstance(lb, LoadBalancerConfig):
-        if lb.tls_mode == "terminate" and lb.certificate_arn is None:
-            problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: required, not set (loadBalancer.tlsMode "
-                            "'terminate' needs an ACM certificate ARN)")
-        if lb.tls_mode == "passthrough" and lb.certificate_arn is not None:
-            problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: got {_show(lb.certificate_arn)}; only "
-                            "used with loadBalancer.tlsMode 'terminate' (now 'passthrough')")
-    if isinstance(lb, LoadBalancerConfig) and lb.certificate_arn and region:
-        if _ACM_ARN.match(lb.certificate_arn).group(1) != region:
-            problems.append(f"{NAMESPACE}:loadBalancer.certificateArn: got {_show(lb.certificate_arn)}; "
-                            f"an NLB uses ACM certificates of its own region {region}")
-    if isinstance(net, NetworkConfig):
-        if net.existing:
-            if len(net.private_subnet_ids) < 2:
-                problems.append(f"{NAMESPACE}:network.privateSubnetIds: got {_show(net.private_subnet_ids)}; "
-                                "an existing VPC needs at least 2 private subnets in different AZs")
-            needs_public = not (isinstance(lb, LoadBalancerConfig) and lb.internal)
-            if needs_public and len(net.public_subnet_ids) < 2:
-                problems.append(f"{NAMESPACE}:network.publicSubnetIds: got {_show(net.public_subnet_ids)}; "
-                                "an internet-facing load balancer needs at least 2 public subnets")
-        elif net.public_subnet_ids or net.private_subnet_ids:
-            problems.append(f"{NAMESPACE}:network.vpcId: not set, but subnet ids are; give vpcId to use "
-                            "an existing VPC, or no ids to create one")
-
-    if problems:
-        raise ConfigError(problems)
-    return StackConfig(**values)
+    data: dict[str, Any] = dict(raw)
+    if region:
+        data["aws:region"] = region
+    context = {"secret_keys": frozenset(secret_keys), "env_token": env_token or None}
+    try:
+        return _ADAPTER.validate_python(data, context=context)
+    except ValidationError as error:
+        lines = _problem_lines(error, raw.get("mode", DEFAULT_MODE))
+        raise ConfigError(list(dict.fromkeys(lines))) from None
 
 
-def _hybrid_checks(raw: Mapping[str, str], secret_keys, values: dict, problems: list[str]) -> Optional[SecretStr]:
-    eks, hybrid, postgres = values.get("eks"), values.get("hybrid"), values.get("postgres")
-    if isinstance(hybrid, HybridConfig):
-        if hybrid.data_plane_min_replicas > hybrid.data_plane_max_replicas:
-            problems.append(f"{NAMESPACE}:hybrid.dataPlaneMinReplicas: got {hybrid.data_plane_min_replicas}; "
-                            f"must not exceed hybrid.dataPlaneMaxReplicas ({hybrid.data_plane_max_replicas})")
-        if hybrid.control_plane_release == hybrid.data_plane_release:
-            problems.append(f"{NAMESPACE}:hybrid.dataPlaneRelease: got {_show(hybrid.data_plane_release)}; "
-                            "must differ from hybrid.controlPlaneRelease")
-        if "clusterCert" in raw and hybrid.cluster_mtls != "shared":
-            problems.append(f"{NAMESPACE}:clusterCert: set, but hybrid.clusterMtls is "
-                            f"{_show(hybrid.cluster_mtls)}; a provided certificate is used as the one "
-                            "shared certificate (set hybrid.clusterMtls to 'shared')")
-    if isinstance(eks, EksConfig):
-        if eks.existing:
-            if eks.admin_role_arns:
-                problems.append(f"{NAMESPACE}:eks.adminRoleArns: got {_show(eks.admin_role_arns)}; only used for a "
-                                "cluster the stack creates (grant access to an existing cluster there)")
-            in_cluster = isinstance(postgres, PostgresConfig) and postgres.mode == "in-cluster"
-            if in_cluster and eks.storage_class_name is None:
-                problems.append(f"{NAMESPACE}:eks.storageClassName: required with eks.clusterName and "
-                                "postgres.mode 'in-cluster' (a storage class whose volumes work in that cluster)")
-        else:
-            for key, value in (("storageClassName", eks.storage_class_name),
-                               ("loadBalancerClass", eks.load_balancer_class)):
-                if value is not None:
-                    problems.append(f"{NAMESPACE}:eks.{key}: got {_show(value)}; only used with an existing "
-                                    "cluster (eks.clusterName); a new cluster uses EKS Auto Mode's")
-    license_text = raw.get("enterpriseLicense")
-    if license_text is None:
-        return None
-    if "enterpriseLicense" not in secret_keys:
-        problems.append(f"{NAMESPACE}:enterpriseLicense: set in plain text; set it with "
-                        f"`pulumi config set --secret {NAMESPACE}:enterpriseLicense -- \"$(cat license.json)\"`")
-    if license_text != OFFLINE_SECRET_PLACEHOLDER:
-        try:
-            parsed = json.loads(license_text)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict) or "license" not in parsed:
-            problems.append(f"{NAMESPACE}:enterpriseLicense: not a Kong license file (JSON with a "
-                            "\"license\" object)")
-    return SecretStr(license_text)
-
-
-def _konnect_token(raw: Mapping[str, str], secret_keys, env_token: Optional[str],
-                   konnect: Optional[KonnectConfig], problems: list[str]) -> Optional[SecretStr]:
-    # The token's value is never echoed in an error.
-    token = raw.get("konnectToken")
-    managed = isinstance(konnect, KonnectConfig) and konnect.managed
-    if token is not None:
-        if "konnectToken" not in secret_keys:
-            problems.append(f"{NAMESPACE}:konnectToken: set in plain text; set it with "
-                            f"`pulumi config set --secret {NAMESPACE}:konnectToken`")
-        if not managed:
-            problems.append(f"{NAMESPACE}:konnectToken: set, but {NAMESPACE}:konnect.controlPlaneName is "
-                            "not; give the control plane name to manage it through the Konnect API")
-    elif managed:
-        token = env_token or None
-        if token is None:
-            problems.append(f"{NAMESPACE}:konnectToken: required with konnect.controlPlaneName, not set "
-                            f"(set it with --secret, or export {TOKEN_ENV})")
-    if token is not None and token != OFFLINE_SECRET_PLACEHOLDER and not _TOKEN.match(token):
-        problems.append(f"{NAMESPACE}:konnectToken: not a Konnect access token (a personal token starts "
-                        "with kpat_, a system account token with spat_)")
-    if isinstance(konnect, KonnectConfig):
-        endpoints = [k for k, v in (("controlPlaneEndpoint", konnect.control_plane_endpoint),
-                                    ("telemetryEndpoint", konnect.telemetry_endpoint)) if v is not None]
-        if managed:
-            for key in endpoints:
-                problems.append(f"{NAMESPACE}:konnect.{key}: set, but the managed control plane "
-                                f"({konnect.control_plane_name!r}) gives it; remove it")
-        else:
-            for key in ("controlPlaneEndpoint", "telemetryEndpoint"):
-                if key not in endpoints:
-                    problems.append(f"{NAMESPACE}:konnect.{key}: required, not set (or give "
-                                    "konnect.controlPlaneName to manage the control plane)")
-    return SecretStr(token) if token is not None and managed else None
-
-
-def _provided_certificate(raw: Mapping[str, str], secret_keys, problems: list[str]):
-    cert, key = raw.get("clusterCert"), raw.get("clusterCertKey")
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        missing = "clusterCert" if cert is None else "clusterCertKey"
-        problems.append(f"{NAMESPACE}:{missing}: required when the other of clusterCert/clusterCertKey "
-                        "is set (give both, or neither to generate a certificate)")
-        return None
-    if "clusterCertKey" not in secret_keys:
-        problems.append(f"{NAMESPACE}:clusterCertKey: set in plain text; a private key must be set with "
-                        "`pulumi config set --secret kong-aws:clusterCertKey`")
-    offline = key == OFFLINE_SECRET_PLACEHOLDER or cert == OFFLINE_SECRET_PLACEHOLDER
-    if not offline:
-        if not _looks_like_pem(cert, ("CERTIFICATE",)):
-            problems.append(f"{NAMESPACE}:clusterCert: not a PEM certificate (-----BEGIN CERTIFICATE-----)")
-        if not _looks_like_pem(key, ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY")):
-            problems.append(f"{NAMESPACE}:clusterCertKey: not a PEM private key (-----BEGIN PRIVATE KEY-----)")
-    return ProvidedCertificate(cert_pem=cert, key_pem=SecretStr(key))
-
-
-def from_pulumi() -> StackConfig:
+def from_pulumi() -> Union[KonnectEcsConfig, HybridEksConfig]:
     """Read the running stack's ``kong-aws:*`` and ``aws:region`` config and validate it.
 
     Reads what the Pulumi language host set (and the ``PULUMI_CONFIG`` environment the CLI passes).

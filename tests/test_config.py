@@ -254,6 +254,7 @@ def test_cpu_and_memory_as_strings_like_the_task_definition_api_are_read_as_numb
 # server name (../shared/reference/konnect-endpoints.json, kong_conf).
 
 HOST = "0123456789.us.cp0.konghq.com"
+TP_HOST = "0123456789.us.tp0.konghq.com"
 
 
 @pytest.mark.parametrize("given", [
@@ -261,9 +262,10 @@ HOST = "0123456789.us.cp0.konghq.com"
     f"HTTPS://{HOST.upper()}", HOST.upper(), f"  https://{HOST}  ",
 ])
 def test_accepted_endpoint_forms_normalise_to_host_and_443(base_config, given):
-    cfg = load(with_section(base_config, "konnect", controlPlaneEndpoint=given, telemetryEndpoint=given))
-    for endpoint in (cfg.konnect.control_plane_endpoint, cfg.konnect.telemetry_endpoint):
-        assert (endpoint.host, endpoint.port, endpoint.address) == (HOST, 443, f"{HOST}:443")
+    telemetry = given.replace("cp0", "tp0").replace("CP0", "TP0")
+    cfg = load(with_section(base_config, "konnect", controlPlaneEndpoint=given, telemetryEndpoint=telemetry))
+    for endpoint, host in ((cfg.konnect.control_plane_endpoint, HOST), (cfg.konnect.telemetry_endpoint, TP_HOST)):
+        assert (endpoint.host, endpoint.port, endpoint.address) == (host, 443, f"{host}:443")
 
 
 def test_konnect_api_endpoint_examples_become_the_kong_settings(base_config):
@@ -350,9 +352,20 @@ def test_more_than_five_labels_are_refused(base_config):
     assert "5" in line.split(";", 1)[1] and "6" in line.split(";", 1)[1]
 
 
-def test_label_value_that_is_not_text_is_refused(base_config):
-    line = only_problem(labels(base_config, {"tier": 1}), "kong-aws:kong.dataPlaneLabels.tier")
-    assert "got 1;" in line
+@pytest.mark.parametrize("value, text", [(2, "2"), (1.5, "1.5"), (0, "0")])
+def test_label_value_given_as_a_number_is_read_as_its_text(base_config, value, text):
+    # `pulumi config set --path 'kong-aws:kong.dataPlaneLabels.gen' 2` stores the number 2.
+    assert load(labels(base_config, {"gen": value})).kong.data_plane_labels == {"gen": text}
+    config = managed(base_config, controlPlaneLabels={"gen": value})
+    assert load_with_env(config, TOKEN).konnect.control_plane_labels == {"gen": text}
+
+
+@pytest.mark.parametrize("value", [True, False, {"a": "b"}, ["a"], None])
+def test_label_value_that_is_not_text_is_refused_saying_how_to_quote(base_config, value):
+    line = only_problem(labels(base_config, {"tier": value}), "kong-aws:kong.dataPlaneLabels.tier")
+    assert f"got {json.dumps(value)};" in line
+    if isinstance(value, bool):
+        assert '"true"' in line and "--type string" in line  # how to give it as text
 
 
 def test_labels_at_the_limits_are_accepted(base_config):
@@ -484,7 +497,8 @@ def test_desired_count_outside_min_and_max_is_refused(base_config, settings, key
                                       {"desiredCount": 2}, {"desiredCount": 4, "minCount": 4, "maxCount": 4}])
 def test_desired_count_between_min_and_max_is_accepted(base_config, settings):
     ecs = load(with_section(base_config, "ecs", **settings)).ecs
-    assert ecs.min_count <= ecs.desired_count == settings["desiredCount"] <= ecs.max_count
+    low, desired, high = (ecs.effective(n) for n in ("min_count", "desired_count", "max_count"))
+    assert low <= desired == settings["desiredCount"] <= high
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,7 +698,8 @@ def test_dev_stack_is_valid_and_reproduces_seed_000():
     assert cfg.region == container["logConfiguration"]["options"]["awslogs-region"] == "ap-northeast-1"
     # The seed's floating 3.10 tag, pinned to the release its data plane reported running.
     running = re.search(r"^Server: kong/(\S+)-enterprise-edition$", text, re.M).group(1)
-    assert cfg.kong.image == repository and cfg.kong.version.startswith(tag + ".")
+    assert cfg.kong.image is None and cfg.kong.effective("image") == repository
+    assert cfg.kong.version.startswith(tag + ".")
     assert cfg.kong.version == running
     assert (cfg.ecs.cpu, cfg.ecs.memory) == (int(task["cpu"]), int(task["memory"]))
     assert cfg.kong.data_plane_labels == dict(item.split(":", 1) for item in env["KONG_CLUSTER_DP_LABELS"].split(","))
@@ -810,8 +825,11 @@ def hybrid(**sections: Any) -> dict[str, Any]:
 
 def test_hybrid_defaults_are_production_shaped():
     stack = load(hybrid())
-    assert (stack.hybrid.cluster_mtls, stack.postgres.mode, stack.postgres.multi_az) == ("pki", "rds", True)
-    assert not stack.eks.existing and stack.hybrid.chart_version == "3.4.1"
+    # Unset is None (the component's default), and those defaults are production-shaped.
+    assert (stack.hybrid.cluster_mtls, stack.postgres.mode, stack.postgres.multi_az) == (None, None, None)
+    assert (stack.hybrid.effective("cluster_mtls"), stack.postgres.effective("mode"),
+            stack.postgres.effective("multi_az")) == ("pki", "rds", True)
+    assert not stack.eks.existing and stack.hybrid.effective("chart_version") == "3.4.1"
     assert stack.enterprise_license is None
 
 
@@ -843,8 +861,7 @@ def test_storage_class_is_only_for_an_existing_cluster():
 
 
 def test_a_provided_certificate_is_the_shared_one():
-    cert = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"
-    key = "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"
+    cert, key = _certificate_and_key("pkcs8")
     config = {**hybrid(), PREFIX + "clusterCert": cert, PREFIX + "clusterCertKey": key}
     line = only_problem(config, "kong-aws:clusterCert", secret_keys={PREFIX + "clusterCertKey"})
     assert "'shared'" in line
@@ -866,3 +883,403 @@ def test_license_must_be_secret_and_a_kong_license():
 def test_postgres_keys_are_spelled_as_documented():
     stack = load(hybrid(postgres={"allocatedStorageGiB": 50, "storageGiB": 30}))
     assert (stack.postgres.allocated_storage_gib, stack.postgres.storage_gib) == (50, 30)
+
+
+# ---------------------------------------------------------------------------------------------
+# One model per mode, defaults in the components
+
+def test_each_mode_has_its_own_model_and_sections(base_config):
+    ecs_stack, eks_stack = load(base_config), load(hybrid())
+    assert type(ecs_stack).__name__ == "KonnectEcsConfig" and type(eks_stack).__name__ == "HybridEksConfig"
+    assert not hasattr(ecs_stack, "eks") and not hasattr(ecs_stack, "postgres")
+    assert not hasattr(eks_stack, "ecs") and not hasattr(eks_stack, "konnect")
+
+
+@pytest.mark.parametrize("key, value, owner", [
+    ("ecs", {}, "konnect-ecs"), ("loadBalancer", {}, "konnect-ecs"), ("konnect", {}, "konnect-ecs"),
+    ("konnectToken", TOKEN, "konnect-ecs"), ("eks", {}, "hybrid-eks"), ("hybrid", {}, "hybrid-eks"),
+    ("postgres", {}, "hybrid-eks"), ("enterpriseLicense", "{}", "hybrid-eks"),
+])
+def test_a_section_of_the_other_mode_names_the_mode_that_uses_it(base_config, key, value, owner):
+    config = {**hybrid(), PREFIX + key: value} if owner == "konnect-ecs" else {**base_config, PREFIX + key: value}
+    line = only_problem(config, PREFIX + key, secret_keys={PREFIX + key})
+    assert f"only mode {owner} uses it" in line
+
+
+# Fields that have no component default: unset means "not used" (an existing VPC, an ARN ...).
+NO_COMPONENT_DEFAULT = {"vpc_id", "organization", "secrets_kms_key_arn", "certificate_arn", "cluster_name",
+                        "storage_class_name", "load_balancer_class", "control_plane_endpoint",
+                        "telemetry_endpoint", "control_plane_name", "api_url"}
+
+
+def _sections():
+    from tools.config_reference import SECTIONS
+    return SECTIONS
+
+
+@pytest.mark.parametrize("section, model", _sections(), ids=[s for s, _ in _sections()])
+def test_unset_fields_are_none_and_take_the_default_the_component_states(section, model):
+    import components.certificates, components.ecs_service, components.ecs_task_definition, components.eks_cluster
+    import components.kong_hybrid, components.kong_settings, components.konnect_api, components.network
+    import components.postgres, components.proxy_load_balancer
+    constants = {"kong": [components.kong_settings.KONG_DEFAULTS], "konnect": [components.konnect_api.KONNECT_DEFAULTS],
+                 "certificate": [components.certificates.CERTIFICATE_DEFAULTS],
+                 "network": [components.network.NETWORK_DEFAULTS],
+                 "ecs": [components.ecs_task_definition.TASK_DEFINITION_DEFAULTS, components.ecs_service.SERVICE_DEFAULTS],
+                 "loadBalancer": [components.proxy_load_balancer.LOAD_BALANCER_DEFAULTS],
+                 "eks": [components.eks_cluster.EKS_DEFAULTS], "hybrid": [components.kong_hybrid.HYBRID_DEFAULTS],
+                 "postgres": [components.postgres.POSTGRES_DEFAULTS]}[section]
+    empty = model.model_validate({"version": "3.10.0.1"} if section == "kong" else
+                                 {"controlPlaneName": "cp"} if section == "konnect" else {})
+    for name, field in model.model_fields.items():
+        if field.is_required() or name in ("public_subnet_ids", "private_subnet_ids"):
+            continue
+        # No default is written in the config model: unset is None ...
+        assert field.default is None and field.default_factory is None, f"{section}.{name}"
+        if name in NO_COMPONENT_DEFAULT:
+            assert not any(name in c for c in constants), f"{section}.{name} has a component default"
+            continue
+        # ... and the effective value is the component's, from its defaults constant.
+        (stated,) = [c[name] for c in constants if name in c]
+        assert empty.effective(name) == stated, f"{section}.{name}"
+
+
+def test_choices_are_the_components_enums(base_config):
+    from components.kong_facts import RouterFlavor
+    from components.proxy_load_balancer import TlsMode
+
+    config = with_section(base_config, "kong", routerFlavor="expressions")
+    config = with_section(config, "loadBalancer", tlsMode="terminate", certificateArn=acm_arn("us-west-2"))
+    stack = load(config)
+    assert stack.kong.router_flavor is RouterFlavor.EXPRESSIONS and stack.load_balancer.tls_mode is TlsMode.TERMINATE
+
+
+def test_rules_read_the_effective_value_from_the_component_defaults(base_config):
+    # cpu 4096 with memory unset: the task definition's default memory (2048 MiB) does not fit.
+    line = only_problem(with_section(base_config, "ecs", cpu=4096), "kong-aws:ecs.memory")
+    assert "not set (default 2048)" in line and "ecs.cpu 4096" in line
+    # A control plane release named like the data planes' default release.
+    line = only_problem(hybrid(hybrid={"controlPlaneRelease": "kong-dp"}), "kong-aws:hybrid.dataPlaneRelease")
+    assert "not set (default 'kong-dp')" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# A provided certificate is checked even when it is a secret; a key is never echoed
+
+def _pem_body_lines(pem: str) -> list[str]:
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+def _assert_no_pem_echoed(lines: list[str], *pems: str) -> None:
+    text = str(ConfigError(lines))
+    assert not [b for pem in pems for b in _pem_body_lines(pem) if b in text]
+
+
+def _expired_certificate_and_key() -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kong_clustering")])
+    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=30))
+            .sign(key, hashes.SHA384()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
+
+
+BOTH_SECRET = {"kong-aws:clusterCert", "kong-aws:clusterCertKey"}
+
+
+def test_a_private_key_given_as_the_certificate_is_refused_though_secret(base_config):
+    cert, key = _certificate_and_key("pkcs8")
+    lines = problems(with_cert(base_config, key, key), BOTH_SECRET)
+    assert [l.split(": ", 1)[0] for l in lines] == ["kong-aws:clusterCert"]
+    assert "private key" in lines[0] and "clusterCertKey" in lines[0]
+    _assert_no_pem_echoed(lines, key)
+
+
+@pytest.mark.parametrize("damage", ["cut", "cut-keep-end", "two", "chain-and-key-order"])
+def test_a_damaged_certificate_is_refused_without_echoing_it(base_config, damage):
+    cert, key = _certificate_and_key("pkcs8")
+    other, _ = _certificate_and_key("ec")
+    body = cert.strip().splitlines()
+    given = {"cut": "\n".join(body[: len(body) // 2]),
+             "cut-keep-end": "\n".join(body[: len(body) // 2] + body[-1:]),
+             "two": cert + other,
+             "chain-and-key-order": other + cert}[damage]
+    line = only_problem(with_cert(base_config, given, key), "kong-aws:clusterCert", BOTH_SECRET)
+    assert ("PEM" in line or "X.509" in line)
+    _assert_no_pem_echoed([line], cert, other)
+
+
+def test_an_expired_certificate_is_refused_naming_its_expiry(base_config):
+    cert, key = _expired_certificate_and_key()
+    line = only_problem(with_cert(base_config, cert, key), "kong-aws:clusterCert", BOTH_SECRET)
+    assert "expired on 2020-01-31" in line
+
+
+def test_a_key_that_is_not_the_certificates_is_refused(base_config):
+    cert, _ = _certificate_and_key("pkcs8")
+    _, other_key = _certificate_and_key("rsa")
+    line = only_problem(with_cert(base_config, cert, other_key), "kong-aws:clusterCertKey", BOTH_SECRET)
+    assert "public keys differ" in line
+    _assert_no_pem_echoed([line], other_key)
+
+
+def test_an_encrypted_key_is_refused(base_config):
+    from cryptography.hazmat.primitives import serialization
+
+    cert, key = _certificate_and_key("pkcs8")
+    encrypted = serialization.load_pem_private_key(key.encode(), None).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"passphrase")).decode()
+    line = only_problem(with_cert(base_config, cert, encrypted), "kong-aws:clusterCertKey", BOTH_SECRET)
+    assert "encrypted" in line
+
+
+def test_only_a_value_the_offline_render_cannot_read_goes_unchecked(base_config):
+    from components.config import OFFLINE_SECRET_PLACEHOLDER
+
+    cert, key = _certificate_and_key("pkcs8")
+    # The certificate is the placeholder: nothing to read; the key is still checked.
+    assert load(with_cert(base_config, OFFLINE_SECRET_PLACEHOLDER, key), BOTH_SECRET).provided_certificate
+    only_problem(with_cert(base_config, OFFLINE_SECRET_PLACEHOLDER, cert), "kong-aws:clusterCertKey", BOTH_SECRET)
+    # The key is the placeholder: the certificate is still read.
+    assert load(with_cert(base_config, cert, OFFLINE_SECRET_PLACEHOLDER), BOTH_SECRET).provided_certificate
+    only_problem(with_cert(base_config, key, OFFLINE_SECRET_PLACEHOLDER), "kong-aws:clusterCert", BOTH_SECRET)
+
+
+# ---------------------------------------------------------------------------------------------
+# Patterns match the whole value, with ASCII digits only
+
+@pytest.mark.parametrize("key, value", [
+    ("kong.version", "3.10.0.1\n"), ("kong.version", "\uff13.\uff11\uff10.\uff10.\uff11"),
+    ("kong.version", "3.1\u0660.0.1"), ("kong.version", " 3.10.0.1"), ("kong.image", "kong/kong-gateway\n"),
+    ("network.vpcId", "vpc-0123456789abcdef0\n"), ("network.cidrBlock", "10.0.0.0/1\uff16"),
+    ("loadBalancer.certificateArn",
+     "arn:aws:acm:us-west-2:\uff11\uff12\uff13456789012:certificate/12345678-90ab-cdef-1234-567890abcdef"),
+    ("ecs.secretsKmsKeyArn", "arn:aws:kms:us-west-2:123456789012:key/12345678-90ab-cdef-1234-567890abcdef\n"),
+])
+def test_a_konnect_ecs_value_with_a_trailing_newline_or_non_ascii_digits_is_refused(base_config, key, value):
+    section, field = key.split(".")
+    config = with_section(base_config, section, **{field: value})
+    if key == "loadBalancer.certificateArn":
+        config = with_section(config, section, tlsMode="terminate")
+    assert problem_for(config, PREFIX + key).startswith(f"{PREFIX}{key}: got {value!r};")
+
+
+@pytest.mark.parametrize("key, value", [
+    ("eks.version", "1.\uff13\uff13"), ("eks.version", "1.33\n"), ("eks.clusterName", "platform\n"),
+    ("postgres.version", "\uff11\uff17.6"), ("postgres.version", "17.6\n"), ("postgres.instanceClass", "db.t4g.medium\n"),
+    ("hybrid.namespace", "kong\n"), ("hybrid.chartVersion", "3.4.1\n"), ("hybrid.chartVersion", "\uff13.4.1"),
+    ("hybrid.controlPlaneRelease", "kong-cp\n"), ("eks.adminRoleArns", ["arn:aws:iam::123456789012:role/ops\n"]),
+    ("eks.adminRoleArns", ["arn:aws:iam::123456789012:role/\u00e9quipe"]),
+])
+def test_a_hybrid_eks_value_with_a_trailing_newline_or_non_ascii_digits_is_refused(key, value):
+    section, field = key.split(".")
+    line = problem_for(hybrid(**{section: {field: value}}), PREFIX + key)
+    assert line.startswith(f"{PREFIX}{key}: got {json.dumps(value) if isinstance(value, list) else repr(value)};")
+
+
+@pytest.mark.parametrize("label", [{"team\n": "x"}, {"team": "x\n"}, {"t\u0663": "x"}])
+def test_a_label_with_a_trailing_newline_is_refused(base_config, label):
+    only_problem(labels(base_config, label), "kong-aws:kong.dataPlaneLabels")
+
+
+@pytest.mark.parametrize("region", ["us-west-2\n", "us-west-\uff12", " us-west-2"])
+def test_a_region_with_a_trailing_newline_or_non_ascii_digit_is_refused(base_config, region):
+    line = only_problem({**base_config, "aws:region": region}, "aws:region")
+    assert repr(region) in line
+
+
+def test_a_token_with_a_trailing_newline_is_refused(base_config):
+    config = {**managed(base_config), PREFIX + "konnectToken": TOKEN + "\n"}
+    (line,) = env_problems(config, secret_keys={PREFIX + "konnectToken"})
+    assert line.startswith("kong-aws:konnectToken: not a Konnect access token") and TOKEN not in line
+
+
+def test_config_module_uses_no_partial_match_and_no_unicode_classes():
+    # re.match / `$` accept a trailing newline; pydantic's pattern= and Python's \\d take any digit.
+    source = (PROJECT_ROOT / "components" / "config.py").read_text()
+    assert not re.search(r"\.match\(|\bpattern=|\$\"", source)
+    for literal in re.findall(r'_regex\(r"([^"]*)"\)', source):
+        assert "$" not in literal and not literal.startswith("^"), literal
+
+
+# ---------------------------------------------------------------------------------------------
+# CIDR lists: a bare address is a /32
+
+def test_a_bare_address_in_a_cidr_list_becomes_a_32(base_config):
+    stack = load(with_section(base_config, "loadBalancer", allowedCidrs=["203.0.113.7", "198.51.100.0/24"]))
+    assert stack.load_balancer.allowed_cidrs == ["203.0.113.7/32", "198.51.100.0/24"]
+    stack = load(hybrid(eks={"publicAccessCidrs": ["192.0.2.1"]}, hybrid={"allowedCidrs": ["192.0.2.9"]}))
+    assert stack.eks.public_access_cidrs == ["192.0.2.1/32"] and stack.hybrid.allowed_cidrs == ["192.0.2.9/32"]
+
+
+@pytest.mark.parametrize("cidr", ["203.0.113.7/24", "203.0.113.0/33", "\uff12\uff10\uff13.0.113.7", "2001:db8::/32", ""])
+def test_a_cidr_that_is_not_an_ipv4_block_is_refused(base_config, cidr):
+    line = only_problem(with_section(base_config, "loadBalancer", allowedCidrs=[cidr]),
+                        "kong-aws:loadBalancer.allowedCidrs[0]")
+    assert f"got {cidr!r};" in line and "IPv4 CIDR" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Konnect endpoints: the certain mix-ups
+
+def endpoints(base: dict, cp: str, tp: str) -> dict:
+    return with_section(base, "konnect", controlPlaneEndpoint=cp, telemetryEndpoint=tp)
+
+
+@pytest.mark.parametrize("cp, tp, says", [
+    (HOST, f"https://{HOST}", "a cp0 host is the control plane endpoint"),
+    ("dp.us.konghq.com", "dp.us.konghq.com:8443", "same host"),   # within konghq.com, whatever the port
+])
+def test_the_same_host_for_both_endpoints_is_refused(base_config, cp, tp, says):
+    line = only_problem(endpoints(base_config, cp, tp), "kong-aws:konnect.telemetryEndpoint")
+    assert says in line
+
+
+def test_a_telemetry_host_as_control_plane_endpoint_is_refused(base_config):
+    line = only_problem(endpoints(base_config, TP_HOST, TP_HOST.replace("0123", "9999")),
+                        "kong-aws:konnect.controlPlaneEndpoint")
+    assert "tp0" in line and "telemetryEndpoint" in line
+
+
+def test_a_control_plane_host_as_telemetry_endpoint_is_refused(base_config):
+    line = only_problem(endpoints(base_config, HOST, HOST.replace("0123", "9999")),
+                        "kong-aws:konnect.telemetryEndpoint")
+    assert "cp0" in line and "controlPlaneEndpoint" in line
+
+
+@pytest.mark.parametrize("api", ["us.api.konghq.com", "https://global.api.konghq.com", "eu.api.konghq.com:443",
+                                 "https://api.konghq.com/"])
+@pytest.mark.parametrize("key", ["controlPlaneEndpoint", "telemetryEndpoint"])
+def test_a_konnect_api_host_as_an_endpoint_is_refused(base_config, api, key):
+    line = only_problem(with_section(base_config, "konnect", **{key: api}), f"kong-aws:konnect.{key}")
+    assert "Konnect API" in line and "controlPlaneName" in line
+
+
+@pytest.mark.parametrize("url", [f"https://{HOST}", f"https://{TP_HOST}:443"])
+def test_a_data_plane_host_as_api_url_is_refused(base_config, url):
+    (line,) = env_problems(managed(base_config, apiUrl=url), TOKEN)
+    assert line.startswith("kong-aws:konnect.apiUrl: got") and "not the Konnect API" in line
+
+
+@pytest.mark.parametrize("cp, tp", [
+    ("konnect-cp.proxy.internal", "konnect-tp.proxy.internal"),
+    ("konnect.proxy.internal:8443", "konnect.proxy.internal:9443"),   # one proxy, a port per endpoint
+    ("cp.example.com", "https://tp.example.com:443"),
+])
+def test_endpoints_outside_konghq_com_stay_allowed(base_config, cp, tp):
+    konnect = load(endpoints(base_config, cp, tp)).konnect
+    assert konnect.control_plane_endpoint.host != konnect.telemetry_endpoint.host or \
+        konnect.control_plane_endpoint.port != konnect.telemetry_endpoint.port
+
+
+def test_one_host_and_port_for_both_endpoints_is_refused_outside_konghq_com_too(base_config):
+    only_problem(endpoints(base_config, "konnect.proxy.internal", "konnect.proxy.internal:443"),
+                 "kong-aws:konnect.telemetryEndpoint")
+
+
+# ---------------------------------------------------------------------------------------------
+# Availability zones. Source of the counts: AWS, "AWS Regions and Availability Zones"
+# (components/aws_facts.py states the table's source and date).
+
+@pytest.mark.parametrize("region, count", [("us-west-1", 3), ("ap-northeast-1", 4), ("eu-central-1", 4),
+                                           ("us-east-2", 6)])
+def test_more_zones_than_the_region_offers_is_refused_naming_its_zones(base_config, region, count):
+    from components.aws_facts import AVAILABILITY_ZONES
+
+    config = with_section({**base_config, "aws:region": region}, "network", availabilityZoneCount=count)
+    line = only_problem(config, "kong-aws:network.availabilityZoneCount")
+    zones = [name for name, _ in AVAILABILITY_ZONES[region]]
+    assert line.startswith(f"kong-aws:network.availabilityZoneCount: got {count};")
+    assert f"offers {len(zones)}" in line and all(z in line for z in zones)
+
+
+@pytest.mark.parametrize("region, count", [("us-west-1", 2), ("ap-northeast-1", 3), ("us-east-1", 6),
+                                           ("us-west-2", 4), ("xx-future-1", 6)])
+def test_as_many_zones_as_the_region_offers_is_accepted(base_config, region, count):
+    # A region the table does not know (a new one) is not checked here.
+    config = with_section({**base_config, "aws:region": region}, "network", availabilityZoneCount=count)
+    assert load(config).network.availability_zone_count == count
+
+
+@pytest.mark.parametrize("settings", [{"availabilityZoneCount": 3}, {"cidrBlock": "10.1.0.0/16"},
+                                      {"natGateways": "single"}])
+def test_new_vpc_settings_with_an_existing_vpc_are_refused_not_ignored(base_config, settings):
+    config = with_section(base_config, "network", vpcId=VPC, privateSubnetIds=SUBNETS[:2],
+                          publicSubnetIds=SUBNETS[2:], **settings)
+    (key,) = settings
+    line = only_problem(config, f"kong-aws:network.{key}")
+    assert "vpcId" in line
+
+
+def test_zone_table_is_consistent():
+    from components.aws_facts import AVAILABILITY_ZONES, zones_of
+
+    for region, zones in AVAILABILITY_ZONES.items():
+        names, ids = [n for n, _ in zones], [i for _, i in zones]
+        assert len(zones) >= 2 and len(set(names)) == len(names) and len(set(ids)) == len(ids), region
+        assert all(re.fullmatch(re.escape(region) + "[a-z]", n) for n in names), region
+        prefix = ids[0].split("-az")[0]
+        assert all(re.fullmatch(re.escape(prefix) + r"-az[0-9]+", i) for i in ids), region
+        assert prefix[-1] == region[-1], region  # the AZ ID ends its prefix with the region's number
+    assert zones_of("ap-northeast-1") == (("ap-northeast-1a", "apne1-az4"), ("ap-northeast-1c", "apne1-az1"),
+                                          ("ap-northeast-1d", "apne1-az2"))
+    assert sorted(i for _, i in zones_of("us-east-1")) == [f"use1-az{n}" for n in range(1, 7)]
+    with pytest.raises(KeyError, match="xx-nowhere-1"):
+        zones_of("xx-nowhere-1")
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL versions RDS offers, ELB TLS policies
+
+@pytest.mark.parametrize("version", ["10.23", "10.5", "96.1", "19.0"])
+def test_a_postgres_major_rds_does_not_offer_is_refused(version):
+    line = only_problem(hybrid(postgres={"version": version}), "kong-aws:postgres.version")
+    assert line.startswith(f"kong-aws:postgres.version: got {version!r};") and "16, 17" in line
+
+
+@pytest.mark.parametrize("version", ["13.20", "16.4", "17.6"])
+def test_a_postgres_major_rds_offers_is_accepted(version):
+    assert load(hybrid(postgres={"version": version})).postgres.major_version == version.split(".")[0]
+
+
+def test_in_cluster_postgres_is_not_bound_to_the_rds_calendar():
+    assert load(hybrid(postgres={"mode": "in-cluster", "version": "10.23"})).postgres.major_version == "10"
+
+
+@pytest.mark.parametrize("policy", ["ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+                                    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", "ELBSecurityPolicy-2016-08"])
+def test_elb_predefined_tls_policies_are_accepted(base_config, policy):
+    config = with_section(base_config, "loadBalancer", tlsMode="terminate", certificateArn=acm_arn("us-west-2"),
+                          sslPolicy=policy)
+    assert load(config).load_balancer.ssl_policy == policy
+
+
+@pytest.mark.parametrize("policy", ["ELBSecurityPolicy-TLS13-1-2-2021-07", "TLS13", "elbsecuritypolicy-2016-08",
+                                    "ELBSecurityPolicy-TLS13-1-2-2021-06\n"])
+def test_a_tls_policy_that_is_not_an_elb_predefined_one_is_refused(base_config, policy):
+    config = with_section(base_config, "loadBalancer", tlsMode="terminate", certificateArn=acm_arn("us-west-2"),
+                          sslPolicy=policy)
+    line = only_problem(config, "kong-aws:loadBalancer.sslPolicy")
+    assert repr(policy) in line and "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09" in line.split(";", 1)[1]
+
+
+def test_a_tls_policy_with_passthrough_is_refused_not_ignored(base_config):
+    line = only_problem(with_section(base_config, "loadBalancer", sslPolicy="ELBSecurityPolicy-2016-08"),
+                        "kong-aws:loadBalancer.sslPolicy")
+    assert "terminate" in line
+
+
+def test_new_cluster_settings_with_an_existing_cluster_are_refused():
+    line = only_problem(hybrid(eks={"clusterName": "platform", "version": "1.33"}), "kong-aws:eks.version")
+    assert "a cluster the stack creates" in line

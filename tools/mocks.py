@@ -4,9 +4,10 @@
 returns what it registered, as the engine would have received it: each resource's URN, type, name,
 parent, inputs (camelCase, secrets still marked) and dependencies, plus the stack outputs.
 
-The fake cloud answers with one account id (:data:`ACCOUNT_ID`), the stack's region and three
-availability zones. TLS resources get real keys and certificates made with ``cryptography``, so a
-test can check what a certificate really is. An invoke the fake cloud does not know fails loudly.
+The fake cloud answers with one account id (:data:`ACCOUNT_ID`), the stack's region and that
+region's real availability zones (:mod:`components.aws_facts`). TLS resources get real keys and
+certificates made with ``cryptography``, so a test can check what a certificate really is. An
+invoke the fake cloud does not know fails loudly.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
+
+from components import aws_facts
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
@@ -215,8 +218,10 @@ class FakeCloud(pulumi.runtime.Mocks):
 
     ``new_resource`` echoes the inputs and adds what AWS would compute (ids, ARNs, names, DNS
     names) from a hash of the resource's type and name, so two runs give the same answers.
-    ``call`` answers ``getAvailabilityZones`` (``<region>a``, ``b``, ``c``) and ``getCallerIdentity``
-    (:data:`ACCOUNT_ID`), and raises :class:`UnknownToFakeCloud` for any other invoke.
+    ``call`` answers ``getAvailabilityZones`` (the region's zones and AZ IDs from
+    :data:`components.aws_facts.AVAILABILITY_ZONES`; a region it does not know fails loudly) and
+    ``getCallerIdentity`` (:data:`ACCOUNT_ID`), and raises :class:`UnknownToFakeCloud` for any
+    other invoke.
     """
 
     def __init__(self, region: str):
@@ -230,9 +235,13 @@ class FakeCloud(pulumi.runtime.Mocks):
         self.invokes.append((args.token, args.args))
         self.calls.append(args)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{self.region}{suffix}" for suffix in "abc"]
-            return {"id": self.region, "names": names, "zoneIds": [f"apne1-az{i}" for i in (1, 2, 4)],
-                    "groupNames": [self.region] * 3, "state": args.args.get("state")}
+            # The region's real zones and AZ IDs (components/aws_facts.py, with its source).
+            try:
+                zones = aws_facts.zones_of(self.region)
+            except KeyError as error:
+                raise UnknownToFakeCloud(f"getAvailabilityZones: {error.args[0]}") from None
+            return {"id": self.region, "names": [name for name, _ in zones], "zoneIds": [zid for _, zid in zones],
+                    "groupNames": [self.region] * len(zones), "state": args.args.get("state")}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             # The deploying identity, as `aws sts get-caller-identity` shows an assumed role.
             return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID,

@@ -62,7 +62,43 @@ def _config_text(value: Any) -> tuple[str, bool]:
         return ("true" if plain else "false"), secret
     if isinstance(plain, (int, float)):
         return str(plain), secret
-    return json.dumps(plain), secret
+    return json.dumps(plain, default=str), secret  # YAML dates and times as their text
+
+
+def _yaml_mapping(path: Path, key: Optional[str] = None) -> dict:
+    """``path``'s YAML document as a mapping, with its ``key`` entry (when given) a mapping too.
+
+    Raises :class:`ConfigError` naming the file and line for a YAML syntax error (tabs included)
+    or a document or ``key:`` that is not a mapping. An empty document or ``key:`` is ``{}``."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        hint = " (YAML indents with spaces, never tabs)" if "'\\t'" in problem else ""
+        raise ConfigError([f"{path.name}{where}: not valid YAML: {problem}{hint}"]) from None
+    if data is None:
+        data = {}
+    elif not isinstance(data, dict):
+        raise ConfigError([f"{path.name}, line {node.start_mark.line + 1}: the file must be a mapping of keys "
+                           f"(such as config:), not {_yaml_kind(data)}"])
+    if key is not None:
+        value = data.get(key)
+        if value is None:
+            data[key] = {}
+        elif not isinstance(value, dict):
+            line = next(v.start_mark.line for k, v in node.value if k.value == key)
+            raise ConfigError([f"{path.name}, line {line + 1}: {key}: must be a mapping of keys to values "
+                               f"(kong-aws:kong: ...), not {_yaml_kind(value)}"])
+    return data
+
+
+def _yaml_kind(value: Any) -> str:
+    return {list: "a list", str: "text", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)
 
 
 def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, str], set[str], str]:
@@ -71,22 +107,23 @@ def read_stack_config(stack: str, root: Path = PROJECT_ROOT) -> tuple[dict[str, 
     Returns ``(config, secret_keys, project)``: full keys (``kong-aws:ecs``) to the text values the
     program receives, with the project's declared defaults applied; the keys set with
     ``secure:`` (their values are :data:`OFFLINE_SECRET_PLACEHOLDER`). Raises ``FileNotFoundError``
-    when the stack file does not exist.
+    when the stack file does not exist, and :class:`ConfigError` naming the file and line when a
+    file is not valid YAML or its document or ``config:`` is not a mapping.
     """
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project_file = _yaml_mapping(root / "Pulumi.yaml", "config")
     project = project_file["name"]
     stack_path = root / f"Pulumi.{stack}.yaml"
     if not stack_path.exists():
         raise FileNotFoundError(f"no stack file {stack_path.name}")
-    stack_file = yaml.safe_load(stack_path.read_text()) or {}
+    stack_file = _yaml_mapping(stack_path, "config")
     config: dict[str, str] = {}
     secret_keys: set[str] = set()
-    for key, spec in (project_file.get("config") or {}).items():
-        full = key if ":" in key else f"{project}:{key}"
+    for key, spec in project_file["config"].items():
+        full = key if ":" in str(key) else f"{project}:{key}"
         if isinstance(spec, dict) and "default" in spec:
             config[full] = _config_text(spec["default"])[0]
-    for key, value in (stack_file.get("config") or {}).items():
-        full = key if ":" in key else f"{project}:{key}"
+    for key, value in stack_file["config"].items():
+        full = key if ":" in str(key) else f"{project}:{key}"
         text, secret = _config_text(value)
         config[full] = text
         if secret:
