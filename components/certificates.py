@@ -139,29 +139,27 @@ class ClusterCertificate(pulumi.ComponentResource):
                           else CA_USAGES if settings["is_ca"] else CLIENT_USAGES)
             if algorithm is not KeyAlgorithm.ECDSA_P384 and "key_encipherment" not in usages:
                 usages.append("key_encipherment")
-            subject = {"common_name": settings["common_name"]}
-            if settings.get("organization"):
-                subject["organization"] = settings["organization"]
-            common = dict(
-                allowed_uses=usages,
-                validity_period_hours=settings["validity_days"] * 24,
-                early_renewal_hours=settings["early_renewal_days"] * 24,
-                is_ca_certificate=settings["is_ca"],
-                set_subject_key_id=True,
-            )
+            common_name, organization = settings["common_name"], settings.get("organization") or None
+            validity_hours, renewal_hours = settings["validity_days"] * 24, settings["early_renewal_days"] * 24
             dns_names = list(settings["dns_names"]) or None
+            cert: "tls.SelfSignedCert | tls.LocallySignedCert"
             if not signed[0]:
                 cert = tls.SelfSignedCert(
-                    f"{name}-cert", private_key_pem=key_pem, subject=subject, dns_names=dns_names,
-                    **common, opts=child)
+                    f"{name}-cert", private_key_pem=key_pem, dns_names=dns_names,
+                    subject=tls.SelfSignedCertSubjectArgs(common_name=common_name, organization=organization),
+                    allowed_uses=usages, validity_period_hours=validity_hours, early_renewal_hours=renewal_hours,
+                    is_ca_certificate=settings["is_ca"], set_subject_key_id=True, opts=child)
             else:
                 csr = tls.CertRequest(
-                    f"{name}-csr", private_key_pem=key_pem, subject=subject, dns_names=dns_names, opts=child)
+                    f"{name}-csr", private_key_pem=key_pem, dns_names=dns_names,
+                    subject=tls.CertRequestSubjectArgs(common_name=common_name, organization=organization),
+                    opts=child)
                 cert = tls.LocallySignedCert(
                     f"{name}-cert", cert_request_pem=csr.cert_request_pem,
                     ca_cert_pem=settings["ca_cert_pem"],
                     ca_private_key_pem=pulumi.Output.secret(settings["ca_private_key_pem"]),
-                    **common, opts=child)
+                    allowed_uses=usages, validity_period_hours=validity_hours, early_renewal_hours=renewal_hours,
+                    is_ca_certificate=settings["is_ca"], set_subject_key_id=True, opts=child)
             cert_pem = cert.cert_pem
 
         self.cert_pem = cert_pem

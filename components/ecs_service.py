@@ -5,7 +5,7 @@ deployment (circuit breaker), registers its tasks with the load balancer's targe
 on CPU between ``min_count`` and ``max_count``.
 """
 
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -51,7 +51,7 @@ SERVICE_DEFAULTS: DataPlaneServiceArgs = {
     "health_check_grace_period_seconds": 60, "container_insights": True}
 
 
-def capacity_provider_strategy(spot_percent: int) -> list[dict]:
+def capacity_provider_strategy(spot_percent: int) -> list[Any]:
     """FARGATE / FARGATE_SPOT weights for ``spot_percent`` (0-100) of tasks on Spot. With any
     Spot share, the first task always runs on FARGATE (``base`` 1)."""
     if spot_percent == 0:

@@ -10,7 +10,7 @@ import enum
 import hashlib
 import json
 import re
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -223,9 +223,9 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
         # Waiting on the pin's id orders the version after the pin: a rotated certificate is pinned
         # in Konnect before any task can read it.
         pinned = pulumi.Output.from_input(settings.get("pinned_certificate_id", ""))
-        secret_string = pulumi.Output.secret(pulumi.Output.all(
-            pulumi.Output.json_dumps({"cert": settings["cert_pem"], "key": settings["private_key_pem"]}),
-            pinned).apply(lambda values: values[0]))
+        document = pulumi.Output.json_dumps({"cert": settings["cert_pem"], "key": settings["private_key_pem"]})
+        secret_string: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(document, pinned).apply(lambda values: str(values[0])))
         secret_version = aws.secretsmanager.SecretVersion(
             f"{name}-cluster-cert", secret_id=secret.id, secret_string=secret_string, opts=child)
 
@@ -261,7 +261,7 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
         def render(values: list) -> str:
             secret_arn, version_id, log_group_name, cert_pem, cp_endpoint, tp_endpoint, region = values
             # valueFrom: <secret arn>:<json key>:<version stage>:<version id> (pinned version).
-            node = data_plane_node(kong, parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint), cpu,
+            node = data_plane_node(cast(KongArgs, kong), parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint), cpu,
                                    f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}")
             cert_sha256 = hashlib.sha256(cert_pem.encode()).hexdigest()
             return json.dumps(container_definitions(node, image, log_group_name, region, stop_timeout,

@@ -380,8 +380,8 @@ class EksCluster(pulumi.ComponentResource):
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint
-        self._ca_data = cluster.certificate_authority.apply(lambda ca: ca.data)
-        self.cluster_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id)
+        self._ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
+        self.cluster_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
         return access
 
     def _storage_class(self, name: str) -> k8s.storage.v1.StorageClass:

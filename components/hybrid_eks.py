@@ -8,7 +8,7 @@ EKS Auto Mode, or an existing cluster) and, through the cluster's Kubernetes pro
 control plane with its PostgreSQL and its data planes (:class:`~components.kong_hybrid.KongHybrid`).
 """
 
-from typing import Optional, Required, TypedDict
+from typing import Optional, Required, TypedDict, cast
 
 import pulumi
 
@@ -84,11 +84,11 @@ class HybridEksGateway(pulumi.ComponentResource):
         def child(before: str) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, aliases=[before])
 
-        network = Network(f"{name}-network", dict(args.get("network") or {}),  # type: ignore[arg-type]
+        network = Network(f"{name}-network", args.get("network") or {},
                           opts=child(earlier_urn("kong-aws:network:Network", "network")))
-        eks = EksClusterArgs(**(args.get("eks") or {}), region=args["region"],  # type: ignore[typeddict-item]
-                             private_subnet_ids=network.private_subnet_ids,
-                             new_cluster_name=cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks"))
+        eks = cast(EksClusterArgs, {
+            **(args.get("eks") or {}), "region": args["region"], "private_subnet_ids": network.private_subnet_ids,
+            "new_cluster_name": cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks")})
         cluster = EksCluster(f"{name}-eks", eks, opts=child(earlier_urn("kong-aws:eks:EksCluster", "eks")))
 
         hybrid_args = KongHybridArgs(
@@ -98,7 +98,7 @@ class HybridEksGateway(pulumi.ComponentResource):
         for key in ("hybrid", "postgres", "certificate", "cluster_cert_pem", "cluster_cert_key_pem",
                     "enterprise_license"):
             if args.get(key) is not None:
-                hybrid_args[key] = args[key]  # type: ignore[literal-required]
+                hybrid_args[key] = args[key]
         kong = KongHybrid(f"{name}-hybrid", hybrid_args, opts=pulumi.ResourceOptions(
             parent=self, providers=[cluster.provider],
             aliases=[earlier_urn("kong-aws:hybrid_eks:KongHybrid", "kong")]))

@@ -15,7 +15,7 @@ import enum
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Required, TypedDict
+from typing import Any, Optional, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -92,8 +92,8 @@ class KongHybridArgs(TypedDict, total=False):
     """RDS: private subnets of the DB subnet group"""
     cluster_security_group_id: pulumi.Input[str]
     """RDS: the cluster security group allowed to reach the database"""
-    storage_class_name: pulumi.Input[str]
-    """in-cluster PostgreSQL: the StorageClass of its volume"""
+    storage_class_name: pulumi.Input[Optional[str]]
+    """in-cluster PostgreSQL: the StorageClass of its volume (none: the cluster's default)"""
     load_balancer_class: pulumi.Input[str]
     """the proxy Service's load balancer class (default: none, the cluster's default)"""
 
@@ -329,12 +329,11 @@ class KongHybrid(pulumi.ComponentResource):
                 f"{name}-license", metadata={"name": LICENSE_SECRET, "namespace": ns_name}, type="Opaque",
                 string_data={"license": pulumi.Output.secret(args["enterprise_license"])}, opts=in_ns))
 
-        database_args = PostgresArgs(
-            **(args.get("postgres") or {}),  # type: ignore[typeddict-item]
-            namespace=ns_name, client_pod_labels={"app.kubernetes.io/instance": hybrid["control_plane_release"]})
-        for key in ("storage_class_name", "vpc_id", "private_subnet_ids", "cluster_security_group_id"):
-            if args.get(key) is not None:
-                database_args[key] = args[key]  # type: ignore[literal-required]
+        database_args = cast(PostgresArgs, {
+            **(args.get("postgres") or {}), "namespace": ns_name,
+            "client_pod_labels": {"app.kubernetes.io/instance": hybrid["control_plane_release"]},
+            **{key: args[key] for key in ("storage_class_name", "vpc_id", "private_subnet_ids",
+                                          "cluster_security_group_id") if args.get(key) is not None}})
         database = Postgres(f"{name}-postgres", database_args, opts=pulumi.ResourceOptions(
             parent=self, depends_on=[namespace], aliases=[pulumi.Alias(type_=_TYPE_BEFORE["Postgres"])]))
 
@@ -376,12 +375,12 @@ class KongHybrid(pulumi.ComponentResource):
                                  data_plane.status.name.apply(lambda release: chart_service_name(release, "proxy"))),
             opts=pulumi.ResourceOptions(parent=self))
         self.proxy_hostname = proxy.status.apply(
-            lambda status: (status.load_balancer.ingress or [None])[0].hostname
+            lambda status: (status.load_balancer.ingress[0].hostname or "")
             if status and status.load_balancer and status.load_balancer.ingress else "")
 
         self.namespace = namespace.metadata.apply(lambda m: m["name"])
-        self.control_plane_release = control_plane.name
-        self.data_plane_release = data_plane.name
+        self.control_plane_release = pulumi.Output.from_input(hybrid["control_plane_release"])
+        self.data_plane_release = pulumi.Output.from_input(hybrid["data_plane_release"])
         self.proxy_service = pulumi.Output.from_input(chart_service_name(hybrid["data_plane_release"], "proxy"))
         self.admin_service = pulumi.Output.from_input(chart_service_name(hybrid["control_plane_release"], "admin"))
         self.cluster_ca_pem = certificates["ca"].cert_pem if "ca" in certificates else \
@@ -399,26 +398,30 @@ class KongHybrid(pulumi.ComponentResource):
         })
 
     def _certificates(self, name: str, args: KongHybridArgs, hybrid: Mapping[str, Any]) -> dict[str, ClusterCertificate]:
-        common: dict[str, Any] = dict(args.get("certificate") or {})
-        common.pop("common_name", None)
+        # The subject names are the roles' own; the rest of the user's certificate settings apply to all.
+        settings = {k: v for k, v in (args.get("certificate") or {}).items() if k != "common_name"}
+
+        def certificate_args(**fields: Any) -> ClusterCertificateArgs:
+            return cast(ClusterCertificateArgs, {**settings, **fields})
+
         child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(type_=_TYPE_BEFORE["ClusterCertificate"])])
         if hybrid["cluster_mtls"] == "shared":
-            shared_args = ClusterCertificateArgs(
+            shared_args = certificate_args(
                 common_name=SHARED_NAME, dns_names=[SHARED_NAME],
-                usages=list(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)), **common)
+                usages=list(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)))
             if args.get("cluster_cert_pem") is not None:
-                shared_args.update(provided_cert_pem=args["cluster_cert_pem"],
-                                   provided_key_pem=pulumi.Output.secret(args["cluster_cert_key_pem"]))
+                shared_args["provided_cert_pem"] = args["cluster_cert_pem"]
+                shared_args["provided_key_pem"] = pulumi.Output.secret(args["cluster_cert_key_pem"])
             shared = ClusterCertificate(f"{name}-cluster-cert", shared_args, opts=child)
             return {"control_plane": shared, "data_plane": shared}
         ns, cp = hybrid["namespace"], hybrid["control_plane_release"]
         names = [chart_service_host(cp, svc, ns) for svc in ("cluster", "clustertelemetry")]
-        ca = ClusterCertificate(f"{name}-cluster-ca", ClusterCertificateArgs(
-            common_name="kong-aws cluster CA", is_ca=True, **common), opts=child)
-        control_plane = ClusterCertificate(f"{name}-cp-cert", ClusterCertificateArgs(
+        ca = ClusterCertificate(f"{name}-cluster-ca", certificate_args(
+            common_name="kong-aws cluster CA", is_ca=True), opts=child)
+        control_plane = ClusterCertificate(f"{name}-cp-cert", certificate_args(
             common_name=names[0], dns_names=names, ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.private_key_pem,
-            usages=list(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES)), **common), opts=child)
-        data_plane = ClusterCertificate(f"{name}-dp-cert", ClusterCertificateArgs(
+            usages=list(dict.fromkeys(SERVER_USAGES + CLIENT_USAGES))), opts=child)
+        data_plane = ClusterCertificate(f"{name}-dp-cert", certificate_args(
             common_name=SHARED_NAME, ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.private_key_pem,
-            usages=list(CLIENT_USAGES), **common), opts=child)
+            usages=list(CLIENT_USAGES)), opts=child)
         return {"ca": ca, "control_plane": control_plane, "data_plane": data_plane}

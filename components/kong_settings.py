@@ -13,7 +13,7 @@ kong_conf_validation.json (``hybrid_mode_rules_parse_lua``).
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Optional, Required, TypedDict, Union
+from typing import Any, Literal, Optional, Required, TypedDict, Union
 
 from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, PROXY_HTTP_PORT, PROXY_HTTPS_PORT,  # noqa: F401
                                    STATUS_PORT, LogLevel, RouterFlavor)
@@ -43,7 +43,7 @@ def image_reference(image: str, version: str) -> str:
 
 
 #: Defaults of :class:`KongArgs`, the only place they are written.
-KONG_DEFAULTS: KongArgs = {"image": "kong/kong-gateway", "router_flavor": DEFAULT_ROUTER_FLAVOR,
+KONG_DEFAULTS: dict[str, Any] = {"image": "kong/kong-gateway", "router_flavor": DEFAULT_ROUTER_FLAVOR,
                            "log_level": DEFAULT_LOG_LEVEL, "data_plane_labels": {}}
 
 

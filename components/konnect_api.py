@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
@@ -172,8 +172,9 @@ class KonnectClient:
             stop=stop_after_attempt(self.attempts), wait=self._wait, reraise=True,
             retry=(retry_if_exception_type(httpx.TransportError)
                    | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)),
-            # After the last attempt, hand back its answer (or raise its error) to explain below.
-            retry_error_callback=lambda state: state.outcome.result())
+            # After the last attempt, hand back its answer (or raise its error) to explain below
+            # (tenacity has set the outcome when it calls back).
+            retry_error_callback=lambda state: cast(Any, state.outcome).result())
         try:
             response = retrying(self._http.request, method, path, json=json, params=params)
         except httpx.TransportError as error:
@@ -341,6 +342,7 @@ class ControlPlaneProvider(ResourceProvider):
 
     def update(self, id_: str, olds: dict, news: dict) -> UpdateResult:
         labels = news.get("labels") or {}
+        plane: Optional[dict]
         with _client(news) as client:
             if labels != (olds.get("labels") or {}) and not olds.get("adopted"):
                 plane = client.update_control_plane_labels(id_, labels)

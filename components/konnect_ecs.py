@@ -213,8 +213,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
 
         cert_args = ClusterCertificateArgs(**(args.get("certificate") or {}), usages=list(CLIENT_USAGES))
         if args.get("cluster_cert_pem") is not None:
-            cert_args.update(provided_cert_pem=args["cluster_cert_pem"],
-                             provided_key_pem=pulumi.Output.secret(args["cluster_cert_key_pem"]))
+            cert_args["provided_cert_pem"] = args["cluster_cert_pem"]
+            cert_args["provided_key_pem"] = pulumi.Output.secret(args["cluster_cert_key_pem"])
         certificate = ClusterCertificate(
             f"{name}-data-plane-cert", cert_args,
             opts=child(earlier_urn("kong-aws:certificates:ClusterCertificate", "data-plane-cert")))
@@ -265,7 +265,7 @@ class KonnectEcsGateway(pulumi.ComponentResource):
 
         internal = bool(with_defaults(lb_settings, LOAD_BALANCER_DEFAULTS)["internal"])
         load_balancer = ProxyLoadBalancer(f"{name}-proxy", ProxyLoadBalancerArgs(
-            **lb_settings,  # type: ignore[typeddict-item]
+            **lb_settings,
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids if internal else network.public_subnet_ids,
             target_security_group_id=task_sg.id),
@@ -294,7 +294,7 @@ class KonnectEcsGateway(pulumi.ComponentResource):
 
         service = DataPlaneService(f"{name}-service", DataPlaneServiceArgs(
             task_definition_arn=task_definition.task_definition_arn,
-            subnet_ids=network.private_subnet_ids, security_group_ids=[task_sg.id],
+            subnet_ids=network.private_subnet_ids, security_group_ids=pulumi.Output.all(task_sg.id),
             http_target_group_arn=load_balancer.http_target_group_arn,
             https_target_group_arn=load_balancer.https_target_group_arn, **_pick(ecs, _SERVICE_KEYS)),
             opts=pulumi.ResourceOptions(parent=self, transformations=[keep_earlier_urn]))

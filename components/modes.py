@@ -7,7 +7,7 @@ mode's modules are imported only when it is chosen, so a ``konnect-ecs`` stack d
 Kubernetes SDK.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -20,8 +20,9 @@ def _given(section: Any, *fields: str) -> dict[str, Any]:
     return {name: value for name in fields if (value := getattr(section, name, None)) is not None}
 
 
-def _secret(value: Any) -> Optional[pulumi.Output[str]]:
-    return None if value is None else pulumi.Output.secret(value.get_secret_value())
+def _secret(value: Any) -> pulumi.Output[str]:
+    """A pydantic ``SecretStr`` as a Pulumi secret."""
+    return pulumi.Output.secret(value.get_secret_value())
 
 
 def kong_args(config: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ Helm values, and it is never an output in the clear.
 import enum
 import re
 import types
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -135,7 +135,7 @@ class PostgresArgs(PostgresSettings, total=False):
 
     namespace: pulumi.Input[str]
     """the Kubernetes namespace of Kong, where the password Secret (and in-cluster, the database) live (required)"""
-    storage_class_name: pulumi.Input[str]
+    storage_class_name: pulumi.Input[Optional[str]]
     """in-cluster: the StorageClass of the data volume (default: the cluster's default)"""
     vpc_id: pulumi.Input[str]
     """RDS (required then): the VPC"""
@@ -201,13 +201,12 @@ class Postgres(pulumi.ComponentResource):
         cfg = types.SimpleNamespace(**{**dict.fromkeys(PostgresArgs.__annotations__), **settings})
         cfg.major_version = str(settings["version"]).split(".")[0]
         cfg.mode = PostgresMode(cfg.mode)
-        args = cfg  # type: ignore[assignment]
         if cfg.mode is PostgresMode.RDS:
             missing = [key for key in ("vpc_id", "private_subnet_ids", "cluster_security_group_id")
-                       if getattr(args, key) is None]
+                       if getattr(cfg, key) is None]
             if missing:
                 raise ValueError(f"Postgres {name!r}: mode rds needs {', '.join(missing)}")
-        elif not args.client_pod_labels:
+        elif not cfg.client_pod_labels:
             # An empty pod selector would admit every pod in the namespace.
             raise ValueError(f"Postgres {name!r}: client_pod_labels must name the Kong control plane pods")
 
@@ -219,15 +218,15 @@ class Postgres(pulumi.ComponentResource):
 
         generated = random.RandomPassword(f"{name}-password", length=PASSWORD_LENGTH, special=False,
                                           opts=child)
-        password = pulumi.Output.secret(generated.result)
+        password: pulumi.Output[str] = pulumi.Output.secret(generated.result)
         secret = k8s.core.v1.Secret(
             f"{name}-password-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=PASSWORD_SECRET_NAME, namespace=args.namespace,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=PASSWORD_SECRET_NAME, namespace=cfg.namespace,
                                                 labels=labels),
             type="Opaque",
             string_data={PASSWORD_SECRET_KEY: password},
             opts=in_cluster)
-        secret_name = secret.metadata.apply(lambda m: m.name)
+        secret_name = secret.metadata.apply(lambda m: m.name or PASSWORD_SECRET_NAME)
 
         if cfg.mode is PostgresMode.RDS:
             host, port = self._rds(name, cfg, password, child)
@@ -325,9 +324,9 @@ class Postgres(pulumi.ComponentResource):
                 ports=[k8s.core.v1.ServicePortArgs(name="postgres", port=PORT, target_port="postgres",
                                                    protocol="TCP")]),
             opts=in_cluster)
-        service_name = service.metadata.apply(lambda m: m.name)
+        service_name = service.metadata.apply(lambda m: m.name or SERVICE_NAME)
 
-        probe = dict(exec_=k8s.core.v1.ExecActionArgs(command=READINESS_COMMAND), timeout_seconds=5)
+        probe: dict[str, Any] = dict(exec_=k8s.core.v1.ExecActionArgs(command=READINESS_COMMAND), timeout_seconds=5)
         container = k8s.core.v1.ContainerArgs(
             name="postgres",
             image=f"{IMAGE_REPOSITORY}:{cfg.version}",
@@ -345,7 +344,7 @@ class Postgres(pulumi.ComponentResource):
                                                   failure_threshold=3),
             liveness_probe=k8s.core.v1.ProbeArgs(**probe, initial_delay_seconds=30, period_seconds=10,
                                                  failure_threshold=6),
-            resources=k8s.core.v1.ResourceRequirementsArgs(**RESOURCES),
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=RESOURCES["requests"], limits=RESOURCES["limits"]),
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False, privileged=False,
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"])))
