@@ -96,7 +96,7 @@ CERTIFICATE_DEFAULTS: ClusterCertificateArgs = {
 
 
 class ClusterCertificate(pulumi.ComponentResource):
-    """A certificate and its private key (type ``kong-aws:certificates:ClusterCertificate``).
+    """A certificate and its private key (type ``kong-aws:index:ClusterCertificate``).
 
     Outputs: ``cert_pem`` (PEM certificate, public), ``private_key_pem`` (PEM key, secret), and
     ``cert_sha256`` (hex SHA-256 of the PEM text, a cheap change marker for rolling workloads).
@@ -109,8 +109,11 @@ class ClusterCertificate(pulumi.ComponentResource):
     """
 
     cert_pem: pulumi.Output[str]
+    """the certificate, PEM (public)"""
     private_key_pem: pulumi.Output[str]
+    """its private key, PEM (secret)"""
     cert_sha256: pulumi.Output[str]
+    """hex SHA-256 of the PEM text, a change marker that rolls workloads"""
 
     def __init__(self, name: str, args: ClusterCertificateArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):

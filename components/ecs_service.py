@@ -5,7 +5,7 @@ deployment (circuit breaker), registers its tasks with the load balancer's targe
 on CPU between ``min_count`` and ``max_count``.
 """
 
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -18,16 +18,16 @@ from components.package import type_token, with_defaults
 class DataPlaneServiceArgs(TypedDict, total=False):
     """Arguments of :class:`DataPlaneService` (defaults: :data:`SERVICE_DEFAULTS`)."""
 
-    task_definition_arn: pulumi.Input[str]
-    """the task definition to run (required)"""
-    subnet_ids: pulumi.Input[list[str]]
-    """subnets of the tasks (required)"""
-    security_group_ids: pulumi.Input[list[str]]
-    """security groups of the tasks (required)"""
-    http_target_group_arn: pulumi.Input[str]
-    """target group of Kong's proxy port 8000 (required)"""
-    https_target_group_arn: pulumi.Input[str]
-    """target group of Kong's proxy port 8443 (required)"""
+    task_definition_arn: Required[pulumi.Input[str]]
+    """the task definition to run"""
+    subnet_ids: Required[pulumi.Input[list[str]]]
+    """subnets of the tasks"""
+    security_group_ids: Required[pulumi.Input[list[str]]]
+    """security groups of the tasks"""
+    http_target_group_arn: Required[pulumi.Input[str]]
+    """target group of Kong's proxy port 8000"""
+    https_target_group_arn: Required[pulumi.Input[str]]
+    """target group of Kong's proxy port 8443"""
     desired_count: int
     """tasks at the first deployment (default 2); scaling owns the count afterwards"""
     min_count: int
@@ -46,7 +46,7 @@ class DataPlaneServiceArgs(TypedDict, total=False):
 
 #: Defaults of :class:`DataPlaneServiceArgs`, the only place they are written: two tasks (two
 #: zones), scaling between 2 and 6 at 60 % CPU, all on FARGATE, 60 s of load balancer grace.
-SERVICE_DEFAULTS: DataPlaneServiceArgs = {
+SERVICE_DEFAULTS: dict[str, Any] = {
     "desired_count": 2, "min_count": 2, "max_count": 6, "cpu_target_percent": 60, "fargate_spot_percent": 0,
     "health_check_grace_period_seconds": 60, "container_insights": True}
 
@@ -78,8 +78,11 @@ class DataPlaneService(pulumi.ComponentResource):
     """
 
     cluster_name: pulumi.Output[str]
+    """the ECS cluster's name"""
     cluster_arn: pulumi.Output[str]
+    """the ECS cluster's ARN"""
     service_name: pulumi.Output[str]
+    """the ECS service's name"""
 
     def __init__(self, name: str, args: DataPlaneServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings = with_defaults(args, SERVICE_DEFAULTS)

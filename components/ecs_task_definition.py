@@ -10,7 +10,7 @@ import enum
 import hashlib
 import json
 import re
-from typing import Any, Optional, TypedDict, cast
+from typing import Any, Optional, Required, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -47,20 +47,20 @@ class DataPlaneTaskDefinitionArgs(TypedDict, total=False):
     outputs of other resources.
     """
 
-    kong: KongArgs
-    """the Kong Gateway image and settings (required)"""
-    control_plane_endpoint: pulumi.Input[str]
-    """the Konnect control plane endpoint: host, ``host:port`` or ``https://`` URL (required)"""
-    telemetry_endpoint: pulumi.Input[str]
-    """the Konnect telemetry endpoint, same forms (required)"""
-    cert_pem: pulumi.Input[str]
-    """the data plane's cluster certificate, PEM, as pinned in Konnect (required)"""
-    private_key_pem: pulumi.Input[str]
-    """its private key, PEM (required; kept secret)"""
+    kong: Required[KongArgs]
+    """the Kong Gateway image and settings"""
+    control_plane_endpoint: Required[pulumi.Input[str]]
+    """the Konnect control plane endpoint: host, ``host:port`` or ``https://`` URL"""
+    telemetry_endpoint: Required[pulumi.Input[str]]
+    """the Konnect telemetry endpoint, same forms"""
+    cert_pem: Required[pulumi.Input[str]]
+    """the data plane's cluster certificate, PEM, as pinned in Konnect"""
+    private_key_pem: Required[pulumi.Input[str]]
+    """its private key, PEM (kept secret)"""
     pinned_certificate_id: pulumi.Input[str]
     """the id of the certificate's pin in Konnect: the certificate is stored only after the pin exists"""
-    region: pulumi.Input[str]
-    """the AWS region of the log group (required)"""
+    region: Required[pulumi.Input[str]]
+    """the AWS region of the log group"""
     cpu: int
     """task CPU units, 1024 = 1 vCPU (default 1024); one nginx worker per whole vCPU"""
     memory: int
@@ -81,7 +81,7 @@ class DataPlaneTaskDefinitionArgs(TypedDict, total=False):
 
 #: Defaults of :class:`DataPlaneTaskDefinitionArgs`, the only place they are written: 1 vCPU and
 #: 2 GiB, logs kept 30 days, 60 s to drain on stop (Fargate allows up to 120 s).
-TASK_DEFINITION_DEFAULTS: DataPlaneTaskDefinitionArgs = {
+TASK_DEFINITION_DEFAULTS: dict[str, Any] = {
     "cpu": 1024, "memory": 2048, "cpu_architecture": CpuArchitecture.X86_64, "log_retention_days": 30,
     "stop_timeout_seconds": 60}
 
@@ -201,10 +201,15 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
     """
 
     task_definition_arn: pulumi.Output[str]
+    """the task definition revision's ARN"""
     family: pulumi.Output[str]
+    """its family"""
     secret_arn: pulumi.Output[str]
+    """the Secrets Manager secret holding the certificate and key"""
     log_group_name: pulumi.Output[str]
+    """the containers' log group"""
     execution_role_arn: pulumi.Output[str]
+    """the task execution role"""
 
     def __init__(self, name: str, args: DataPlaneTaskDefinitionArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):

@@ -196,7 +196,7 @@ EKS_DEFAULTS: EksSettings = {"version": "1.33", "endpoint_public_access": True, 
 
 
 class EksCluster(pulumi.ComponentResource):
-    """A Kubernetes cluster and a provider for it (type ``kong-aws:eks:EksCluster``).
+    """A Kubernetes cluster and a provider for it (type ``kong-aws:index:EksCluster``).
 
     New cluster (``config.cluster_name`` None): EKS Auto Mode, named by :func:`cluster_name_for`.
     Children: the cluster role and the node role with their managed policies, the cluster role's
@@ -231,11 +231,17 @@ class EksCluster(pulumi.ComponentResource):
     """
 
     cluster_name: pulumi.Output[str]
+    """the EKS cluster's name"""
     endpoint: pulumi.Output[str]
+    """its API server URL"""
     cluster_security_group_id: pulumi.Output[str]
+    """the security group EKS made for the cluster (Auto Mode nodes use it)"""
     kubeconfig: pulumi.Output[str]
+    """a kubeconfig for the cluster, JSON (secret)"""
     storage_class_name: pulumi.Output[Optional[str]]
+    """the StorageClass for volumes (none: the cluster's default)"""
     load_balancer_class: pulumi.Output[str]
+    """the load balancer class of LoadBalancer Services"""
     _ca_data: pulumi.Output[str]
 
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):

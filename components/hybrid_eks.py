@@ -66,15 +66,25 @@ class HybridEksGateway(pulumi.ComponentResource):
     """
 
     proxy_hostname: pulumi.Output[str]
+    """the proxy NLB's DNS name"""
     proxy_url: pulumi.Output[str]
+    """http:// URL of the proxy"""
     curl_check: pulumi.Output[str]
+    """a command whose 404 answer proves a data plane serves traffic"""
     admin_port_forward: pulumi.Output[str]
+    """how to reach the Admin API, which is only inside the cluster"""
     eks_cluster_name: pulumi.Output[str]
+    """the EKS cluster"""
     kubeconfig: pulumi.Output[str]
+    """a kubeconfig for the cluster, JSON (secret)"""
     namespace: pulumi.Output[str]
+    """the Kubernetes namespace"""
     control_plane_release: pulumi.Output[str]
+    """the control plane's Helm release"""
     data_plane_release: pulumi.Output[str]
+    """the data planes' Helm release"""
     cluster_ca_certificate_pem: pulumi.Output[str]
+    """the cluster CA (pki) or shared certificate, PEM"""
 
     def __init__(self, name: str, args: HybridEksGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(type_token(HybridEksGateway), name, None, opts)

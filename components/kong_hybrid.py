@@ -279,14 +279,23 @@ class KongHybrid(pulumi.ComponentResource):
     """
 
     namespace: pulumi.Output[str]
+    """the Kubernetes namespace of both releases"""
     proxy_hostname: pulumi.Output[str]
+    """the proxy NLB's DNS name"""
     control_plane_release: pulumi.Output[str]
+    """the control plane's Helm release name"""
     data_plane_release: pulumi.Output[str]
+    """the data planes' Helm release name"""
     proxy_service: pulumi.Output[str]
+    """the proxy Service's name"""
     admin_service: pulumi.Output[str]
+    """the Admin API Service's name (ClusterIP only)"""
     control_plane_values: pulumi.Output[dict[str, Any]]
+    """the control plane release's Helm values (no secret in them)"""
     data_plane_values: pulumi.Output[dict[str, Any]]
+    """the data plane release's Helm values (no secret in them)"""
     cluster_ca_pem: pulumi.Output[str]
+    """the CA data planes verify the control plane with, PEM"""
 
     def __init__(self, name: str, args: KongHybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
         hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)

@@ -182,17 +182,29 @@ class KonnectEcsGateway(pulumi.ComponentResource):
     """
 
     proxy_url: pulumi.Output[str]
+    """http:// URL of the proxy load balancer"""
     proxy_https_url: pulumi.Output[str]
+    """https:// URL of the proxy load balancer"""
     curl_check: pulumi.Output[str]
+    """a command whose 404 answer proves a data plane serves traffic"""
     ecs_cluster_name: pulumi.Output[str]
+    """the ECS cluster"""
     ecs_service_name: pulumi.Output[str]
+    """the ECS service"""
     log_group_name: pulumi.Output[str]
+    """the data planes' log group"""
     control_plane_endpoint: pulumi.Output[str]
+    """cluster_control_plane, host:port"""
     telemetry_endpoint: pulumi.Output[str]
+    """cluster_telemetry_endpoint, host:port"""
     data_plane_certificate_pem: pulumi.Output[str]
+    """the data plane certificate, PEM (public; pin it when the stack does not)"""
     konnect_control_plane_id: Optional[pulumi.Output[str]]
+    """managed control plane: its id"""
     konnect_pinned_certificate_id: Optional[pulumi.Output[str]]
+    """managed control plane: the pin's id"""
     konnect_pin_instructions: Optional[pulumi.Output[str]]
+    """manual control plane: how to pin the certificate"""
 
     def __init__(self, name: str, args: KonnectEcsGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
         konnect = with_defaults(args["konnect"], KONNECT_DEFAULTS)

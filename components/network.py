@@ -67,7 +67,7 @@ def subnet_blocks(cidr_block: str, count: int) -> tuple[list[str], list[str]]:
 
 
 class Network(pulumi.ComponentResource):
-    """A VPC with public and private subnets (type ``kong-aws:network:Network``).
+    """A VPC with public and private subnets (type ``kong-aws:index:Network``).
 
     A new VPC gets DNS support, an internet gateway, one public and one private subnet per zone,
     NAT gateway(s) so private subnets reach Konnect, container registries and AWS APIs on 443,
@@ -79,8 +79,11 @@ class Network(pulumi.ComponentResource):
     """
 
     vpc_id: pulumi.Output[str]
+    """the VPC's id"""
     public_subnet_ids: pulumi.Output[list[str]]
+    """public subnets, one per zone, in zone order"""
     private_subnet_ids: pulumi.Output[list[str]]
+    """private subnets, one per zone, in zone order"""
 
     def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(type_token(Network), name, None, opts)

@@ -13,7 +13,7 @@ Helm values, and it is never an output in the clear.
 import enum
 import re
 import types
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -133,8 +133,8 @@ class PostgresArgs(PostgresSettings, total=False):
     The Kubernetes provider reaches the component through ``opts`` (``providers``).
     """
 
-    namespace: pulumi.Input[str]
-    """the Kubernetes namespace of Kong, where the password Secret (and in-cluster, the database) live (required)"""
+    namespace: Required[pulumi.Input[str]]
+    """the Kubernetes namespace of Kong, where the password Secret (and in-cluster, the database) live"""
     storage_class_name: pulumi.Input[Optional[str]]
     """in-cluster: the StorageClass of the data volume (default: the cluster's default)"""
     vpc_id: pulumi.Input[str]
@@ -148,7 +148,7 @@ class PostgresArgs(PostgresSettings, total=False):
 
 
 class Postgres(pulumi.ComponentResource):
-    """PostgreSQL for the Kong control plane (type ``kong-aws:postgres:Postgres``).
+    """PostgreSQL for the Kong control plane (type ``kong-aws:index:Postgres``).
 
     Always: a ``random.RandomPassword`` (32 alphanumeric characters, secret) and the Kubernetes
     Secret ``kong-postgres`` (type Opaque, key ``password``) in ``namespace``.
@@ -187,14 +187,23 @@ class Postgres(pulumi.ComponentResource):
     """
 
     host: pulumi.Output[str]
+    """the database host"""
     port: pulumi.Output[int]
+    """its port (5432)"""
     database: pulumi.Output[str]
+    """the database name (kong)"""
     user: pulumi.Output[str]
+    """the user Kong connects as (kong)"""
     password_secret_name: pulumi.Output[str]
+    """the Kubernetes Secret holding the password"""
     password_secret_key: pulumi.Output[str]
+    """its key"""
     ssl: pulumi.Output[bool]
+    """Kong's pg_ssl"""
     ssl_required: pulumi.Output[bool]
+    """whether the server refuses plain connections"""
     password: pulumi.Output[str]
+    """the password (secret)"""
 
     def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings = with_defaults(args, POSTGRES_DEFAULTS)

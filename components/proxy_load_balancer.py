@@ -1,7 +1,7 @@
 """The Network Load Balancer that carries client traffic to Kong's proxy ports."""
 
 import enum
-from typing import Optional, TypedDict
+from typing import Any, Optional, Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -28,12 +28,12 @@ class TlsMode(str, enum.Enum):
 class ProxyLoadBalancerArgs(TypedDict, total=False):
     """Arguments of :class:`ProxyLoadBalancer` (defaults: :data:`LOAD_BALANCER_DEFAULTS`)."""
 
-    vpc_id: pulumi.Input[str]
-    """the VPC (required)"""
-    subnet_ids: pulumi.Input[list[str]]
-    """public subnets, or private ones when ``internal`` (required)"""
-    target_security_group_id: pulumi.Input[str]
-    """the Kong tasks' security group; the NLB may reach only it, on the proxy and status ports (required)"""
+    vpc_id: Required[pulumi.Input[str]]
+    """the VPC"""
+    subnet_ids: Required[pulumi.Input[list[str]]]
+    """public subnets, or private ones when ``internal``"""
+    target_security_group_id: Required[pulumi.Input[str]]
+    """the Kong tasks' security group; the NLB may reach only it, on the proxy and status ports"""
     internal: bool
     """an internal NLB (default false: internet-facing)"""
     tls_mode: TlsMode
@@ -52,13 +52,13 @@ class ProxyLoadBalancerArgs(TypedDict, total=False):
 
 #: Defaults of :class:`ProxyLoadBalancerArgs`, the only place they are written. The TLS policy is
 #: ELB's TLS 1.3 + 1.2 policy (ELB docs, "Security policies for your Network Load Balancer").
-LOAD_BALANCER_DEFAULTS: ProxyLoadBalancerArgs = {
+LOAD_BALANCER_DEFAULTS: dict[str, Any] = {
     "internal": False, "tls_mode": TlsMode.PASSTHROUGH, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
     "allowed_cidrs": ["0.0.0.0/0"], "deregistration_delay_seconds": 30, "deletion_protection": False}
 
 
 class ProxyLoadBalancer(pulumi.ComponentResource):
-    """An NLB forwarding 80 -> 8000 and 443 -> 8443 (type ``kong-aws:load_balancer:ProxyLoadBalancer``).
+    """An NLB forwarding 80 -> 8000 and 443 -> 8443 (type ``kong-aws:index:ProxyLoadBalancer``).
 
     Targets are task IPs (``awsvpc``); both target groups check health on the status listener
     (port 8100, ``GET /status``, see :data:`HEALTH_CHECK_PATH`). The NLB has its own security group:
@@ -72,10 +72,15 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
     """
 
     dns_name: pulumi.Output[str]
+    """the NLB's DNS name"""
     arn: pulumi.Output[str]
+    """the NLB's ARN"""
     security_group_id: pulumi.Output[str]
+    """the NLB's security group"""
     http_target_group_arn: pulumi.Output[str]
+    """target group of port 8000, once its listener exists"""
     https_target_group_arn: pulumi.Output[str]
+    """target group of port 8443, once its listener exists"""
 
     def __init__(self, name: str, args: ProxyLoadBalancerArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):

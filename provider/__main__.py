@@ -1,0 +1,111 @@
+"""The kong-aws component package: the public components, served to Pulumi programs in any language.
+
+Pulumi runs this file (``python <this folder> <engine address> ...``, PulumiPlugin.yaml
+``runtime: python``) when a program that uses the package previews or deploys, or when
+``pulumi package add`` / ``pulumi package get-schema`` reads its schema. It is not the Pulumi
+program of this repository (``../__main__.py``): it declares nothing itself.
+As ``component_provider_host`` (pulumi/provider/experimental/host.py) would, it serves a
+``ComponentProvider``: Pulumi's component analyzer infers the schema from each component's Args
+TypedDict and ``pulumi.Output`` attributes, and the provider answers the engine's ``GetSchema``
+and ``Construct`` calls; a program's ``kong-aws:index:<Class>`` resource is built by the Python
+class of that name, its inputs mapped to the Python names and enums (:class:`KongAwsProvider`
+fixes the integers).
+
+``components`` comes from the installed ``kong-aws`` distribution (requirements.txt installs the
+folder above into this plugin's virtualenv).
+"""
+
+import functools
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.errors import InputPropertyError
+from pulumi.provider import main
+from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType
+from pulumi.provider.experimental.component import ComponentProvider
+
+from components.certificates import ClusterCertificate
+from components.ecs_service import DataPlaneService
+from components.ecs_task_definition import DataPlaneTaskDefinition
+from components.eks_cluster import EksCluster
+from components.hybrid_eks import HybridEksGateway
+from components.kong_hybrid import KongHybrid
+from components.konnect_ecs import KonnectEcsGateway
+from components.network import Network
+from components.package import PACKAGE
+from components.postgres import Postgres
+from components.proxy_load_balancer import ProxyLoadBalancer
+
+#: The public components, the package's resources ``kong-aws:index:<Class>``: the top level of each
+#: mode first, then the parts they are built from (each usable on its own).
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    KonnectEcsGateway, HybridEksGateway,
+    Network, ClusterCertificate, ProxyLoadBalancer, DataPlaneTaskDefinition, DataPlaneService,
+    EksCluster, Postgres, KongHybrid,
+]
+
+
+def package_version() -> str:
+    """The package version: ``[project].version`` of ../pyproject.toml (the schema's ``version``,
+    which the SDKs Pulumi generates take)."""
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    return str(pyproject["project"]["version"])
+
+
+class KongAwsProvider(ComponentProvider):
+    """Pulumi's component provider, with integer inputs handed to the components as ``int``.
+
+    Numbers cross the wire as floats. The pinned SDK's ``ComponentProvider.map_input_properties``
+    converts an integer property with ``int()`` and then overwrites the result with the float it
+    received (pulumi/provider/experimental/component.py, pulumi 3.272.0), so ``cpu: 512`` from
+    another language would reach the components as ``512.0`` (and a zone count as a float breaks a
+    slice); and its ``int()`` fails outright on an output (a secret, or another resource's output).
+    This converts what it left, and converts an output's value when it resolves (it stays a secret
+    if it was one); a value that is not a whole number is refused. tests/test_component_package.py
+    notices when the SDK no longer needs it.
+    """
+
+    def map_input_properties(self, inputs: Any, properties: dict[str, PropertyDefinition],
+                             mapping: dict[str, str], component_name: str, property_path: str) -> Any:
+        # The SDK calls this for each nested object too, so every level passes here.
+        outputs = {name: value for name, value in (inputs.items() if isinstance(inputs, dict) else ())
+                   if name in properties and properties[name].type is PropertyType.INTEGER
+                   and isinstance(value, pulumi.Output)}
+        if outputs:
+            inputs = {**inputs, **{name: 0.0 for name in outputs}}  # stand-ins for the SDK's int()
+        mapped: dict[str, Any] = dict(
+            super().map_input_properties(inputs, properties, mapping, component_name, property_path))
+        for name, output in outputs.items():
+            path = f"{property_path}.{name}" if property_path else name
+            mapped[mapping[name]] = output.apply(functools.partial(_whole, path=path, component_name=component_name))
+        for schema_name, prop in properties.items():
+            if schema_name in outputs:
+                continue
+            python_name = mapping[schema_name]
+            value = mapped.get(python_name)
+            path = f"{property_path}.{schema_name}" if property_path else schema_name
+            if prop.type is PropertyType.INTEGER and value is not None:
+                mapped[python_name] = _whole(value, path, component_name)
+            elif (prop.type is PropertyType.ARRAY and prop.items is not None
+                  and prop.items.type is PropertyType.INTEGER and isinstance(value, list)):
+                mapped[python_name] = [_whole(item, f"{path}[{index}]", component_name)
+                                       for index, item in enumerate(value)]
+        return mapped
+
+
+def _whole(value: Any, path: str, component_name: str) -> Any:
+    """``value`` as an ``int`` when it is a float with no fraction; outputs pass unchanged."""
+    if not isinstance(value, float):
+        return value
+    if not value.is_integer():
+        raise InputPropertyError(path, f"'{path}' on '{component_name}' must be a whole number, got {value}")
+    return int(value)
+
+
+if __name__ == "__main__":
+    # What `component_provider_host(components=COMPONENTS, name=PACKAGE, ...)` does, with the
+    # provider above: serve the engine over gRPC (`python <this folder> <engine address>`).
+    main(KongAwsProvider(COMPONENTS, PACKAGE, version=package_version()), sys.argv[1:])
