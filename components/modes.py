@@ -7,9 +7,13 @@ mode's modules are imported only when it is chosen, so a ``konnect-ecs`` stack d
 Kubernetes SDK.
 """
 
-from typing import Any
+from typing import Any, Union
 
 import pulumi
+
+from components.config import HybridEksConfig, KonnectEcsConfig
+
+AnyMode = Union[KonnectEcsConfig, HybridEksConfig]
 
 #: The name of the top-level component in this program. Its children are named ``kong-<role>``.
 COMPONENT_NAME = "kong"
@@ -25,18 +29,18 @@ def _secret(value: Any) -> pulumi.Output[str]:
     return pulumi.Output.secret(value.get_secret_value())
 
 
-def kong_args(config: Any) -> dict[str, Any]:
+def kong_args(config: AnyMode) -> dict[str, Any]:
     """``kong-aws:kong`` as :class:`components.kong_settings.KongArgs`."""
     return _given(config.kong, "image", "version", "router_flavor", "log_level", "data_plane_labels")
 
 
-def certificate_settings(config: Any) -> dict[str, Any]:
+def certificate_settings(config: AnyMode) -> dict[str, Any]:
     """``kong-aws:certificate`` as the certificate settings of either mode."""
     return _given(config.certificate, "common_name", "organization", "key_algorithm", "validity_days",
                   "early_renewal_days")
 
 
-def network_args(config: Any) -> dict[str, Any]:
+def network_args(config: AnyMode) -> dict[str, Any]:
     """``kong-aws:network`` as :class:`components.network.NetworkArgs` (empty subnet lists are unset)."""
     args = _given(config.network, "cidr_block", "availability_zone_count", "nat_gateways", "vpc_id")
     for key in ("public_subnet_ids", "private_subnet_ids"):
@@ -45,7 +49,7 @@ def network_args(config: Any) -> dict[str, Any]:
     return args
 
 
-def konnect_ecs(config: Any) -> pulumi.ComponentResource:
+def konnect_ecs(config: KonnectEcsConfig) -> pulumi.ComponentResource:
     """Mode konnect-ecs: a :class:`components.konnect_ecs.KonnectEcsGateway` from the config."""
     from components.konnect_ecs import KonnectEcsGateway, KonnectEcsGatewayArgs
 
@@ -76,7 +80,7 @@ def konnect_ecs(config: Any) -> pulumi.ComponentResource:
     return KonnectEcsGateway(COMPONENT_NAME, args)
 
 
-def hybrid_eks(config: Any) -> pulumi.ComponentResource:
+def hybrid_eks(config: HybridEksConfig) -> pulumi.ComponentResource:
     """Mode hybrid-eks: a :class:`components.hybrid_eks.HybridEksGateway` from the config."""
     from components.hybrid_eks import HybridEksGateway, HybridEksGatewayArgs
 

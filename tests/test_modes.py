@@ -1,0 +1,121 @@
+"""components/modes.py, the one place that maps stack config to component Args.
+
+Every setting a user can give must reach the component that uses it, under the name its Args
+declare, and a setting left unset must stay absent (so that the component's own default applies).
+Each test sets every key of a section to a value other than the default, runs the mapping with the
+gateway component replaced by a recorder, and compares.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components import config as config_module
+from components import modes
+from components.config import load_stack_config
+
+ECS = {"cpu": 2048, "memory": 6144, "cpuArchitecture": "ARM64", "logRetentionDays": 90, "stopTimeoutSeconds": 90,
+       "secretsKmsKeyArn": "arn:aws:kms:us-west-2:123456789012:key/0f5c2c3a-2f0e-4a57-9d6e-0123456789ab",
+       "desiredCount": 3, "minCount": 3, "maxCount": 9, "cpuTargetPercent": 50, "fargateSpotPercent": 20,
+       "healthCheckGracePeriodSeconds": 120}
+LOAD_BALANCER = {"internal": True, "tlsMode": "terminate",
+                 "certificateArn": "arn:aws:acm:us-west-2:123456789012:certificate/0f5c2c3a-2f0e-4a57-9d6e-0123456789ab",
+                 "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Res-2021-06", "allowedCidrs": ["10.0.0.0/8"],
+                 "deregistrationDelaySeconds": 10, "deletionProtection": True}
+KONG = {"image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/kong", "version": "3.10.0.1",
+        "routerFlavor": "expressions", "logLevel": "warn", "dataPlaneLabels": {"team": "edge"}}
+CERTIFICATE = {"keyAlgorithm": "rsa-4096", "commonName": "edge", "organization": "Example", "validityDays": 365,
+               "earlyRenewalDays": 60}
+NETWORK = {"cidrBlock": "10.20.0.0/16", "availabilityZoneCount": 3, "natGateways": "single"}
+EKS = {"version": "1.32", "endpointPublicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"],
+       "adminRoleArns": ["arn:aws:iam::123456789012:role/platform"], "logRetentionDays": 7}
+HYBRID = {"namespace": "gateway", "chartVersion": "3.4.1", "controlPlaneRelease": "edge-cp",
+          "dataPlaneRelease": "edge-dp", "clusterMtls": "shared", "controlPlaneReplicas": 3,
+          "dataPlaneMinReplicas": 3, "dataPlaneMaxReplicas": 12, "dataPlaneCpuTargetPercent": 55,
+          "proxyInternal": True, "allowedCidrs": ["10.0.0.0/8"]}
+POSTGRES = {"mode": "rds", "version": "16.4", "instanceClass": "db.r7g.large", "allocatedStorageGiB": 100,
+            "multiAz": False, "backupRetentionDays": 14, "deletionProtection": False, "storageGiB": 50}
+
+
+def _load(mode: str, sections: dict[str, Any]) -> Any:
+    raw = {"mode": mode, **{key: json.dumps(value) for key, value in sections.items()}}
+    return load_stack_config(raw, set(), region="us-west-2", env_token=None)
+
+
+def _recorded(monkeypatch, module: str, cls: str, build) -> dict:
+    seen: dict = {}
+
+    class Recorder:
+        def __init__(self, name, args, opts=None):
+            seen.update(args)
+
+    monkeypatch.setattr(f"components.{module}.{cls}", Recorder)
+    build()
+    return seen
+
+
+def _fields(section) -> dict[str, Any]:
+    """A config section's fields that are set, by Python name, enums as their values."""
+    out = {}
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        # An existing VPC's subnet lists default to empty in the config: empty is unset.
+        if value is not None and not (name.endswith("_subnet_ids") and value == []):
+            out[name] = getattr(value, "value", value)
+    return out
+
+
+def _plain(mapping: dict) -> dict:
+    return {key: getattr(value, "value", value) for key, value in mapping.items()}
+
+
+def test_every_konnect_ecs_setting_reaches_the_gateway(monkeypatch):
+    config = _load("konnect-ecs", {
+        "kong": KONG, "certificate": CERTIFICATE, "network": NETWORK, "ecs": ECS, "loadBalancer": LOAD_BALANCER,
+        "konnect": {"controlPlaneEndpoint": "https://0123456789.us.cp0.konghq.com",
+                    "telemetryEndpoint": "https://0123456789.us.tp0.konghq.com"}})
+    args = _recorded(monkeypatch, "konnect_ecs", "KonnectEcsGateway", lambda: modes.konnect_ecs(config))
+    assert _plain(args["kong"]) == _fields(config.kong)
+    assert _plain(args["certificate"]) == _fields(config.certificate)
+    assert _plain(args["network"]) == _fields(config.network)
+    assert _plain(args["ecs"]) == _fields(config.ecs)
+    assert _plain(args["load_balancer"]) == _fields(config.load_balancer)
+    assert args["konnect"]["control_plane_endpoint"] == "0123456789.us.cp0.konghq.com:443"
+    assert args["region"] == "us-west-2"
+
+
+def test_every_hybrid_eks_setting_reaches_the_gateway(monkeypatch):
+    config = _load("hybrid-eks", {"kong": KONG, "certificate": CERTIFICATE, "network": NETWORK, "eks": EKS,
+                                  "hybrid": HYBRID, "postgres": POSTGRES})
+    args = _recorded(monkeypatch, "hybrid_eks", "HybridEksGateway", lambda: modes.hybrid_eks(config))
+    for key in ("kong", "certificate", "network", "eks", "hybrid", "postgres"):
+        assert _plain(args[key]) == _fields(getattr(config, key)), key
+
+
+def test_unset_settings_stay_absent_so_component_defaults_apply(monkeypatch):
+    config = _load("konnect-ecs", {"kong": {"version": "3.10.0.1"},
+                                   "konnect": {"controlPlaneEndpoint": "a.us.cp0.konghq.com",
+                                               "telemetryEndpoint": "a.us.tp0.konghq.com"}})
+    args = _recorded(monkeypatch, "konnect_ecs", "KonnectEcsGateway", lambda: modes.konnect_ecs(config))
+    assert args["kong"] == {"version": "3.10.0.1"}
+    assert args["ecs"] == {} and args["load_balancer"] == {} and args["network"] == {} and args["certificate"] == {}
+
+
+@pytest.mark.parametrize("section, args_type", [
+    ("KongConfig", "components.kong_settings.KongArgs"),
+    ("CertificateConfig", "components.certificates.CertificateSettings"),
+    ("NetworkConfig", "components.network.NetworkArgs"),
+    ("EcsConfig", "components.konnect_ecs.EcsSettings"),
+    ("LoadBalancerConfig", "components.konnect_ecs.LoadBalancerSettings"),
+    ("EksConfig", "components.eks_cluster.EksSettings"),
+    ("HybridConfig", "components.kong_hybrid.HybridSettings"),
+    ("PostgresConfig", "components.postgres.PostgresSettings"),
+])
+def test_each_config_section_has_a_component_field_of_the_same_name(section, args_type):
+    module, name = args_type.rsplit(".", 1)
+    args = getattr(__import__(module, fromlist=[name]), name)
+    keys = set(args.__required_keys__ | args.__optional_keys__)
+    assert set(getattr(config_module, section).model_fields) <= keys
