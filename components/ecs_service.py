@@ -15,19 +15,9 @@ from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT
 from components.package import type_token, with_defaults
 
 
-class DataPlaneServiceArgs(TypedDict, total=False):
-    """Arguments of :class:`DataPlaneService` (defaults: :data:`SERVICE_DEFAULTS`)."""
+class ServiceSettings(TypedDict, total=False):
+    """The service's size and scaling as a user chooses them (defaults: :data:`SERVICE_DEFAULTS`)."""
 
-    task_definition_arn: Required[pulumi.Input[str]]
-    """the task definition to run"""
-    subnet_ids: Required[pulumi.Input[list[str]]]
-    """subnets of the tasks"""
-    security_group_ids: Required[pulumi.Input[list[str]]]
-    """security groups of the tasks"""
-    http_target_group_arn: Required[pulumi.Input[str]]
-    """target group of Kong's proxy port 8000"""
-    https_target_group_arn: Required[pulumi.Input[str]]
-    """target group of Kong's proxy port 8443"""
     desired_count: int
     """tasks at the first deployment (default 2); scaling owns the count afterwards"""
     min_count: int
@@ -40,6 +30,21 @@ class DataPlaneServiceArgs(TypedDict, total=False):
     """share of tasks on FARGATE_SPOT, 0-100 (default 0); with any share the first task is on FARGATE"""
     health_check_grace_period_seconds: pulumi.Input[int]
     """seconds ECS ignores load balancer health after a task starts (default 60)"""
+
+
+class DataPlaneServiceArgs(ServiceSettings, total=False):
+    """Arguments of :class:`DataPlaneService`: :class:`ServiceSettings` and what it runs where."""
+
+    task_definition_arn: Required[pulumi.Input[str]]
+    """the task definition to run"""
+    subnet_ids: Required[pulumi.Input[list[str]]]
+    """subnets of the tasks"""
+    security_group_ids: Required[pulumi.Input[list[str]]]
+    """security groups of the tasks"""
+    http_target_group_arn: Required[pulumi.Input[str]]
+    """target group of Kong's proxy port 8000"""
+    https_target_group_arn: Required[pulumi.Input[str]]
+    """target group of Kong's proxy port 8443"""
     container_insights: bool
     """CloudWatch Container Insights on the cluster (default true)"""
 

@@ -40,10 +40,26 @@ class CpuArchitecture(str, enum.Enum):
     ARM64 = "ARM64"
 
 
-class DataPlaneTaskDefinitionArgs(TypedDict, total=False):
-    """Arguments of :class:`DataPlaneTaskDefinition` (defaults: :data:`TASK_DEFINITION_DEFAULTS`).
+class TaskSettings(TypedDict, total=False):
+    """The Fargate task as a user chooses it (defaults: :data:`TASK_DEFINITION_DEFAULTS`)."""
 
-    Values that shape the container's settings (``kong``, ``cpu``) are plain; the rest may be
+    cpu: int
+    """task CPU units, 1024 = 1 vCPU (default 1024); one nginx worker per whole vCPU"""
+    memory: int
+    """task memory in MiB (default 2048), a size Fargate accepts with ``cpu``"""
+    cpu_architecture: CpuArchitecture
+    """``X86_64`` (default) or ``ARM64``"""
+    log_retention_days: pulumi.Input[int]
+    """days CloudWatch Logs keeps the container logs (default 30)"""
+    stop_timeout_seconds: int
+    """seconds a stopping task may drain, 2-120 (default 60)"""
+    secrets_kms_key_arn: str
+    """a customer managed KMS key for the certificate secret (default: the AWS managed key)"""
+
+
+class DataPlaneTaskDefinitionArgs(TaskSettings, total=False):
+    """Arguments of :class:`DataPlaneTaskDefinition`: :class:`TaskSettings` and what the container
+    runs. Values that shape the container's settings (``kong``, ``cpu``) are plain; the rest may be
     outputs of other resources.
     """
 
@@ -61,18 +77,6 @@ class DataPlaneTaskDefinitionArgs(TypedDict, total=False):
     """the id of the certificate's pin in Konnect: the certificate is stored only after the pin exists"""
     region: Required[pulumi.Input[str]]
     """the AWS region of the log group"""
-    cpu: int
-    """task CPU units, 1024 = 1 vCPU (default 1024); one nginx worker per whole vCPU"""
-    memory: int
-    """task memory in MiB (default 2048), a size Fargate accepts with ``cpu``"""
-    cpu_architecture: CpuArchitecture
-    """``X86_64`` (default) or ``ARM64``"""
-    log_retention_days: pulumi.Input[int]
-    """days CloudWatch Logs keeps the container logs (default 30)"""
-    stop_timeout_seconds: int
-    """seconds a stopping task may drain, 2-120 (default 60)"""
-    secrets_kms_key_arn: str
-    """a customer managed KMS key for the secret (default: the AWS managed key)"""
     family: str
     """the task definition family (default ``<project>-<stack>-<name>``)"""
     log_group_name: str

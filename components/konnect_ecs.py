@@ -21,15 +21,16 @@ import pulumi
 import pulumi_aws as aws
 
 from components.certificates import CLIENT_USAGES, CertificateSettings, ClusterCertificate, ClusterCertificateArgs
-from components.ecs_service import DataPlaneService, DataPlaneServiceArgs
-from components.ecs_task_definition import CpuArchitecture, DataPlaneTaskDefinition, DataPlaneTaskDefinitionArgs
+from components.ecs_service import DataPlaneService, DataPlaneServiceArgs, ServiceSettings
+from components.ecs_task_definition import DataPlaneTaskDefinition, DataPlaneTaskDefinitionArgs, TaskSettings
 from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import KongArgs
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectControlPlane, KonnectRegion, PinnedDataPlaneCertificate,
                                     api_url_for, parse_endpoint)
 from components.network import Network, NetworkArgs
 from components.package import earlier_urn, type_token, with_defaults
-from components.proxy_load_balancer import LOAD_BALANCER_DEFAULTS, ProxyLoadBalancer, ProxyLoadBalancerArgs, TlsMode
+from components.proxy_load_balancer import (LOAD_BALANCER_DEFAULTS, LoadBalancerSettings, ProxyLoadBalancer,
+                                            ProxyLoadBalancerArgs)
 
 #: What a stack without a managed control plane must do by hand.
 PIN_INSTRUCTIONS = (
@@ -71,54 +72,8 @@ class KonnectArgs(TypedDict, total=False):
     """managed: a Konnect personal (``kpat_``) or system account (``spat_``) access token (kept secret)"""
 
 
-class LoadBalancerSettings(TypedDict, total=False):
-    """The proxy load balancer (defaults: :data:`components.proxy_load_balancer.LOAD_BALANCER_DEFAULTS`)."""
-
-    internal: bool
-    """an internal NLB in the private subnets (default false)"""
-    tls_mode: TlsMode
-    """``passthrough`` (default) or ``terminate``"""
-    certificate_arn: pulumi.Input[str]
-    """ACM certificate, with ``terminate``"""
-    ssl_policy: pulumi.Input[str]
-    """ELB TLS policy, with ``terminate``"""
-    allowed_cidrs: list[str]
-    """IPv4 blocks that may reach ports 80 and 443 (default all)"""
-    deregistration_delay_seconds: pulumi.Input[int]
-    """seconds open connections may finish on a deregistered task (default 30)"""
-    deletion_protection: pulumi.Input[bool]
-    """NLB deletion protection (default false)"""
-
-
-class EcsSettings(TypedDict, total=False):
-    """The Fargate tasks and their service (defaults:
-    :data:`components.ecs_task_definition.TASK_DEFINITION_DEFAULTS` and
-    :data:`components.ecs_service.SERVICE_DEFAULTS`)."""
-
-    cpu: int
-    """task CPU units (default 1024)"""
-    memory: int
-    """task memory, MiB (default 2048)"""
-    cpu_architecture: CpuArchitecture
-    """``X86_64`` (default) or ``ARM64``"""
-    log_retention_days: pulumi.Input[int]
-    """days the container logs are kept (default 30)"""
-    stop_timeout_seconds: int
-    """seconds a stopping task may drain (default 60)"""
-    secrets_kms_key_arn: str
-    """customer managed KMS key of the certificate secret (default: the AWS managed key)"""
-    desired_count: int
-    """tasks at the first deployment (default 2)"""
-    min_count: int
-    """lowest task count of CPU scaling (default 2)"""
-    max_count: int
-    """highest task count of CPU scaling (default 6)"""
-    cpu_target_percent: int
-    """average CPU scaling aims at (default 60)"""
-    fargate_spot_percent: int
-    """share of tasks on FARGATE_SPOT (default 0)"""
-    health_check_grace_period_seconds: pulumi.Input[int]
-    """seconds ECS ignores load balancer health after a task starts (default 60)"""
+class EcsSettings(TaskSettings, ServiceSettings, total=False):
+    """The Fargate tasks and their service: :class:`TaskSettings` and :class:`ServiceSettings`."""
 
 
 class KonnectEcsGatewayArgs(TypedDict, total=False):
@@ -144,10 +99,8 @@ class KonnectEcsGatewayArgs(TypedDict, total=False):
     """the proxy load balancer"""
 
 
-_TASK_KEYS = ("cpu", "memory", "cpu_architecture", "log_retention_days", "stop_timeout_seconds",
-              "secrets_kms_key_arn")
-_SERVICE_KEYS = ("desired_count", "min_count", "max_count", "cpu_target_percent", "fargate_spot_percent",
-                 "health_check_grace_period_seconds")
+_TASK_KEYS = tuple(TaskSettings.__optional_keys__)
+_SERVICE_KEYS = tuple(ServiceSettings.__optional_keys__)
 
 # The layout of kong-aws before the gateway component (each resource then sat at the stack's root or
 # under KonnectDataPlanes "data-plane"); aliases keep `pulumi up` from replacing what it made then.

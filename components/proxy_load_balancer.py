@@ -25,15 +25,9 @@ class TlsMode(str, enum.Enum):
     TERMINATE = "terminate"
 
 
-class ProxyLoadBalancerArgs(TypedDict, total=False):
-    """Arguments of :class:`ProxyLoadBalancer` (defaults: :data:`LOAD_BALANCER_DEFAULTS`)."""
+class LoadBalancerSettings(TypedDict, total=False):
+    """The proxy load balancer as a user chooses it (defaults: :data:`LOAD_BALANCER_DEFAULTS`)."""
 
-    vpc_id: Required[pulumi.Input[str]]
-    """the VPC"""
-    subnet_ids: Required[pulumi.Input[list[str]]]
-    """public subnets, or private ones when ``internal``"""
-    target_security_group_id: Required[pulumi.Input[str]]
-    """the Kong tasks' security group; the NLB may reach only it, on the proxy and status ports"""
     internal: bool
     """an internal NLB (default false: internet-facing)"""
     tls_mode: TlsMode
@@ -48,6 +42,17 @@ class ProxyLoadBalancerArgs(TypedDict, total=False):
     """seconds open connections may finish on a deregistered target (default 30)"""
     deletion_protection: pulumi.Input[bool]
     """NLB deletion protection (default false)"""
+
+
+class ProxyLoadBalancerArgs(LoadBalancerSettings, total=False):
+    """Arguments of :class:`ProxyLoadBalancer`: :class:`LoadBalancerSettings` and where it stands."""
+
+    vpc_id: Required[pulumi.Input[str]]
+    """the VPC"""
+    subnet_ids: Required[pulumi.Input[list[str]]]
+    """public subnets, or private ones when ``internal``"""
+    target_security_group_id: Required[pulumi.Input[str]]
+    """the Kong tasks' security group; the NLB may reach only it, on the proxy and status ports"""
 
 
 #: Defaults of :class:`ProxyLoadBalancerArgs`, the only place they are written. The TLS policy is

@@ -109,7 +109,7 @@ def test_unset_settings_stay_absent_so_component_defaults_apply(monkeypatch):
     ("CertificateConfig", "components.certificates.CertificateSettings"),
     ("NetworkConfig", "components.network.NetworkArgs"),
     ("EcsConfig", "components.konnect_ecs.EcsSettings"),
-    ("LoadBalancerConfig", "components.konnect_ecs.LoadBalancerSettings"),
+    ("LoadBalancerConfig", "components.proxy_load_balancer.LoadBalancerSettings"),
     ("EksConfig", "components.eks_cluster.EksSettings"),
     ("HybridConfig", "components.kong_hybrid.HybridSettings"),
     ("PostgresConfig", "components.postgres.PostgresSettings"),
