@@ -12,42 +12,25 @@ from typing import Optional, Required, TypedDict, cast
 
 import pulumi
 
-from components.certificates import CertificateSettings
 from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for
 from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
-from components.kong_hybrid import HybridSettings, KongHybrid, KongHybridArgs
-from components.kong_settings import KongArgs
+from components.kong_hybrid import HybridInstall, KongHybrid, KongHybridArgs
 from components.network import Network, NetworkArgs
 from components.package import earlier_urn, type_token
-from components.postgres import PostgresSettings
 
 #: The answer of a data plane with no matching route, the proof that it serves traffic.
 NO_ROUTE = "404 (no Route matched with those values)"
 
 
-class HybridEksGatewayArgs(TypedDict, total=False):
-    """Arguments of :class:`HybridEksGateway`."""
+class HybridEksGatewayArgs(HybridInstall, total=False):
+    """Arguments of :class:`HybridEksGateway`: :class:`HybridInstall` and where it runs."""
 
-    kong: Required[KongArgs]
-    """the Kong Gateway both control plane and data planes run"""
     region: Required[str]
     """the AWS region (``aws:region``)"""
     network: NetworkArgs
     """a new VPC (default) or an existing one"""
     eks: EksSettings
     """a new EKS Auto Mode cluster (default) or an existing one"""
-    hybrid: HybridSettings
-    """the control plane and data plane releases"""
-    postgres: PostgresSettings
-    """the control plane's database"""
-    certificate: CertificateSettings
-    """how the cluster certificates are generated"""
-    cluster_cert_pem: pulumi.Input[str]
-    """a shared cluster certificate to use (``hybrid.cluster_mtls`` ``shared``); with ``cluster_cert_key_pem``"""
-    cluster_cert_key_pem: pulumi.Input[str]
-    """its private key (kept secret)"""
-    enterprise_license: pulumi.Input[str]
-    """the Kong Enterprise license JSON (kept secret); none: Kong's free mode"""
 
 
 class HybridEksGateway(pulumi.ComponentResource):
@@ -105,10 +88,9 @@ class HybridEksGateway(pulumi.ComponentResource):
             kong=args["kong"], vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
             cluster_security_group_id=cluster.cluster_security_group_id,
             storage_class_name=cluster.storage_class_name, load_balancer_class=cluster.load_balancer_class)
-        for key in ("hybrid", "postgres", "certificate", "cluster_cert_pem", "cluster_cert_key_pem",
-                    "enterprise_license"):
+        for key in HybridInstall.__optional_keys__:
             if args.get(key) is not None:
-                hybrid_args[key] = args[key]
+                hybrid_args[key] = args[key]  # type: ignore[literal-required]
         kong = KongHybrid(f"{name}-hybrid", hybrid_args, opts=pulumi.ResourceOptions(
             parent=self, providers=[cluster.provider],
             aliases=[earlier_urn("kong-aws:hybrid_eks:KongHybrid", "kong")]))

@@ -30,8 +30,8 @@ from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, 
 from components.package import type_token, with_defaults
 from components.postgres import Postgres, PostgresArgs, PostgresSettings
 
-__all__ = ["CLUSTER_PORT", "TELEMETRY_PORT", "chart_service_host", "KongHybrid", "KongHybridArgs", "HybridSettings",
-           "HYBRID_DEFAULTS"]
+__all__ = ["CLUSTER_PORT", "TELEMETRY_PORT", "chart_service_host", "KongHybrid", "KongHybridArgs", "HybridInstall",
+           "HybridSettings", "HYBRID_DEFAULTS"]
 
 #: Where the chart mounts each ``secretVolumes`` entry: ``/etc/secrets/<secret name>``.
 SECRET_MOUNT = "/etc/secrets"
@@ -68,9 +68,9 @@ class HybridSettings(TypedDict, total=False):
     """who may reach the proxy (default all)"""
 
 
-class KongHybridArgs(TypedDict, total=False):
-    """Arguments of :class:`KongHybrid`. The cluster's Kubernetes provider reaches it through
-    ``opts`` (``providers``)."""
+class HybridInstall(TypedDict, total=False):
+    """What a hybrid install runs, as a user chooses it: Kong, the releases, the certificates, the
+    database and the license."""
 
     kong: Required[KongArgs]
     """the Kong Gateway both releases run"""
@@ -86,6 +86,12 @@ class KongHybridArgs(TypedDict, total=False):
     """its private key (kept secret)"""
     enterprise_license: pulumi.Input[str]
     """the Kong Enterprise license JSON (kept secret); none: Kong's free mode"""
+
+
+class KongHybridArgs(HybridInstall, total=False):
+    """Arguments of :class:`KongHybrid`: :class:`HybridInstall` and what the cluster offers. The
+    cluster's Kubernetes provider reaches it through ``opts`` (``providers``)."""
+
     vpc_id: pulumi.Input[str]
     """RDS: the VPC"""
     private_subnet_ids: pulumi.Input[list[str]]

@@ -16,16 +16,20 @@ folder above into this plugin's virtualenv).
 """
 
 import functools
+import inspect
+import json
 import sys
 import tomllib
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 from pulumi.errors import InputPropertyError
 from pulumi.provider import main
-from pulumi.provider.experimental.analyzer import PropertyDefinition, PropertyType
+from pulumi.provider.experimental.analyzer import Analyzer, PropertyDefinition, PropertyType
 from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.experimental.schema import generate_schema
 
 from components.certificates import ClusterCertificate
 from components.ecs_service import DataPlaneService
@@ -56,7 +60,14 @@ def package_version() -> str:
 
 
 class KongAwsProvider(ComponentProvider):
-    """Pulumi's component provider, with integer inputs handed to the components as ``int``.
+    """Pulumi's component provider, with integer inputs handed to the components as ``int`` and
+    the descriptions of inherited Args fields in the schema.
+
+    The Args of several components extend the settings a user chooses (``ProxyLoadBalancerArgs``
+    extends ``LoadBalancerSettings``), so that each setting is declared once. The analyzer reads a
+    field's docstring only from the source of the class it analyses, not from its bases
+    (``Analyzer.get_docstring``): the fields a class inherits would reach the generated SDKs
+    undocumented. :meth:`_describe_inherited` looks each missing one up along the class's MRO.
 
     Numbers cross the wire as floats. The pinned SDK's ``ComponentProvider.map_input_properties``
     converts an integer property with ``int()`` and then overwrites the result with the float it
@@ -67,6 +78,30 @@ class KongAwsProvider(ComponentProvider):
     if it was one); a value that is not a whole number is refused. tests/test_component_package.py
     notices when the SDK no longer needs it.
     """
+
+    def __init__(self, components: list[type[pulumi.ComponentResource]], name: str,
+                 namespace: Optional[str] = None, version: str = "0.0.0") -> None:
+        super().__init__(components, name, namespace, version)
+        self._describe_inherited(namespace, version)
+
+    def _describe_inherited(self, namespace: Optional[str], version: str) -> None:
+        lookup = Analyzer(self._name)
+
+        def describe(properties: dict[str, PropertyDefinition], mapping: dict[str, str], python_type: type) -> None:
+            for schema_name, prop in properties.items():
+                if prop.description is None:
+                    found = (lookup.get_docstring(cls, mapping[schema_name]) for cls in _lineage(python_type))
+                    prop.description = next((doc for doc in found if doc), None)
+
+        for definition in self._component_defs.values():
+            args_type = inspect.get_annotations(self._components[definition.name].__init__)["args"]
+            describe(definition.inputs, definition.inputs_mapping, args_type)
+        for type_definition in self._type_defs.values():
+            if type_definition.properties:
+                describe(type_definition.properties, type_definition.properties_mapping, type_definition.python_type)
+        schema = generate_schema(self._name, version, namespace, self._component_defs, self._type_defs,
+                                 self._dependencies)
+        self.schema = json.dumps(schema.to_json())
 
     def map_input_properties(self, inputs: Any, properties: dict[str, PropertyDefinition],
                              mapping: dict[str, str], component_name: str, property_path: str) -> Any:
@@ -94,6 +129,18 @@ class KongAwsProvider(ComponentProvider):
                 mapped[python_name] = [_whole(item, f"{path}[{index}]", component_name)
                                        for index, item in enumerate(value)]
         return mapped
+
+
+def _lineage(cls: type) -> list[type]:
+    """``cls`` and the TypedDicts of the ``components`` package it may have been declared from:
+    those whose every key it has. (At run time a TypedDict keeps no trace of its TypedDict bases:
+    its ``__bases__`` are ``(dict,)``, and Python 3.11 records no ``__orig_bases__`` for it.)"""
+    keys = set(getattr(cls, "__annotations__", {}))
+    bases = [obj for name, module in sorted(sys.modules.items()) if name.startswith("components.")
+             for obj in vars(module).values()
+             if typing.is_typeddict(obj) and obj is not cls and obj.__module__ == name
+             and set(obj.__annotations__) <= keys]
+    return [cls, *bases]
 
 
 def _whole(value: Any, path: str, component_name: str) -> Any:
