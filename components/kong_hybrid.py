@@ -204,6 +204,10 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
         "admin": _service(True, type="ClusterIP", http={"enabled": False},
                           tls={"enabled": True, "servicePort": ADMIN_HTTPS_PORT, "containerPort": ADMIN_HTTPS_PORT}),
         "manager": _service(True, type="ClusterIP"),
+        # The chart turns the Dev Portal's Services on (NodePort) whenever enterprise is enabled;
+        # nothing listens behind them here (no portal_* settings), so they stay off.
+        "portal": _service(False),
+        "portalapi": _service(False),
         "cluster": _service(True, type="ClusterIP",
                             tls={"enabled": True, "servicePort": CLUSTER_PORT, "containerPort": CLUSTER_PORT}),
         "clustertelemetry": _service(True, type="ClusterIP",
@@ -257,6 +261,8 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
         "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
         "admin": _service(False),
         "manager": _service(False),
+        "portal": _service(False),
+        "portalapi": _service(False),
         "proxy": proxy,
         "ingressController": {"enabled": False},
         "postgresql": {"enabled": False},

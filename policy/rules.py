@@ -54,13 +54,20 @@ UNKNOWN_VALUES = frozenset({
 
 #: Ports that must never be reachable from the internet, and what listens there (Kong's
 #: configuration reference: admin_listen 8001/8444, admin_gui_listen 8002/8445, cluster_listen 8005,
-#: cluster_telemetry_listen 8006; this project's status_listen 8100; PostgreSQL's 5432).
+#: cluster_telemetry_listen 8006, status_listen 8007; Kong Enterprise's portal_gui_listen 8003/8446
+#: and portal_api_listen 8004/8447; this project's status_listen 8100; PostgreSQL's 5432).
+#: tests/test_policy_ports.py checks that every Kong listener but the proxy is here
+#: (components/kong_facts.py, which the pack cannot import from its own virtualenv).
 SENSITIVE_PORTS: dict[int, str] = {
     8001: "Kong Admin API", 8444: "Kong Admin API (TLS)",
     8002: "Kong Manager", 8445: "Kong Manager (TLS)",
+    8003: "Kong Dev Portal", 8446: "Kong Dev Portal (TLS)",
+    8004: "Kong Dev Portal API", 8447: "Kong Dev Portal API (TLS)",
     8005: "Kong cluster listener", 8006: "Kong cluster telemetry listener",
-    8100: "Kong status listener", 5432: "PostgreSQL",
+    8100: "Kong status listener", 8007: "Kong status listener (Kong's default)", 5432: "PostgreSQL",
 }
+#: Kong's proxy listeners (proxy_listen 8000, 8443 ssl): the only Kong ports meant to be public.
+KONG_PROXY_PORTS = (8000, 8443)
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 ECS_TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -82,6 +89,10 @@ KONG_CHART_DEFAULTS: dict[str, Any] = {
     "manager": {"enabled": True, "type": "NodePort"},
     "cluster": {"enabled": False, "type": "ClusterIP"},
     "clustertelemetry": {"enabled": False, "type": "ClusterIP"},
+    # The Dev Portal services exist only with enterprise.enabled (templates/service-kong-portal*.yaml).
+    "portal": {"enabled": True, "type": "NodePort"},
+    "portalapi": {"enabled": True, "type": "NodePort"},
+    "enterprise": {"enabled": False},
     # The chart makes no Service for the status listener ("internal-only"); an explicit type is
     # still an intent to expose it.
     "status": {"enabled": True},
@@ -93,9 +104,11 @@ KONG_CHART_DEFAULTS: dict[str, Any] = {
 }
 #: The chart's service blocks that must stay inside the cluster, and their Kong ports.
 KONG_CHART_PRIVATE_SERVICES: dict[str, tuple[int, ...]] = {
-    "admin": (8001, 8444), "manager": (8002, 8445), "cluster": (8005,),
-    "clustertelemetry": (8006,), "status": (8100,),
+    "admin": (8001, 8444), "manager": (8002, 8445), "portal": (8003, 8446), "portalapi": (8004, 8447),
+    "cluster": (8005,), "clustertelemetry": (8006,), "status": (8100,),
 }
+#: Service blocks the chart renders only when ``enterprise.enabled`` is true.
+KONG_CHART_ENTERPRISE_SERVICES = frozenset({"portal", "portalapi"})
 EXPOSING_SERVICE_TYPES = ("LoadBalancer", "NodePort")
 
 #: Default of ``two-data-planes-outside-dev``'s ``devStackPattern``: ``dev`` or ``dev-...``.
@@ -480,8 +493,9 @@ _SG_FIX = ("admit these ports only from the security groups or private CIDRs tha
 
 def admin_cluster_status_postgres_not_public(resource_type: str, props: Mapping[str, Any], urn: str,
                                              config: Optional[Mapping[str, Any]] = None) -> list[str]:
-    """Kong's Admin API (8001/8444), Kong Manager (8002/8445), cluster listeners (8005/8006),
-    status listener (8100) and PostgreSQL (5432) are never open to the internet.
+    """Kong's Admin API (8001/8444), Kong Manager (8002/8445), Dev Portal (8003/8446) and its API
+    (8004/8447), cluster listeners (8005/8006), status listener (8100, Kong's default 8007) and
+    PostgreSQL (5432) are never open to the internet.
 
     Checked, one resource at a time:
 
@@ -490,8 +504,10 @@ def admin_cluster_status_postgres_not_public(resource_type: str, props: Mapping[
     - ``aws:ec2/securityGroup`` / ``aws:ec2/defaultSecurityGroup`` inline ``ingress`` and
       ``aws:ec2/securityGroupRule`` of type ``ingress``: ``cidrBlocks`` / ``ipv6CidrBlocks`` the same;
     - Kong Helm releases: ``admin``, ``manager``, ``cluster``, ``clustertelemetry``, ``status``
-      services enabled with type ``LoadBalancer`` or ``NodePort`` (the chart's defaults apply to
-      keys left out: Kong Manager is enabled as a NodePort unless the values say otherwise);
+      services (and with ``enterprise.enabled``, ``portal`` and ``portalapi``) enabled with type
+      ``LoadBalancer`` or ``NodePort`` (the chart's defaults apply to keys left out: Kong Manager,
+      and with Enterprise the Dev Portal and its API, are enabled as NodePorts unless the values say
+      otherwise);
     - Kubernetes Services of type ``LoadBalancer`` / ``NodePort`` with one of those ports as
       ``port``, ``targetPort`` or ``nodePort``;
     - ``aws:rds/instance`` and ``aws:rds/clusterInstance`` with ``publiclyAccessible`` true.
@@ -529,6 +545,8 @@ def admin_cluster_status_postgres_not_public(resource_type: str, props: Mapping[
         for service, ports in KONG_CHART_PRIVATE_SERVICES.items():
             block = values.get(service)
             if not isinstance(block, Mapping):
+                continue
+            if service in KONG_CHART_ENTERPRISE_SERVICES and _get(values, "enterprise", "enabled") is not True:
                 continue
             kind = block.get("type")
             if block.get("enabled") is True and kind in EXPOSING_SERVICE_TYPES:
@@ -964,8 +982,9 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          "by reference.",
          no_secrets_in_container_env_or_helm_values),
     Rule("admin-cluster-status-postgres-not-public",
-         "Kong's Admin API (8001/8444), Kong Manager (8002/8445), cluster listeners (8005/8006), status "
-         "listener (8100) and PostgreSQL (5432) are never reachable from the internet.",
+         "Kong's Admin API (8001/8444), Kong Manager (8002/8445), Dev Portal (8003/8446, 8004/8447), cluster "
+         "listeners (8005/8006), status listener (8100, 8007) and PostgreSQL (5432) are never reachable from "
+         "the internet.",
          admin_cluster_status_postgres_not_public),
     Rule("secrets-encrypted",
          "RDS storage, EKS Secrets (KMS envelope encryption), EBS StorageClasses and EBS volumes are encrypted.",
