@@ -6,6 +6,7 @@ References are read in place from ../shared/reference (next to the project check
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any, Callable, Optional
 
@@ -27,6 +28,24 @@ BASE_CONFIG: dict[str, Any] = {
         "telemetryEndpoint": "https://0123456789.us.tp0.konghq.com",
     },
 }
+
+
+@functools.lru_cache(maxsize=None)
+def _example_run(stack: str) -> RunResult:
+    from tools.render import run_stack
+    return run_stack(stack)
+
+
+def example_run(stack: str) -> RunResult:
+    """What the program registers for example stack ``stack`` (``Pulumi.<stack>.yaml``), run once
+    per test session (a program run costs a quarter of a second); each caller gets its own copy."""
+    return copy.deepcopy(_example_run(stack))
+
+
+def example_render(stack: str, out) -> RunResult:
+    """:func:`tools.render.render` of an example stack into ``out``, from :func:`example_run`."""
+    from tools.render import write_render
+    return write_render(example_run(stack), out, stack)
 
 
 def config_text(config: dict[str, Any]) -> dict[str, str]:

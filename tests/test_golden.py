@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from tests.conftest import example_run
 from tools import golden
 
 STACKS = golden.stacks()
@@ -18,7 +19,7 @@ STACKS = golden.stacks()
 @pytest.mark.parametrize("stack", STACKS)
 def test_render_matches_the_golden_files(stack):
     assert golden.read_golden(stack), f"tests/golden/{stack}/ is missing: run python -m tools.golden --update {stack}"
-    changes = golden.check_stack(stack)
+    changes = golden.check_stack(stack, result=example_run(stack))
     assert not changes, (f"the render of {stack} differs from tests/golden/{stack}/ (if intended: "
                          f"python -m tools.golden --update {stack}):\n{changes}")
 

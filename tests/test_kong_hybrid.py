@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import rpc
 
 from components.kong_hybrid import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
-from tests.conftest import REFERENCE, SEEDS, reference_json
+from tests.conftest import REFERENCE, SEEDS, example_render, reference_json
 from tools import render
 from tools.mocks import mask_secrets
 
@@ -377,7 +377,7 @@ def test_shared_certificate_handshake(run_stack, hybrid_config):
 # The dev-eks example stack and its render
 
 def test_dev_eks_renders_values_files_without_secrets(tmp_path):
-    result = render.render("dev-eks", tmp_path / "dev-eks")
+    result = example_render("dev-eks", tmp_path / "dev-eks")
     helm = tmp_path / "dev-eks" / "helm"
     assert sorted(p.name for p in helm.iterdir()) == ["kong-cp.values.yaml", "kong-dp.values.yaml"]
     password = next(rpc.unwrap_rpc_secret(r.inputs["stringData"])["password"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from components import config
-from tests.conftest import readme_commands, readme_test_command
+from tests.conftest import example_run, readme_commands, readme_test_command
 from tools import config_reference
 from tools.mocks import PROJECT_ROOT
 
@@ -50,12 +50,11 @@ def test_runbook_urns_and_outputs_exist_in_a_rendered_stack(tmp_path):
     from tools import render
 
     runbooks = (PROJECT_ROOT / "docs" / "runbooks.md").read_text()
-    result = render.render("dev", tmp_path / "dev")
+    result = example_run("dev")
     urns = {r.urn for r in result.registrations}
     named = re.findall(r"urn:pulumi:<stack>::kong-aws::[^'\"\s]+", runbooks)
     assert named and all(u.replace("<stack>", "dev") in urns for u in named)
     # Every `pulumi stack output X` the runbooks use is an output of some example stack.
-    outputs = set(result.outputs) | set(render.render("dev-eks", tmp_path / "dev-eks").outputs) | \
-        set(render.render("konnect-managed", tmp_path / "managed").outputs)
+    outputs = set(result.outputs) | set(example_run("dev-eks").outputs) | set(example_run("konnect-managed").outputs)
     used = set(re.findall(r"pulumi stack output (\w+)", runbooks))
     assert used and used <= outputs, used - outputs

@@ -12,7 +12,7 @@ import re
 import pytest
 from pulumi.runtime import rpc
 
-from tests.conftest import SEEDS, reference_json, validate_aws_request
+from tests.conftest import SEEDS, example_render, reference_json, validate_aws_request
 from tools import render
 from tools.mocks import PROJECT_ROOT, SECRET_MASK
 
@@ -21,7 +21,7 @@ from tools.mocks import PROJECT_ROOT, SECRET_MASK
 def dev(tmp_path_factory):
     """Render the dev stack once for this module: (output folder, run result)."""
     out = tmp_path_factory.mktemp("render") / "dev"
-    result = render.render("dev", out)
+    result = example_render("dev", out)
     return out, result
 
 

@@ -30,7 +30,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from tools.mocks import RunResult
 
 import yaml
 
@@ -98,14 +101,18 @@ def golden_files(render_dir: Path) -> dict[str, str]:
     return files
 
 
-def render_golden(stack: str, root: Path = PROJECT_ROOT) -> dict[str, str]:
-    """Render ``stack`` offline (in this process) and return its golden form. Raises the render's
-    ``ConfigError`` / ``FileNotFoundError``."""
-    from tools.render import render
+def render_golden(stack: str, root: Path = PROJECT_ROOT, result: Optional["RunResult"] = None) -> dict[str, str]:
+    """Render ``stack`` offline (in this process; or write the files of ``result``, a run of it
+    already made) and return its golden form. Raises the render's ``ConfigError`` /
+    ``FileNotFoundError``."""
+    from tools.render import render, write_render
 
     with tempfile.TemporaryDirectory(prefix=f"golden-{stack}-") as tmp:
         out = Path(tmp) / stack
-        render(stack, out, root=root)
+        if result is None:
+            render(stack, out, root=root)
+        else:
+            write_render(result, out, stack)
         return golden_files(out)
 
 
@@ -132,9 +139,11 @@ def diff(expected: dict[str, str], actual: dict[str, str], label: str) -> str:
     return "".join(c if c.endswith("\n") else c + "\n" for c in chunks)
 
 
-def check_stack(stack: str, root: Path = PROJECT_ROOT, golden_dir: Path = GOLDEN_DIR) -> str:
-    """The diff between ``stack``'s golden files and a fresh render ("" when they match)."""
-    return diff(read_golden(stack, golden_dir), render_golden(stack, root), stack)
+def check_stack(stack: str, root: Path = PROJECT_ROOT, golden_dir: Path = GOLDEN_DIR,
+                result: Optional["RunResult"] = None) -> str:
+    """The diff between ``stack``'s golden files and a fresh render, or the files of ``result``
+    ("" when they match)."""
+    return diff(read_golden(stack, golden_dir), render_golden(stack, root, result), stack)
 
 
 def update_stack(stack: str, root: Path = PROJECT_ROOT, golden_dir: Path = GOLDEN_DIR) -> Optional[str]:

@@ -191,9 +191,9 @@ def outputs_document(result: RunResult) -> dict:
             for k, (v, secret) in sorted(result.outputs.items())}
 
 
-def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
-    """Render ``stack`` into ``out`` (replaced whole). Raises ``ConfigError`` for bad config,
-    before anything is written."""
+def run_stack(stack: str, root: Path = PROJECT_ROOT) -> RunResult:
+    """Run the program of ``stack`` under the mocks, as :func:`render` does, and return what it
+    registered. Raises ``ConfigError`` for bad config, before anything is declared."""
     config, secret_keys, project = read_stack_config(stack, root)
     # A managed Konnect control plane may take its token from KONNECT_TOKEN; offline, a placeholder
     # stands in for it as for every other secret.
@@ -201,10 +201,20 @@ def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
     os.environ[TOKEN_ENV] = saved or OFFLINE_SECRET_PLACEHOLDER
     try:
         validate(config, secret_keys)
-        result = run_program(root / "__main__.py", config, secret_keys, project=project, stack=stack)
+        return run_program(root / "__main__.py", config, secret_keys, project=project, stack=stack)
     finally:
         if saved is None:
             del os.environ[TOKEN_ENV]
+
+
+def render(stack: str, out: Path, root: Path = PROJECT_ROOT) -> RunResult:
+    """Render ``stack`` into ``out`` (replaced whole). Raises ``ConfigError`` for bad config,
+    before anything is written."""
+    return write_render(run_stack(stack, root), out, stack)
+
+
+def write_render(result: RunResult, out: Path, stack: str) -> RunResult:
+    """Write the files of one render (see the module docstring) into ``out``, replaced whole."""
     staging = Path(tempfile.mkdtemp(prefix=f"render-{stack}-"))
     try:
         (staging / "resources.json").write_text(json.dumps(resources_document(result), indent=2) + "\n")
