@@ -92,8 +92,8 @@ def monitors(monkeypatch) -> list:
     created: list = []
 
     class KeptRecordingMonitor(tools.mocks.RecordingMonitor):
-        def __init__(self, mocks):
-            super().__init__(mocks)
+        def __init__(self, mocks, prior=None):
+            super().__init__(mocks, prior)
             created.append(self)
 
     monkeypatch.setattr(tools.mocks, "RecordingMonitor", KeptRecordingMonitor)

@@ -26,7 +26,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from components import aws_facts
 
@@ -454,16 +454,25 @@ class Registration:
     #: Full URNs this resource was known by before (its own aliases and those inherited from its
     #: parents), as the SDK computes them (see :meth:`RecordingMonitor.SupportsFeature`).
     aliases: list[str] = field(default_factory=list)
+    #: What the (fake) provider answered: the resource id and its output properties.
+    id: Optional[str] = None
+    outputs: dict = field(default_factory=dict)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps each registration's request, and marks outputs that the engine
     would mark secret (``additionalSecretOutputs``), as the real engine does."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks):
+    def __init__(self, mocks: pulumi.runtime.Mocks, prior: Optional["RunResult"] = None):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
         self._by_urn: dict[str, Registration] = {}
+        self._prior = {r.urn: r for r in prior.registrations} if prior is not None else {}
+
+    def _earlier(self, urn: str, aliases: list[str]) -> Optional[Registration]:
+        """The registration of the earlier run (the state) that this one continues: same URN, or
+        an alias of it."""
+        return next((self._prior[u] for u in (urn, *aliases) if u in self._prior), None)
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine makes URNs (and the SDK's create_urn): the type is prefixed with the
@@ -510,32 +519,59 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
-        self.registrations.append(Registration(
+        registration = Registration(
             urn=urn, type=request.type, name=request.name, parent=request.parent or None,
             custom=bool(request.custom), inputs=inputs, dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             options={"ignoreChanges": list(request.ignoreChanges),
                      "additionalSecretOutputs": list(request.additionalSecretOutputs),
-                     "protect": bool(request.protect) if request.HasField("protect") else False},
-            provider=request.provider or None, aliases=self._aliases(request)))
-        self._by_urn[urn] = self.registrations[-1]
+                     "protect": bool(request.protect) if request.HasField("protect") else False,
+                     "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+                     "replaceOnChanges": list(request.replaceOnChanges)},
+            provider=request.provider or None, aliases=self._aliases(request))
+        self.registrations.append(registration)
+        self._by_urn[urn] = registration
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
+        earlier = self._earlier(urn, registration.aliases) if request.custom else None
+        name = request.name
+        if earlier is not None:
+            if plain_values(earlier.inputs) == plain_values(inputs):
+                # Unchanged: the engine keeps what the provider answered before (a "same" step), so
+                # outputs such as generated keys stay what they were.
+                registration.id, registration.outputs = earlier.id, earlier.outputs
+                self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, earlier.id or "",
+                                                                                    earlier.outputs)
+                return resource_pb2.RegisterResourceResponse(
+                    urn=urn, id=earlier.id or "", object=_sync_await(rpc.serialize_properties(earlier.outputs, {})))
+            from tools.plan import forces_replacement
+            if forces_replacement(earlier, registration):
+                # A replacement is a new cloud resource: new id, new ARN, as dependents will see.
+                name = f"{request.name}-replacement"
+        # What MockMonitor.RegisterResource does, keeping the answer, and marking the outputs the
+        # engine would mark secret (additionalSecretOutputs). Registrations run concurrently on
+        # executor threads: nothing here is shared between them.
+        _ensure_event_loop()
+        rid, state = self.mocks.new_resource(pulumi_mocks.MockResourceArgs(
+            typ=request.type, name=name, inputs=inputs, provider=request.provider,
+            resource_id=request.importId, custom=request.custom or False))
         secret_outputs = set(request.additionalSecretOutputs)
-        if not secret_outputs:
-            return super().RegisterResource(request)
-        original = self.mocks.new_resource
+        state = {k: (rpc.wrap_rpc_secret(_plain(v)) if k in secret_outputs else v) for k, v in state.items()}
+        registration.id, registration.outputs = rid, state
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, rid or "", state)
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=rid or "", object=_sync_await(rpc.serialize_properties(state, {})))
 
-        def wrapped(args):
-            rid, state = original(args)
-            return rid, {k: (rpc.wrap_rpc_secret(_plain(v)) if k in secret_outputs else v)
-                         for k, v in state.items()}
 
-        self.mocks.new_resource = wrapped  # type: ignore[method-assign]
-        try:
-            return super().RegisterResource(request)
-        finally:
-            self.mocks.new_resource = original  # type: ignore[method-assign]
+def plain_values(value: Any) -> Any:
+    """``value`` with every secret marker removed, recursively (what the engine compares)."""
+    if rpc.is_rpc_secret(value):
+        return plain_values(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: plain_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_values(v) for v in value]
+    return value
 
 
 @dataclass
@@ -565,9 +601,14 @@ class RunResult:
 
 def run_program(program: Union[Path, Callable[[], None]], config: dict[str, str],
                 secret_keys: Optional[set[str]] = None, project: str = "kong-aws",
-                stack: str = "test") -> RunResult:
+                stack: str = "test", prior: Optional[RunResult] = None) -> RunResult:
     """Run ``program`` afresh under the mocks with ``config`` (full keys such as
     ``kong-aws:ecs``, JSON text for objects) and return what it registered.
+
+    ``prior``: an earlier run of the same stack, standing for the state the engine holds. A
+    resource whose URN (or an alias) and inputs are those of ``prior`` gets the id and outputs it
+    had there, as the engine keeps them for an unchanged resource; :func:`tools.plan.plan`
+    compares the two runs.
 
     ``program`` is a path to a Pulumi program file (run as ``__main__``) or a callable that
     declares resources. Exceptions the program raises (e.g. ``pulumi.RunError`` for bad config)
@@ -575,7 +616,7 @@ def run_program(program: Union[Path, Callable[[], None]], config: dict[str, str]
     """
     region = config.get("aws:region", "us-east-1")
     cloud = FakeCloud(region)
-    monitor = RecordingMonitor(cloud)
+    monitor = RecordingMonitor(cloud, prior)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys or ()))
     pulumi.runtime.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor)

@@ -1,0 +1,168 @@
+"""What ``pulumi up`` would do between two runs of the program: the plan's shape, offline.
+
+:func:`plan` compares a run with an earlier one (``tools.mocks.run_program(..., prior=earlier)``,
+which keeps the outputs of unchanged resources as the engine does) and returns, per resource, the
+step the engine would take, following Pulumi's documented rules ("How Pulumi works": a resource is
+matched to the state by URN or alias; unchanged inputs are a *same* step; changed inputs are an
+*update*, or a *replace* when a changed property cannot be updated in place; a resource the program
+no longer registers is *deleted*; a replacement creates the new resource before it deletes the old
+one unless ``deleteBeforeReplace`` is set).
+
+Which properties force a replacement is the provider's knowledge; :data:`REPLACED_BY` holds it for
+the resource types this program uses, each entry with its source (the Terraform AWS provider's
+``ForceNew`` schema attributes, as its registry documentation marks them "(Forces new resource)";
+pulumi-tls and pulumi-random replace on any input change; Kubernetes objects replace on a new
+``metadata.name`` / ``metadata.namespace``). A type that is not listed is assumed updatable in place,
+so a test that cares about a replacement must find its type here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Optional
+
+from tools.mocks import Registration, RunResult, plain_values
+
+#: Every input forces a new resource (pulumi-tls, pulumi-random: all arguments are ForceNew).
+EVERY_INPUT = frozenset({"*"})
+
+#: Resource type -> the inputs whose change makes the engine replace the resource.
+REPLACED_BY: dict[str, frozenset[str]] = {
+    "tls:index/privateKey:PrivateKey": EVERY_INPUT,
+    "tls:index/selfSignedCert:SelfSignedCert": EVERY_INPUT,
+    "tls:index/certRequest:CertRequest": EVERY_INPUT,
+    "tls:index/locallySignedCert:LocallySignedCert": EVERY_INPUT,
+    "random:index/randomPassword:RandomPassword": EVERY_INPUT,
+    # aws_ecs_task_definition: a revision is immutable; every argument but tags forces a new one.
+    "aws:ecs/taskDefinition:TaskDefinition": frozenset({
+        "family", "containerDefinitions", "cpu", "memory", "executionRoleArn", "taskRoleArn", "networkMode",
+        "requiresCompatibilities", "runtimePlatform", "volumes", "placementConstraints", "ephemeralStorage",
+        "pidMode", "ipcMode", "proxyConfiguration", "enableFaultInjection"}),
+    # aws_secretsmanager_secret_version: secret_string forces a new version.
+    "aws:secretsmanager/secretVersion:SecretVersion": frozenset({"secretId", "secretString", "secretBinary"}),
+    "aws:secretsmanager/secret:Secret": frozenset({"name", "namePrefix"}),
+    # aws_lb: name, internal, load_balancer_type (and subnets of a network LB, where AWS cannot
+    # remove subnets in place) force a new load balancer.
+    "aws:lb/loadBalancer:LoadBalancer": frozenset({"name", "namePrefix", "internal", "loadBalancerType"}),
+    # aws_lb_target_group: name, port, protocol, target_type, vpc_id force a new target group.
+    "aws:lb/targetGroup:TargetGroup": frozenset({"name", "namePrefix", "port", "protocol", "targetType", "vpcId"}),
+    "aws:lb/listener:Listener": frozenset({"loadBalancerArn"}),
+    # aws_ecs_service: name, cluster, launch_type (and the service connect/ordered placement
+    # settings not used here) force a new service.
+    "aws:ecs/service:Service": frozenset({"name", "cluster", "launchType", "schedulingStrategy"}),
+    "aws:ecs/cluster:Cluster": frozenset({"name"}),
+    "aws:cloudwatch/logGroup:LogGroup": frozenset({"name", "namePrefix"}),
+    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    "aws:ec2/securityGroup:SecurityGroup": frozenset({"name", "namePrefix", "vpcId", "description"}),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset({"securityGroupId"}),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset({"securityGroupId"}),
+    "aws:ec2/vpc:Vpc": frozenset({"cidrBlock", "instanceTenancy"}),
+    "aws:ec2/subnet:Subnet": frozenset({"vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId"}),
+    "aws:ec2/natGateway:NatGateway": frozenset({"allocationId", "subnetId", "connectivityType"}),
+    "aws:eks/cluster:Cluster": frozenset({"name", "roleArn", "encryptionConfig", "bootstrapSelfManagedAddons"}),
+    "aws:eks/accessEntry:AccessEntry": frozenset({"clusterName", "principalArn", "type"}),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": frozenset({"clusterName", "principalArn", "policyArn"}),
+    "aws:rds/instance:Instance": frozenset({"identifier", "identifierPrefix", "engine", "dbName", "username",
+                                            "storageEncrypted", "kmsKeyId", "availabilityZone"}),
+    "aws:rds/parameterGroup:ParameterGroup": frozenset({"name", "namePrefix", "family", "description"}),
+    "aws:rds/subnetGroup:SubnetGroup": frozenset({"name", "namePrefix"}),
+    "aws:kms/key:Key": frozenset({"customerMasterKeySpec", "keyUsage"}),
+    "kubernetes:core/v1:Namespace": frozenset({"metadata.name"}),
+    "kubernetes:core/v1:Secret": frozenset({"metadata.name", "metadata.namespace", "type"}),
+    "kubernetes:helm.sh/v3:Release": frozenset({"name", "namespace"}),
+}
+
+SAME, UPDATE, REPLACE, CREATE, DELETE = "same", "update", "replace", "create", "delete"
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the engine does to one resource: ``op`` (same, update, replace, create, delete), the
+    changed inputs (top-level names; ``metadata.name`` style for nested ones that force a
+    replacement), and whether a replacement deletes first."""
+
+    urn: str
+    type: str
+    op: str
+    changed: tuple[str, ...] = ()
+    delete_first: bool = False
+
+
+@dataclass
+class Plan:
+    """The steps of one update, by URN of the new run (deletions by their old URN)."""
+
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    def by_op(self, op: str) -> list[Step]:
+        return [s for s in self.steps.values() if s.op == op]
+
+    def of_type(self, typ: str) -> list[Step]:
+        return [s for s in self.steps.values() if s.type == typ]
+
+    def ops(self, typ: str) -> list[str]:
+        """The operations on the resources of ``typ``, sorted."""
+        return sorted(s.op for s in self.of_type(typ))
+
+    def changes(self) -> dict[str, str]:
+        """Every step that is not ``same``, as ``{urn: op}``."""
+        return {urn: s.op for urn, s in self.steps.items() if s.op != SAME}
+
+
+def _changed(before: Registration, after: Registration, ignored: Collection[str]) -> tuple[str, ...]:
+    old, new = plain_values(before.inputs), plain_values(after.inputs)
+    out = []
+    for key in sorted(set(old) | set(new)):
+        if key in ignored or key.startswith("__"):
+            continue
+        if old.get(key) != new.get(key):
+            out.append(key)
+            if isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+                out += [f"{key}.{sub}" for sub in sorted(set(old[key]) | set(new[key]))
+                        if old[key].get(sub) != new[key].get(sub)]
+    return tuple(out)
+
+
+def _forces_replacement(reg: Registration, changed: tuple[str, ...],
+                        replaced_by: Mapping[str, Collection[str]]) -> bool:
+    keys = set(replaced_by.get(reg.type, ())) | set(reg.options.get("replaceOnChanges", []))
+    return bool(keys) and ("*" in keys and bool(changed) or any(c in keys for c in changed))
+
+
+def forces_replacement(before: Registration, after: Registration) -> bool:
+    """Whether the engine replaces ``before`` (the state) to reach ``after``: a changed input is
+    one :data:`REPLACED_BY` (or the resource's ``replaceOnChanges``) names."""
+    changed = _changed(before, after, after.options.get("ignoreChanges", []))
+    return bool(changed) and _forces_replacement(after, changed, REPLACED_BY)
+
+
+def plan(before: RunResult, after: RunResult,
+         replaced_by: Optional[Mapping[str, Collection[str]]] = None) -> Plan:
+    """The steps from ``before`` (the state) to ``after`` (the new run). Component resources are
+    matched like any other resource and are never replaced (they have no inputs of their own)."""
+    table = REPLACED_BY if replaced_by is None else replaced_by
+    old = {r.urn: r for r in before.registrations}
+    result = Plan()
+    claimed: set[str] = set()
+    for reg in after.registrations:
+        if reg.type == "pulumi:pulumi:Stack":
+            continue
+        match = next((old[u] for u in (reg.urn, *reg.aliases) if u in old and u not in claimed), None)
+        if match is None:
+            result.steps[reg.urn] = Step(reg.urn, reg.type, CREATE)
+            continue
+        claimed.add(match.urn)
+        changed = _changed(match, reg, reg.options.get("ignoreChanges", [])) if reg.custom else ()
+        if not changed:
+            op = SAME
+        elif _forces_replacement(reg, changed, table):
+            op = REPLACE
+        else:
+            op = UPDATE
+        result.steps[reg.urn] = Step(reg.urn, reg.type, op, changed,
+                                     delete_first=op == REPLACE and bool(reg.options.get("deleteBeforeReplace")))
+    for urn, reg in old.items():
+        if urn not in claimed and reg.type != "pulumi:pulumi:Stack":
+            result.steps[urn] = Step(urn, reg.type, DELETE)
+    return result
