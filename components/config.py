@@ -55,6 +55,11 @@ OFFLINE_SECRET_PLACEHOLDER = "[secret]"
 #: The environment variable that may hold the Konnect access token instead of kong-aws:konnectToken.
 TOKEN_ENV = "KONNECT_TOKEN"
 
+#: Seconds between a Fargate Spot interruption notice and the task's stop. Source: AWS, "AWS Fargate
+#: capacity providers" (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html):
+#: "a two-minute warning" before the task is stopped.
+FARGATE_SPOT_NOTICE_SECONDS = 120
+
 #: CPU units -> memory sizes (MiB) that Fargate accepts for a Linux task. Source: AWS, "Amazon ECS
 #: task definition parameters for Fargate", table "Task CPU and memory" (docs.aws.amazon.com/AmazonECS/
 #: latest/developerguide/fargate-tasks-services.html#fargate-tasks-size).
@@ -1136,6 +1141,15 @@ class KonnectEcsConfig(_Stack):
         if region and kms and kms.group(1) != region:
             problems.append((("ecs", "secretsKmsKeyArn"), f"got {_show(ecs.secrets_kms_key_arn)}; the key must be "
                                                           f"in the stack's region {region}"))
+        if ecs is not None and lb is not None and ecs.effective("fargate_spot_percent") > 0:
+            # A Spot task gets its interruption notice two minutes before it is stopped; ECS drains
+            # it from the target groups (deregistration delay), then stops it (stop timeout).
+            drain, stop = lb.effective("deregistration_delay_seconds"), ecs.effective("stop_timeout_seconds")
+            if drain + stop > FARGATE_SPOT_NOTICE_SECONDS:
+                problems.append((("loadBalancer", "deregistrationDelaySeconds"),
+                                 f"got {drain}; with ecs.fargateSpotPercent above 0 it and ecs.stopTimeoutSeconds "
+                                 f"({stop}) must fit in the {FARGATE_SPOT_NOTICE_SECONDS} s Fargate Spot gives from "
+                                 "its interruption notice, or Spot tasks are stopped with requests in flight"))
         acm = _ACM_ARN.fullmatch(lb.certificate_arn or "") if lb is not None else None
         if region and acm and acm.group(1) != region:
             problems.append((("loadBalancer", "certificateArn"), f"got {_show(lb.certificate_arn)}; an NLB uses ACM "

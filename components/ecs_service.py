@@ -5,6 +5,7 @@ deployment (circuit breaker), registers its tasks with the load balancer's targe
 on CPU between ``min_count`` and ``max_count``.
 """
 
+import json
 from typing import Any, Optional, Required, TypedDict
 
 import pulumi
@@ -132,6 +133,13 @@ class DataPlaneService(pulumi.ComponentResource):
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
             enable_execute_command=False,
+            # ECS accepts a new capacity provider strategy only with a new deployment: the provider
+            # docs of `capacity_provider_strategies` say updating it "requires force_new_deployment =
+            # true", and `force_new_deployment` wants `triggers`. The strategy as a trigger makes a
+            # Spot share change an in-place update that redeploys (rolling, full capacity), never a
+            # new service (pulumi_aws/ecs/service.py docstrings, terraform-provider-aws aws_ecs_service).
+            force_new_deployment=True,
+            triggers={"capacity-provider-strategy": json.dumps(strategy, sort_keys=True)},
             wait_for_steady_state=True,
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[providers],

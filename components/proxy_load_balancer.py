@@ -125,12 +125,19 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
             enabled=True, protocol="HTTP", port=str(STATUS_PORT), path=HEALTH_CHECK_PATH,
             matcher="200", interval=10, timeout=5, healthy_threshold=2, unhealthy_threshold=3)
 
+        # A target group serves one load balancer. When the NLB is replaced (internal toggled, a
+        # subnet removed: the inputs that force a new aws_lb), the new NLB's listeners need target
+        # groups of their own, so the target groups are replaced with it (Pulumi's `replaceWith`
+        # option): created before the new listeners, the service moved onto them, the old ones
+        # deleted after the old listeners. Adding the option replaces nothing by itself.
+        with_nlb = pulumi.ResourceOptions(parent=self, replace_with=[nlb])
+
         def target_group(suffix: str, port: int, protocol: str) -> aws.lb.TargetGroup:
             return aws.lb.TargetGroup(
                 f"{name}-{suffix}", vpc_id=args["vpc_id"], target_type="ip", port=port,
                 protocol=protocol, health_check=health_check,
                 deregistration_delay=args["deregistration_delay_seconds"], preserve_client_ip="false",
-                connection_termination=True, tags={"Name": f"{name}-{suffix}"}, opts=child)
+                connection_termination=True, tags={"Name": f"{name}-{suffix}"}, opts=with_nlb)
 
         http_tg = target_group("http", PROXY_HTTP_PORT, "TCP")
         # In terminate mode the NLB re-encrypts to 8443, so Kong still sees https requests.

@@ -469,6 +469,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
         self._by_urn: dict[str, Registration] = {}
         self._prior = {r.urn: r for r in prior.registrations} if prior is not None else {}
+        self._replaced: set[str] = set()
 
     def _earlier(self, urn: str, aliases: list[str]) -> Optional[Registration]:
         """The registration of the earlier run (the state) that this one continues: same URN, or
@@ -528,7 +529,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                      "additionalSecretOutputs": list(request.additionalSecretOutputs),
                      "protect": bool(request.protect) if request.HasField("protect") else False,
                      "deleteBeforeReplace": bool(request.deleteBeforeReplace),
-                     "replaceOnChanges": list(request.replaceOnChanges)},
+                     "replaceOnChanges": list(request.replaceOnChanges),
+                     # ResourceOptions(replacement_trigger=...): a new value replaces the resource.
+                     "replacementTrigger": (rpc.deserialize_property(request.replacement_trigger)
+                                            if request.HasField("replacement_trigger") else None),
+                     # ResourceOptions(replace_with=[...]): replaced whenever one of these is.
+                     "replaceWith": list(request.replace_with)},
             provider=request.provider or None, aliases=self._aliases(request))
         self.registrations.append(registration)
         self._by_urn[urn] = registration
@@ -537,7 +543,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         earlier = self._earlier(urn, registration.aliases) if request.custom else None
         name = request.name
         if earlier is not None:
-            if plain_values(earlier.inputs) == plain_values(inputs):
+            from tools.plan import forces_replacement
+            if forces_replacement(earlier, registration) or self._replaced & set(registration.options["replaceWith"]):
+                # A replacement is a new cloud resource: new id, new ARN, as dependents will see.
+                name = f"{request.name}-replacement"
+                self._replaced.add(urn)
+            elif plain_values(earlier.inputs) == plain_values(inputs):
                 # Unchanged: the engine keeps what the provider answered before (a "same" step), so
                 # outputs such as generated keys stay what they were.
                 registration.id, registration.outputs = earlier.id, earlier.outputs
@@ -545,10 +556,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                                                                                     earlier.outputs)
                 return resource_pb2.RegisterResourceResponse(
                     urn=urn, id=earlier.id or "", object=_sync_await(rpc.serialize_properties(earlier.outputs, {})))
-            from tools.plan import forces_replacement
-            if forces_replacement(earlier, registration):
-                # A replacement is a new cloud resource: new id, new ARN, as dependents will see.
-                name = f"{request.name}-replacement"
         # What MockMonitor.RegisterResource does, keeping the answer, and marking the outputs the
         # engine would mark secret (additionalSecretOutputs). Registrations run concurrently on
         # executor threads: nothing here is shared between them.

@@ -130,11 +130,17 @@ def _forces_replacement(reg: Registration, changed: tuple[str, ...],
     return bool(keys) and ("*" in keys and bool(changed) or any(c in keys for c in changed))
 
 
+def _trigger_changed(before: Registration, after: Registration) -> bool:
+    old, new = before.options.get("replacementTrigger"), after.options.get("replacementTrigger")
+    return new is not None and plain_values(old) != plain_values(new)
+
+
 def forces_replacement(before: Registration, after: Registration) -> bool:
     """Whether the engine replaces ``before`` (the state) to reach ``after``: a changed input is
-    one :data:`REPLACED_BY` (or the resource's ``replaceOnChanges``) names."""
+    one :data:`REPLACED_BY` (or the resource's ``replaceOnChanges``) names, or the resource's
+    ``replacement_trigger`` option has a new value."""
     changed = _changed(before, after, after.options.get("ignoreChanges", []))
-    return bool(changed) and _forces_replacement(after, changed, REPLACED_BY)
+    return _trigger_changed(before, after) or bool(changed) and _forces_replacement(after, changed, REPLACED_BY)
 
 
 def plan(before: RunResult, after: RunResult,
@@ -154,7 +160,9 @@ def plan(before: RunResult, after: RunResult,
             continue
         claimed.add(match.urn)
         changed = _changed(match, reg, reg.options.get("ignoreChanges", [])) if reg.custom else ()
-        if not changed:
+        if reg.custom and _trigger_changed(match, reg):
+            op, changed = REPLACE, (*changed, "(replacement_trigger)")
+        elif not changed:
             op = SAME
         elif _forces_replacement(reg, changed, table):
             op = REPLACE
@@ -162,6 +170,15 @@ def plan(before: RunResult, after: RunResult,
             op = UPDATE
         result.steps[reg.urn] = Step(reg.urn, reg.type, op, changed,
                                      delete_first=op == REPLACE and bool(reg.options.get("deleteBeforeReplace")))
+    # replace_with: a resource is replaced whenever one it names is (in registration order, which
+    # follows dependencies: the SDK waits for those resources before registering).
+    replaced = {urn for urn, step in result.steps.items() if step.op == REPLACE}
+    for reg in after.registrations:
+        step = result.steps.get(reg.urn)
+        if step is not None and step.op in (SAME, UPDATE) and replaced & set(reg.options.get("replaceWith", [])):
+            result.steps[reg.urn] = Step(reg.urn, reg.type, REPLACE, (*step.changed, "(replace_with)"),
+                                         delete_first=bool(reg.options.get("deleteBeforeReplace")))
+            replaced.add(reg.urn)
     for urn, reg in old.items():
         if urn not in claimed and reg.type != "pulumi:pulumi:Stack":
             result.steps[urn] = Step(urn, reg.type, DELETE)
