@@ -9,6 +9,8 @@ AWS now offers is a stale table, fixed by adding it (with the date), not by weak
 
 from __future__ import annotations
 
+from typing import Literal
+
 #: Each commercial AWS region's Availability Zones as ``(zone name, AZ ID)`` pairs, the zones a new
 #: account can use. Source: AWS, "AWS Regions and Availability Zones" (docs.aws.amazon.com/
 #: global-infrastructure/latest/regions/aws-availability-zones.html, the AZ ID tables per
@@ -79,6 +81,58 @@ AVAILABILITY_ZONES: dict[str, tuple[tuple[str, str], ...]] = {
 #: (docs.aws.amazon.com/global-infrastructure/latest/regions/az-ids.html, stored copy), 2026-12-01.
 INDEPENDENTLY_MAPPED_REGIONS = frozenset({"us-east-1", "us-west-1", "us-west-2", "ap-northeast-1", "ap-southeast-1",
                                           "ap-southeast-2", "eu-west-1", "sa-east-1"})
+
+
+#: Local Zones of a region as ``(zone name, zone ID, zone group)`` triples. A Local Zone belongs to
+#: its parent region's ``DescribeAvailabilityZones`` answer once the account has opted into its zone
+#: group (opt-in status ``opted-in``; before that ``not-opted-in``, listed only with
+#: ``AllAvailabilityZones``), while the region's Availability Zones have ``opt-in-not-required``.
+#: Their names sort before the region's AZ names (``us-west-2-lax-1a`` < ``us-west-2a``). Only the
+#: fake cloud uses this table (the program never places subnets in a Local Zone). Source: AWS Local
+#: Zones User Guide, "Available Local Zones" (docs.aws.amazon.com/local-zones/latest/ug/
+#: available-local-zones.html), and the zone-id examples of the EC2 API reference
+#: (DescribeAvailabilityZones ``zone-id``: ``usw2-lax1-az1``, ``us-west-2-lax-1a``); written
+#: 2026-12-01, not read live.
+LOCAL_ZONES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "us-west-2": (("us-west-2-lax-1a", "usw2-lax1-az1", "us-west-2-lax-1"),
+                  ("us-west-2-lax-1b", "usw2-lax1-az2", "us-west-2-lax-1"),
+                  ("us-west-2-den-1a", "usw2-den1-az1", "us-west-2-den-1")),
+}
+
+#: A service that places network interfaces in the subnets of a new VPC, and refuses some zones.
+ZoneService = Literal["ecs-fargate", "eks-control-plane"]
+
+#: What each :data:`ZoneService` is called in messages.
+ZONE_SERVICE_NAMES: dict[ZoneService, str] = {
+    "ecs-fargate": "Amazon ECS on Fargate",
+    "eks-control-plane": "the Amazon EKS control plane",
+}
+
+#: Availability Zone IDs where a service cannot run, by service. AZ IDs are the same in every
+#: account (zone names are not), so the tables and the choice of zones use IDs.
+#:
+#: ``eks-control-plane``: the subnets given to a cluster "can't reside in" these zones (AWS, Amazon
+#: EKS User Guide, "View Amazon EKS networking requirements for VPC and subnets", section "Subnet
+#: requirements for clusters", table "Disallowed Availability Zone IDs": us-east-1 ``use1-az3``,
+#: us-west-1 ``usw1-az2``, ca-central-1 ``cac1-az3``; read in the awsdocs/amazon-eks-user-guide
+#: source, latest/ug/networking/network-reqs.adoc). Creating a cluster there fails with
+#: ``UnsupportedAvailabilityZoneException``.
+#:
+#: ``ecs-fargate``: "AWS Fargate Regions" (Amazon ECS Developer Guide, AWS_Fargate-Regions.html,
+#: section "Linux containers on AWS Fargate", stored copy) names the zones of three regions where
+#: Fargate runs: us-west-1 "``usw1-az1`` & ``usw1-az3`` only", ap-northeast-1 "``apne1-az1``,
+#: ``apne1-az2``, & ``apne1-az4`` only", cn-north-1 "``cnn1-az1`` & ``cnn1-az2`` only". Listed here
+#: are the other zone IDs of those regions: ``usw1-az2``, ``apne1-az3`` (both constrained zones, also
+#: left out of :data:`AVAILABILITY_ZONES`) and ``cnn1-az4`` (cn-north-1d). Earlier versions of the
+#: page also restricted ca-central-1 to ``cac1-az1`` & ``cac1-az2``; the current one does not. Not
+#: covered: ARM64 Fargate tasks, which an older page ("Working with 64-bit ARM workloads") said
+#: ``use1-az3`` does not run, and Windows containers.
+#:
+#: Written 2026-12-01, not read live.
+UNSUPPORTED_ZONE_IDS: dict[ZoneService, frozenset[str]] = {
+    "ecs-fargate": frozenset({"usw1-az2", "apne1-az3", "cnn1-az4"}),
+    "eks-control-plane": frozenset({"use1-az3", "usw1-az2", "cac1-az3"}),
+}
 
 
 def zones_of(region: str) -> tuple[tuple[str, str], ...]:

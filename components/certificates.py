@@ -9,12 +9,20 @@ One component, :class:`ClusterCertificate`, makes every certificate the project 
   ``provided_key_pem``, e.g. from the Konnect UI's "Generate certificate").
 
 The private key is a Pulumi secret wherever it goes. ``early_renewal_days`` makes ``pulumi up``
-replace a generated certificate that is inside that window before its expiry.
+replace a generated certificate that is inside that window before its expiry; ``generation`` (a
+Pulumi ``replacementTrigger``) replaces it on purpose.
+
+Certificate slots (konnect-ecs with manual pinning, :class:`components.konnect_ecs.KonnectEcsGateway`):
+two generated certificates, ``a`` and ``b``, of which the data planes present one
+(``active_slot``), so that the other can be renewed (``slot_generations``) and pinned while they
+keep theirs. :func:`certificate_fingerprint` is the SHA-256 fingerprint that ``pinned_sha256``
+lists.
 """
 
+import datetime
 import enum
 import hashlib
-from typing import Optional, TypedDict
+from typing import Any, Optional, TypedDict
 
 import pulumi
 import pulumi_tls as tls
@@ -49,9 +57,15 @@ def key_args(algorithm: KeyAlgorithm) -> dict:
     raise ValueError(f"unknown key algorithm {algorithm!r}")
 
 
-class CertificateSettings(TypedDict, total=False):
-    """How generated cluster certificates are made, as a user chooses (defaults:
-    :data:`CERTIFICATE_DEFAULTS`)."""
+class CertificateSlot(str, enum.Enum):
+    """One of the two certificate slots of konnect-ecs with manual pinning."""
+
+    A = "a"
+    B = "b"
+
+
+class GeneratedCertificateSettings(TypedDict, total=False):
+    """How a generated cluster certificate is made (defaults: :data:`CERTIFICATE_DEFAULTS`)."""
 
     common_name: str
     """subject CN (default ``kong_clustering``)"""
@@ -65,7 +79,20 @@ class CertificateSettings(TypedDict, total=False):
     """``pulumi up`` replaces the certificate inside this many days before expiry (default 30)"""
 
 
-class ClusterCertificateArgs(CertificateSettings, total=False):
+class CertificateSettings(GeneratedCertificateSettings, total=False):
+    """How generated cluster certificates are made, as a user chooses, and, in konnect-ecs with
+    manual pinning only, which of the two certificate slots the data planes present (defaults:
+    :data:`CERTIFICATE_DEFAULTS`)."""
+
+    active_slot: CertificateSlot
+    """konnect-ecs, manual pinning: the slot (``a``, default, or ``b``) whose certificate the data planes present"""
+    slot_generations: dict[str, int]
+    """konnect-ecs, manual pinning: a number per slot (default ``{"a": 1, "b": 1}``); raising one replaces that slot's key and certificate"""
+    pinned_sha256: list[str]
+    """konnect-ecs, manual pinning: SHA-256 fingerprints (hex, of the DER) of the certificates pinned in Konnect; when given, the data planes never present another (default none)"""
+
+
+class ClusterCertificateArgs(GeneratedCertificateSettings, total=False):
     """Arguments of :class:`ClusterCertificate` (defaults: :data:`CERTIFICATE_DEFAULTS`).
 
     Which certificate is made depends on which arguments are present: ``provided_cert_pem`` with
@@ -87,12 +114,39 @@ class ClusterCertificateArgs(CertificateSettings, total=False):
     """use this certificate (PEM) instead of generating one; with ``provided_key_pem``"""
     provided_key_pem: pulumi.Input[str]
     """its private key (PEM); made a secret"""
+    generation: int
+    """a number whose change replaces the generated key and certificate (Pulumi ``replacementTrigger``; default none)"""
 
 
-#: Defaults of :class:`ClusterCertificateArgs`, the only place they are written.
-CERTIFICATE_DEFAULTS: ClusterCertificateArgs = {
+class _CertificateDefaults(ClusterCertificateArgs, CertificateSettings, total=False):
+    """The settings of :class:`ClusterCertificateArgs` and :class:`CertificateSettings` together."""
+
+
+#: Defaults of :class:`ClusterCertificateArgs` and :class:`CertificateSettings`, the only place
+#: they are written. ``pinned_sha256`` empty: no fingerprint confirmed (the rule of
+#: :func:`components.konnect_ecs.check_presented_certificate` for that case applies).
+CERTIFICATE_DEFAULTS: _CertificateDefaults = {
     "common_name": DEFAULT_CLUSTER_CN, "key_algorithm": KeyAlgorithm.ECDSA_P384,
-    "validity_days": 1095, "early_renewal_days": 30, "is_ca": False, "dns_names": []}
+    "validity_days": 1095, "early_renewal_days": 30, "is_ca": False, "dns_names": [],
+    "active_slot": CertificateSlot.A, "slot_generations": {"a": 1, "b": 1}, "pinned_sha256": []}
+
+
+def certificate_fingerprint(pem: str) -> str:
+    """The SHA-256 fingerprint of the (first) certificate in ``pem``: lower-case hex of the DER
+    encoding, what ``openssl x509 -noout -fingerprint -sha256`` prints without the colons and
+    what Kong calls ``cert_digest``. Raises ``ValueError`` when ``pem`` holds no certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    return x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA256()).hex()
+
+
+def certificate_validity(pem: str) -> tuple[datetime.datetime, datetime.datetime]:
+    """``(not before, not after)`` of the certificate in ``pem``, in UTC."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
 class ClusterCertificate(pulumi.ComponentResource):
@@ -102,6 +156,9 @@ class ClusterCertificate(pulumi.ComponentResource):
     ``cert_sha256`` (hex SHA-256 of the PEM text, a cheap change marker for rolling workloads).
     Children: ``{name}-key`` (``tls:PrivateKey``) and ``{name}-cert`` (``tls:SelfSignedCert``, or
     ``{name}-csr`` and a ``tls:LocallySignedCert`` when ``ca`` is given); none when provided.
+    With ``generation``, each child carries it as its ``replacementTrigger``: a new number replaces
+    the key and the certificate (a change from or to no number does not, as the engine treats an
+    absent trigger).
 
     Raises ``ValueError`` when only one of a pair of PEMs (provided, or CA) is given, when a
     provided certificate is combined with a CA or ``is_ca``, or when ``early_renewal_days`` is not
@@ -129,7 +186,10 @@ class ClusterCertificate(pulumi.ComponentResource):
         if settings["early_renewal_days"] >= settings["validity_days"]:
             raise ValueError("early_renewal_days must be less than validity_days")
         super().__init__(type_token(ClusterCertificate), name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        trigger: dict[str, Any] = {}
+        if settings.get("generation") is not None:
+            trigger["replacement_trigger"] = settings["generation"]
+        child = pulumi.ResourceOptions(parent=self, **trigger)
         algorithm = KeyAlgorithm(settings["key_algorithm"])
 
         if provided[0]:

@@ -31,7 +31,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Di
                       TypeAdapter, ValidationError, ValidationInfo, field_validator, model_validator)
 
 from components import aws_facts
-from components.certificates import CERTIFICATE_DEFAULTS, KeyAlgorithm
+from components.certificates import CERTIFICATE_DEFAULTS, CertificateSlot, KeyAlgorithm
 from components.ecs_service import SERVICE_DEFAULTS
 from components.ecs_task_definition import TASK_DEFINITION_DEFAULTS, CpuArchitecture
 from components.eks_cluster import EKS_DEFAULTS
@@ -43,6 +43,7 @@ from components.konnect_api import (KONNECT_DEFAULTS, KonnectEndpoint, KonnectRe
 from components.network import NETWORK_DEFAULTS, NatGateways
 from components.postgres import POSTGRES_DEFAULTS, PostgresMode
 from components.proxy_load_balancer import LOAD_BALANCER_DEFAULTS, TlsMode
+from components.rollout_gate import ROLLOUT_GATE_DEFAULTS, RolloutGateMode
 
 NAMESPACE = "kong-aws"
 #: The modes, and the one used when ``kong-aws:mode`` is not set (``Pulumi.yaml`` declares it too).
@@ -403,7 +404,8 @@ class KonnectConfig(_Section):
     - managed: ``controlPlaneName`` (2-256 characters) with an access token
       (``kong-aws:konnectToken`` or ``KONNECT_TOKEN``): the stack adopts or creates the control plane
       in ``region`` (or at ``apiUrl``, an ``https://`` base URL, ``http://`` only for localhost) with
-      ``controlPlaneLabels``, and pins the data plane certificate through the Konnect API;
+      ``controlPlaneLabels``, and pins the data plane certificate through the Konnect API; a control
+      plane it created is deleted by ``pulumi destroy`` only with ``deleteControlPlaneOnDestroy``;
     - manual: ``controlPlaneEndpoint`` and ``telemetryEndpoint`` as Konnect shows them (host,
       host:443 or https:// URL), normalised by :func:`parse_endpoint`; you pin the certificate.
 
@@ -426,6 +428,8 @@ class KonnectConfig(_Section):
     """Konnect region of the control plane: `us`, `eu`, `au`, `me`, `in`, `sg` (API `https://<region>.api.konghq.com`)"""
     api_url: Optional[str] = None
     """another API base URL (a proxy; `http://` only to localhost)"""
+    delete_control_plane_on_destroy: Optional[bool] = None
+    """with `controlPlaneName`: `pulumi destroy` deletes a control plane the stack created, with its configuration (`pulumi up` first: destroy acts on the state); `false`: it stays in Konnect; an adopted one is never deleted"""
 
     @field_validator("api_url")
     @classmethod
@@ -455,6 +459,10 @@ class KonnectConfig(_Section):
                     problems.append(((key,), f"set, but the managed control plane ({self.control_plane_name!r}) "
                                              "gives it; remove it"))
         else:
+            if self.delete_control_plane_on_destroy is not None:
+                problems.append((("deleteControlPlaneOnDestroy",),
+                                 f"got {_show(self.delete_control_plane_on_destroy)}, but the stack manages no "
+                                 "control plane (konnect.controlPlaneName is not set): it never deletes one; remove it"))
             for key, value in (("controlPlaneEndpoint", cp), ("telemetryEndpoint", tp)):
                 if value is None:
                     problems.append(((key,), "required, not set (or give konnect.controlPlaneName to manage "
@@ -479,12 +487,28 @@ class KonnectConfig(_Section):
         return self.api_url or api_url_for(self.effective("region").value)
 
 
+def _sha256(value: Any) -> Any:
+    # `openssl x509 -noout -fingerprint -sha256` prints "sha256 Fingerprint=AB:CD:..."; keep the hex.
+    if isinstance(value, str):
+        value = value.strip().rsplit("=", 1)[-1].replace(":", "").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("not a SHA-256 fingerprint (64 hex digits, colons allowed, as `openssl x509 -noout "
+                             "-fingerprint -sha256 -in dp.crt` prints it)")
+    return value
+
+
+#: A certificate's SHA-256 fingerprint, as lower-case hex without colons.
+Sha256 = Annotated[str, BeforeValidator(_sha256)]
+
+
 class CertificateConfig(_Section):
     """``kong-aws:certificate``: the generated cluster certificates (pulumi-tls).
 
     Unset fields take :data:`components.certificates.CERTIFICATE_DEFAULTS`. ``earlyRenewalDays`` is
     the window before expiry in which ``pulumi up`` replaces the certificate; it must be less than
-    ``validityDays``.
+    ``validityDays``. ``activeSlot``, ``slotGenerations`` and ``pinnedSha256`` are for mode
+    konnect-ecs with manual pinning (no ``konnect.controlPlaneName``) and a generated certificate
+    (no ``clusterCert``; ``pinnedSha256`` also applies to a given one); the other cases refuse them.
     """
 
     component_defaults: ClassVar = (CERTIFICATE_DEFAULTS,)
@@ -499,6 +523,12 @@ class CertificateConfig(_Section):
     """1-3650"""
     early_renewal_days: Optional[Annotated[int, Field(ge=0)]] = None
     """less than `validityDays`; `pulumi up` replaces the certificate inside this window"""
+    active_slot: Optional[CertificateSlot] = None
+    """konnect-ecs, manual pinning: the slot (`a` or `b`) whose certificate the data planes present; another slot's certificate only once its fingerprint is in `pinnedSha256`"""
+    slot_generations: Optional[dict[CertificateSlot, Annotated[int, Field(ge=1, le=1000000)]]] = None
+    """konnect-ecs, manual pinning: a number per slot (a slot not given: 1); raising one makes `pulumi up` replace that slot's key and certificate"""
+    pinned_sha256: Optional[list[Sha256]] = None
+    """konnect-ecs, manual pinning: SHA-256 fingerprints of the certificates pinned in Konnect (`openssl x509 -noout -fingerprint -sha256`, colons optional); given, `pulumi up` fails rather than let the data planes present a certificate not listed"""
 
     @model_validator(mode="after")
     def _renewal(self, info: ValidationInfo) -> "CertificateConfig":
@@ -511,13 +541,37 @@ class CertificateConfig(_Section):
         return self
 
 
+_SLOT_KEYS = (("activeSlot", "active_slot"), ("slotGenerations", "slot_generations"), ("pinnedSha256", "pinned_sha256"))
+
+
+def _slot_problems(certificate: Optional[CertificateConfig], why: str,
+                   keys: tuple[tuple[str, str], ...] = _SLOT_KEYS) -> list[tuple[tuple, str]]:
+    """A problem for each of the certificate slot ``keys`` that is set where it cannot apply."""
+    if certificate is None:
+        return []
+    return [(("certificate", key), f"set; {why}") for key, name in keys if getattr(certificate, name) is not None]
+
+
+#: The service each mode places in the private subnets of a new VPC, whose refused zones
+#: (:data:`components.aws_facts.UNSUPPORTED_ZONE_IDS`) the zone rules leave out. The top-level
+#: components pass the same service to :meth:`components.network.Network.args_for_service`
+#: (tests/test_network.py checks that they agree).
+ZONE_SERVICE_OF_MODE: dict[str, aws_facts.ZoneService] = {"konnect-ecs": "ecs-fargate",
+                                                           "hybrid-eks": "eks-control-plane"}
+# An AZ ID (use1-az1); Local Zone IDs (usw2-lax1-az1) have this form too and are refused by region.
+_ZONE_ID = _regex(r"[a-z]{2,}[0-9]+(?:-[a-z]+[0-9]+)?-az[0-9]+")
+
+
 class NetworkConfig(_Section):
     """``kong-aws:network``: a new VPC (default) or an existing one.
 
-    New VPC: ``cidrBlock`` (/16 to /24), ``availabilityZoneCount`` (2-6, at most the zones the
-    region offers, :data:`components.aws_facts.AVAILABILITY_ZONES`) public and private subnets, and
-    ``natGateways``; unset, :data:`components.network.NETWORK_DEFAULTS`. Existing VPC: ``vpcId``
-    with ``privateSubnetIds`` (at least 2, with a route to the internet through NAT) and
+    New VPC: ``cidrBlock`` (/16 to /24), public and private subnets in ``availabilityZoneCount``
+    zones (2-6) or in the zones ``availabilityZoneIds`` names (2-6 distinct AZ IDs, not both), and
+    ``natGateways``; unset, :data:`components.network.NETWORK_DEFAULTS`. For the regions of
+    :data:`components.aws_facts.AVAILABILITY_ZONES` the count must not exceed the region's zones
+    that the mode's service accepts (:data:`ZONE_SERVICE_OF_MODE`), and each id must be one of
+    them; a zone the service refuses is refused in any region. Existing VPC: ``vpcId`` with
+    ``privateSubnetIds`` (at least 2, with a route to the internet through NAT) and
     ``publicSubnetIds`` (at least 2; not needed for an internal load balancer); the new-VPC keys
     are refused with it.
     """
@@ -533,7 +587,9 @@ class NetworkConfig(_Section):
     cidr_block: Optional[str] = None
     """new VPC's IPv4 block, /16 to /24"""
     availability_zone_count: Optional[Annotated[int, Field(ge=2, le=6)]] = None
-    """2-6, and at most the zones the region offers; new VPC only"""
+    """2-6, and at most the region's zones that the mode's service accepts (the first by name); new VPC only"""
+    availability_zone_ids: Optional[Annotated[list[str], Field(min_length=2, max_length=6)]] = None
+    """instead of `availabilityZoneCount`: 2-6 distinct AZ IDs of the region (`use1-az1`, the same in every account; zone names are not), in subnet order; new VPC only"""
     nat_gateways: Optional[NatGateways] = None
     """`per-az` or `single` (see costs below)"""
 
@@ -550,6 +606,21 @@ class NetworkConfig(_Section):
             raise ValueError("the VPC block must be from /16 to /24")
         return str(net)
 
+    @field_validator("availability_zone_ids")
+    @classmethod
+    def _zone_ids(cls, value: Optional[list[str]]) -> Optional[list[str]]:
+        if value is None:
+            return None
+        names = [z for z in value if not _ZONE_ID.fullmatch(z)]
+        if names:
+            raise ValueError(f"{', '.join(map(repr, names))}: not an Availability Zone ID such as use1-az1 (AZ IDs "
+                             "name the same zone in every account, zone names such as us-east-1a do not)")
+        repeated = sorted({z for z in value if value.count(z) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} given more than once; each zone gets one public and one "
+                             "private subnet")
+        return value
+
     @model_validator(mode="after")
     def _existing_or_new(self, info: ValidationInfo) -> "NetworkConfig":
         if _partial(info):
@@ -560,13 +631,17 @@ class NetworkConfig(_Section):
                 problems.append((("privateSubnetIds",), f"got {_show(self.private_subnet_ids)}; an existing VPC "
                                  "needs at least 2 private subnets in different AZs"))
             for key, name in (("cidrBlock", "cidr_block"), ("availabilityZoneCount", "availability_zone_count"),
-                              ("natGateways", "nat_gateways")):
+                              ("availabilityZoneIds", "availability_zone_ids"), ("natGateways", "nat_gateways")):
                 if getattr(self, name) is not None:
                     problems.append(((key,), f"got {_show(getattr(self, name))}; only used for a new VPC, "
                                              "not with network.vpcId (remove one of them)"))
         elif self.public_subnet_ids or self.private_subnet_ids:
             problems.append((("vpcId",), "not set, but subnet ids are; give vpcId to use an existing VPC, or "
                                          "no ids to create one"))
+        if not self.existing and self.availability_zone_ids is not None and self.availability_zone_count is not None:
+            problems.append((("availabilityZoneIds",), f"got {_show(self.availability_zone_ids)} with "
+                             f"availabilityZoneCount {self.availability_zone_count}; give one of them (the zones "
+                             "are the ids given, or the first zones of the region up to the count)"))
         if problems:
             raise _Problems(problems)
         return self
@@ -588,7 +663,7 @@ class EcsConfig(_Section):
     :data:`components.ecs_service.SERVICE_DEFAULTS`.
     """
 
-    component_defaults: ClassVar = (TASK_DEFINITION_DEFAULTS, SERVICE_DEFAULTS)
+    component_defaults: ClassVar = (TASK_DEFINITION_DEFAULTS, SERVICE_DEFAULTS, ROLLOUT_GATE_DEFAULTS)
 
     cpu: Optional[int] = None
     """Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384"""
@@ -614,6 +689,10 @@ class EcsConfig(_Section):
     """seconds ECS ignores load balancer health after a task starts"""
     secrets_kms_key_arn: Optional[str] = None
     """a customer managed KMS key in the stack's region for the certificate secret"""
+    rollout_gate: Optional[RolloutGateMode] = None
+    """what `pulumi up` waits for after a deployment: `full` (the new tasks run, and with `konnect.controlPlaneName` they reached Konnect), `ecs` (they run), `off` (nothing; an emergency switch)"""
+    rollout_timeout_seconds: Optional[Annotated[int, Field(ge=60, le=7200)]] = None
+    """60-7200: how long `pulumi up` waits for that before it fails (and keeps what the deployment replaced)"""
 
     @field_validator("cpu")
     @classmethod
@@ -721,8 +800,10 @@ class EksConfig(_Section):
     """``kong-aws:eks``: the Kubernetes cluster of mode hybrid-eks.
 
     New cluster (default): EKS Auto Mode at Kubernetes ``version`` (1.29 or later), API endpoint
-    private, and public too unless ``endpointPublicAccess`` is false, from ``publicAccessCidrs``;
-    ``adminRoleArns`` get cluster admin besides the identity running ``pulumi up``. Existing
+    private, and public too unless ``endpointPublicAccess`` is false, from ``publicAccessCidrs``.
+    Access comes from config only, never from whoever runs Pulumi: ``adminRoleArns`` (required, at
+    least one: the role(s) ``pulumi up`` runs as) get cluster admin, ``previewRoleArns`` (the
+    role(s) ``pulumi preview`` runs as) read-only access; a role is in one list at most. Existing
     cluster: ``clusterName``, with ``storageClassName`` (a class whose volumes work there) and
     ``loadBalancerClass``; the new-cluster keys are refused with it. Unset fields take
     :data:`components.eks_cluster.EKS_DEFAULTS`.
@@ -741,7 +822,9 @@ class EksConfig(_Section):
     public_access_cidrs: Optional[CidrList] = None
     """who may reach the public API endpoint; a single address is read as `/32`"""
     admin_role_arns: Optional[list[str]] = None
-    """more IAM roles given cluster admin"""
+    """new cluster, required: the IAM roles `pulumi up` runs as (the deploy roles), given cluster admin; nothing is derived from the caller"""
+    preview_role_arns: Optional[list[str]] = None
+    """new cluster: the IAM roles `pulumi preview` runs as, given read-only access (AmazonEKSAdminViewPolicy)"""
     log_retention_days: Optional[RetentionDays] = None
     """retention of the EKS control plane logs"""
     storage_class_name: Optional[Annotated[str, _matching(
@@ -763,12 +846,13 @@ class EksConfig(_Section):
             raise ValueError("a Kubernetes minor version such as 1.33 (EKS Auto Mode needs 1.29 or later)")
         return value
 
-    @field_validator("admin_role_arns")
+    @field_validator("admin_role_arns", "preview_role_arns")
     @classmethod
     def _roles(cls, value: Optional[list[str]]) -> Optional[list[str]]:
         for item in value or ():
             if not _IAM_ROLE_ARN.fullmatch(item):
-                raise ValueError(f"{item!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+                hint = " (the role, not an assumed-role session)" if item.startswith("arn:aws") and ":sts:" in item else ""
+                raise ValueError(f"{item!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>){hint}")
         return value
 
     @model_validator(mode="after")
@@ -777,7 +861,8 @@ class EksConfig(_Section):
             return self
         problems = []
         if self.existing:
-            for key, name in (("adminRoleArns", "admin_role_arns"), ("version", "version"),
+            for key, name in (("adminRoleArns", "admin_role_arns"), ("previewRoleArns", "preview_role_arns"),
+                              ("version", "version"),
                               ("endpointPublicAccess", "endpoint_public_access"),
                               ("publicAccessCidrs", "public_access_cidrs"), ("logRetentionDays", "log_retention_days")):
                 if getattr(self, name) is not None:
@@ -789,6 +874,12 @@ class EksConfig(_Section):
                 if value is not None:
                     problems.append(((key,), f"got {_show(value)}; only used with an existing cluster "
                                              "(eks.clusterName); a new cluster uses EKS Auto Mode's"))
+            # A missing adminRoleArns is a stack-level rule (HybridEksConfig._rules): the section
+            # may be absent altogether.
+            both = sorted(set(self.admin_role_arns or ()) & set(self.preview_role_arns or ()))
+            if both:
+                problems.append((("previewRoleArns",), f"{_show(both)} also in adminRoleArns; EKS gives a principal "
+                                 "one access entry (an admin can preview already)"))
         if problems:
             raise _Problems(problems)
         return self
@@ -886,6 +977,8 @@ class PostgresConfig(_Section):
     """1-35"""
     deletion_protection: Optional[bool] = None
     """RDS deletion protection"""
+    apply_immediately: Optional[bool] = None
+    """RDS: apply changes such as a new instance class, Multi-AZ or engine version at once, not in the weekly maintenance window"""
     storage_gib: Optional[Annotated[int, Field(ge=1, le=16384)]] = Field(None, alias="storageGiB")
     """in-cluster volume size"""
 
@@ -1003,6 +1096,34 @@ def _enterprise_license(value: SecretStr, info: ValidationInfo) -> SecretStr:
     return value
 
 
+def _zone_rules(network: NetworkConfig, region: Optional[str],
+                service: Optional[aws_facts.ZoneService]) -> list[tuple[tuple, str]]:
+    """The zones of a new VPC against the region's zones and those ``service`` refuses."""
+    refused = aws_facts.UNSUPPORTED_ZONE_IDS[service] if service else frozenset()
+    who = aws_facts.ZONE_SERVICE_NAMES[service] if service else ""
+    zones = aws_facts.AVAILABILITY_ZONES.get(region or "")
+    ids = network.availability_zone_ids
+    if ids is not None:
+        known = {zid for _, zid in zones} if zones is not None else None
+        lines = [f"{zid} is not an Availability Zone of region {region} (its AZ IDs: "
+                 f"{', '.join(sorted(known))})" for zid in ids if known is not None and zid not in known]
+        lines += [f"{zid} is a zone {who} does not run in (components/aws_facts.py UNSUPPORTED_ZONE_IDS)"
+                  for zid in ids if zid in refused]
+        return [(("network", "availabilityZoneIds"), f"got {_show(ids)}; " + "; ".join(lines))] if lines else []
+    if zones is None:
+        return []
+    count = network.effective("availability_zone_count")
+    usable = [(name, zid) for name, zid in zones if zid not in refused]
+    if count <= len(usable):
+        return []
+    text = (f"{network._given_or_default('availability_zone_count')}; region {region} offers {len(zones)} "
+            f"Availability Zones ({', '.join(name for name, _ in zones)})")
+    if len(usable) < len(zones):
+        text += (f", {len(usable)} of them usable by {who} (not "
+                 f"{', '.join(zid for _, zid in zones if zid in refused)})")
+    return [(("network", "availabilityZoneCount"), text)]
+
+
 # ---------------------------------------------------------------------------------------------
 # The two modes
 
@@ -1063,13 +1184,8 @@ class _Stack(_Model):
     def _rules(cls, view: Any, given: set[str], context: Mapping[str, Any]) -> list[tuple[tuple, str]]:
         problems: list[tuple[tuple, str]] = []
         region, network = view.region, view.network
-        if network is not None and not network.existing and region in aws_facts.AVAILABILITY_ZONES:
-            zones = aws_facts.AVAILABILITY_ZONES[region]
-            count = network.effective("availability_zone_count")
-            if count > len(zones):
-                problems.append((("network", "availabilityZoneCount"),
-                                 f"{network._given_or_default('availability_zone_count')}; region {region} offers "
-                                 f"{len(zones)} Availability Zones ({', '.join(name for name, _ in zones)})"))
+        if network is not None and not network.existing:
+            problems += _zone_rules(network, region, ZONE_SERVICE_OF_MODE.get(getattr(view, "mode", None) or ""))
         if network is not None and network.existing and len(network.public_subnet_ids) < 2 and \
                 cls._proxy_is_public(view):
             problems.append((("network", "publicSubnetIds"), f"got {_show(network.public_subnet_ids)}; an "
@@ -1166,6 +1282,12 @@ class KonnectEcsConfig(_Stack):
                 elif env_token != OFFLINE_SECRET_PLACEHOLDER and not _TOKEN.fullmatch(env_token):
                     problems.append((("konnectToken",), "not a Konnect access token (a personal token starts with "
                                                         f"kpat_, a system account token with spat_); read from {TOKEN_ENV}"))
+            if konnect.managed:
+                problems += _slot_problems(view.certificate, "the stack pins its certificate through the Konnect "
+                                           "API (konnect.controlPlaneName); certificate slots are for manual pinning")
+            elif "clusterCert" in given:
+                problems += _slot_problems(view.certificate, f"{NAMESPACE}:clusterCert is given and the data planes "
+                                           "present it; slots hold generated certificates", _SLOT_KEYS[:2])
         return problems
 
     @classmethod
@@ -1195,10 +1317,17 @@ class HybridEksConfig(_Stack):
     def _rules(cls, view: Any, given: set[str], context: Mapping[str, Any]) -> list[tuple[tuple, str]]:
         problems = super()._rules(view, given, context)
         eks, hybrid, postgres = view.eks, view.hybrid, view.postgres
+        problems += _slot_problems(view.certificate, "only mode konnect-ecs with manual pinning uses it")
         if "clusterCert" in given and hybrid is not None and hybrid.effective("cluster_mtls") != ClusterMtls.SHARED:
             problems.append((("clusterCert",), f"set, but hybrid.clusterMtls is {hybrid._given_or_default('cluster_mtls')}; "
                                                "a provided certificate is used as the one shared certificate (set "
                                                "hybrid.clusterMtls to 'shared')"))
+        if eks is not None and not eks.existing and not eks.admin_role_arns:
+            found = "not set" if eks.admin_role_arns is None else "got []"
+            problems.append((("eks", "adminRoleArns"), f"{found}; a new cluster needs at least one admin role, the "
+                             "IAM role(s) `pulumi up` runs as, e.g. [\"arn:aws:iam::123456789012:role/kong-aws-deploy\"] "
+                             "(nothing is derived from whoever runs Pulumi, so that a preview or another engineer's "
+                             "`up` cannot change who is admin)"))
         if eks is not None and eks.existing and eks.storage_class_name is None and postgres is not None and \
                 postgres.effective("mode") == PostgresMode.IN_CLUSTER:
             problems.append((("eks", "storageClassName"), "required with eks.clusterName and postgres.mode "

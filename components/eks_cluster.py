@@ -21,6 +21,9 @@ Facts taken from AWS (Amazon EKS User Guide, docs.aws.amazon.com/eks/latest/user
   cluster creation" (so this component does not).
 - creating-access-entries.html and the CreateAccessEntry API: a principal can be in only one
   access entry; a role ARN may include a path; an STS session ARN cannot be a principal.
+- access-policy-permissions.html: AmazonEKSClusterAdminPolicy is cluster admin;
+  AmazonEKSAdminViewPolicy lists and views every resource, "this includes Kubernetes Secrets";
+  AmazonEKSViewPolicy views most resources but not Secrets (as Kubernetes' ``view`` role).
 - create-storage-class.html: "EKS Auto Mode does not create a StorageClass for you"; the class
   uses provisioner ``ebs.csi.eks.amazonaws.com``.
 - auto-configure-nlb.html: Auto Mode's load balancer class is ``eks.amazonaws.com/nlb``;
@@ -48,8 +51,19 @@ NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerReg
 NODE_POOLS = ("general-purpose", "system")
 #: Control plane log types sent to CloudWatch Logs (a subset of CreateCluster's LogType enum).
 LOG_TYPES = ("api", "audit", "authenticator")
-#: The EKS access policy given to the deploying identity and ``adminRoleArns``, cluster-wide.
+#: The EKS access policy of ``adminRoleArns`` (the roles that run ``pulumi up``), cluster-wide.
 ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+#: The EKS access policy of ``previewRoleArns`` (the roles that run ``pulumi preview``), cluster-wide:
+#: read-only, Secrets included. Helm keeps each release's record in a Secret of type
+#: ``helm.sh/release.v1`` in the release's namespace (Helm docs, "Storage backends"), and the
+#: Kubernetes provider reads it to preview a Helm release; AmazonEKSViewPolicy leaves Secrets out
+#: (access-policy-permissions.html). Read-only has a limit: a preview that changes a plain Kubernetes
+#: object (not a Helm release) asks the API server for a server-side dry-run apply, which Kubernetes
+#: authorizes like the real ``patch`` (Kubernetes API concepts, "Dry-run authorization"; Pulumi's
+#: Kubernetes provider guide "Managing resources with Server-Side Apply", prerequisites), so that
+#: preview is refused. The Secrets it can read are the stack's own, which the same job can already
+#: decrypt from the stack's state with its Pulumi token.
+PREVIEW_ACCESS_POLICY = "AmazonEKSAdminViewPolicy"
 #: Auto Mode's block storage provisioner and load balancer class (create-storage-class.html,
 #: auto-configure-nlb.html), and the AWS Load Balancer Controller's class, the default for an
 #: existing cluster.
@@ -83,35 +97,127 @@ def cluster_name_for(project: str, stack: str, name: str) -> str:
     return text
 
 
-def admin_principals(deployer_arn: str, admin_role_arns: Sequence[str]) -> list[str]:
-    """The IAM principals that get cluster admin: the deploying identity first, then
-    ``admin_role_arns``, each once (EKS refuses a second access entry for a principal).
+#: An example admin role ARN for error messages.
+EXAMPLE_ROLE_ARN = "arn:aws:iam::123456789012:role/kong-aws-deploy"
 
-    ``deployer_arn`` is the IAM ARN of the identity running ``pulumi up``, already resolved from an
-    assumed-role session to its role (``aws.iam.get_session_context``). Raises ``ValueError`` when
-    it is not an IAM role or user ARN (an STS federated-user session or the root user), because
-    EKS cannot give an access entry to a temporary session.
+
+def admin_principals(admin_role_arns: Sequence[str]) -> list[str]:
+    """The IAM principals that get cluster admin: ``admin_role_arns`` in order, each once (EKS
+    refuses a second access entry for a principal). Nothing is derived from the identity running
+    Pulumi, so a preview or an ``up`` under another role plans the same access entries.
+
+    Raises ``ValueError`` when the list is empty (a new cluster would have no administrator: the
+    cluster is created without the creator's implicit admin) or an item is not an IAM role or user
+    ARN (an STS session ARN or the root user cannot be an access entry's principal).
     """
-    if not _IAM_PRINCIPAL.match(deployer_arn):
-        raise ValueError(f"the identity running `pulumi up` is {deployer_arn}, not an IAM role or user; "
-                         "EKS access entries need one (run as an IAM role, e.g. through SSO or "
-                         "`aws sts assume-role`)")
+    if not admin_role_arns:
+        raise ValueError(f"admin_role_arns is empty: a new cluster needs the IAM role(s) that run `pulumi up` "
+                         f"as its administrators, e.g. [{EXAMPLE_ROLE_ARN!r}] (config kong-aws:eks.adminRoleArns); "
+                         "nothing is derived from whoever runs Pulumi")
     principals: list[str] = []
-    for arn in (deployer_arn, *admin_role_arns):
+    for arn in admin_role_arns:
+        if not _IAM_PRINCIPAL.match(arn):
+            raise ValueError(f"{arn} is not an IAM role or user ARN; EKS access entries need one (the role, "
+                             f"e.g. {EXAMPLE_ROLE_ARN}, not an assumed-role session)")
         if arn not in principals:
             principals.append(arn)
     return principals
 
 
-def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict:
+def access_entries(admin_role_arns: Sequence[str], preview_role_arns: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """``(principal ARN, access policy name)`` of every access entry of a new cluster: each admin
+    role with :data:`ADMIN_ACCESS_POLICY`, then each preview role with :data:`PREVIEW_ACCESS_POLICY`.
+
+    Raises ``ValueError`` as :func:`admin_principals` does, when a preview role is not an IAM role
+    or user ARN, or when a role is both an admin and a preview role (one access entry per principal).
+    """
+    admins = admin_principals(admin_role_arns)
+    entries = [(arn, ADMIN_ACCESS_POLICY) for arn in admins]
+    for arn in preview_role_arns:
+        if not _IAM_PRINCIPAL.match(arn):
+            raise ValueError(f"preview role {arn} is not an IAM role or user ARN")
+        if arn in admins:
+            raise ValueError(f"{arn} is both an admin and a preview role; EKS gives a principal one access entry "
+                             "(an admin can preview already)")
+        if (arn, PREVIEW_ACCESS_POLICY) not in entries:
+            entries.append((arn, PREVIEW_ACCESS_POLICY))
+    return entries
+
+
+def cli_identity(profile: Optional[str], assume_roles: Optional[str]) -> dict[str, str]:
+    """The identity ``aws eks get-token`` must sign with to be the AWS provider's principal, from
+    the provider's config ``aws:profile`` and ``aws:assumeRoles`` (JSON text, a list of
+    ``{roleArn, sessionName, externalId, ...}``, pulumi-aws ``config.AssumeRoles``).
+
+    Returns :class:`EksClusterArgs` fields: ``aws_profile`` when a profile is set, ``aws_role_arn``
+    when one role is assumed. ``aws eks get-token`` assumes a role with ``--role-arn`` only (AWS CLI
+    reference, ``eks get-token``: no session name, external ID or chain); EKS maps a session to its
+    role, so a ``sessionName`` (like ``duration``, ``policy`` and ``tags``) changes nothing Kubernetes
+    sees and is not passed. Raises ``ValueError`` (naming the key) for what the CLI cannot
+    reproduce: an ``externalId``, or more than one role (a chain), where the kubeconfig would sign
+    as another principal than the provider; put such a role in an AWS CLI profile
+    (``role_arn``, ``external_id``, ``source_profile`` in ``~/.aws/config``) and set ``aws:profile``.
+    """
+    identity: dict[str, str] = {}
+    if profile:
+        identity["aws_profile"] = profile
+    if not assume_roles:
+        return identity
+    hint = ("; the kubeconfig's `aws eks get-token` can only pass --role-arn: put the role in an AWS CLI profile "
+            "(role_arn, external_id, source_profile in ~/.aws/config) and set aws:profile instead")
+    try:
+        roles = json.loads(assume_roles)
+    except ValueError:
+        raise ValueError(f"aws:assumeRoles: not JSON: {assume_roles[:80]!r}") from None
+    if isinstance(roles, dict):
+        roles = [roles]
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        raise ValueError("aws:assumeRoles: expected a list of {roleArn, ...} objects")
+    if len(roles) > 1:
+        raise ValueError(f"aws:assumeRoles: a chain of {len(roles)} roles{hint}")
+    if roles:
+        role = roles[0]
+        if role.get("externalId"):
+            raise ValueError(f"aws:assumeRoles[0].externalId is set{hint}")
+        arn = role.get("roleArn")
+        if not isinstance(arn, str) or not _IAM_PRINCIPAL.match(arn):
+            raise ValueError(f"aws:assumeRoles[0].roleArn: got {arn!r}; an IAM role ARN such as {EXAMPLE_ROLE_ARN}")
+        identity["aws_role_arn"] = arn
+    return identity
+
+
+def provider_identity() -> dict[str, str]:
+    """:func:`cli_identity` of the stack's default AWS provider (config ``aws:profile`` and
+    ``aws:assumeRoles``, the keys that provider reads). Not followed: static keys in config
+    (``aws:accessKey``) and ``aws:assumeRoleWithWebIdentity``; give such a stack a profile."""
+    config = pulumi.Config("aws")
+    return cli_identity(config.get("profile"), config.get("assumeRoles"))
+
+
+def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, region: str,
+                        profile: Optional[str] = None, role_arn: Optional[str] = None) -> dict:
     """A kubeconfig (``apiVersion: v1``, ``kind: Config``) for one EKS cluster.
 
     ``endpoint``: the API server URL; ``ca_data``: the cluster CA, base64 PEM as EKS gives it.
     The user authenticates with ``aws eks get-token --cluster-name <name> --region <region>
-    --output json`` (``--output json`` so a CLI configured for text output still works), which
-    signs a token with whatever AWS credentials the ``aws`` CLI finds; the CLI must be installed
-    where ``pulumi`` runs.
+    --output json`` (``--output json`` so a CLI configured for text output still works); the CLI
+    must be installed where ``pulumi`` runs. To sign as the AWS provider's principal
+    (:func:`cli_identity`): ``role_arn`` adds ``--role-arn <arn>``; ``profile`` adds ``--profile
+    <name>`` and the environment ``AWS_PROFILE=<name>``. ``--profile`` because it is what makes the
+    CLI prefer the profile to keys in the environment (botocore credentials.py: an explicitly given
+    profile removes the environment provider), as the provider's ``profile`` setting comes before
+    environment variables; ``AWS_PROFILE`` so that a ``credential_process`` or SSO helper the
+    profile starts sees the same profile. Without either, the CLI signs with whatever credentials
+    it finds, as the provider does.
     """
+    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"]
+    if role_arn:
+        args += ["--role-arn", role_arn]
+    if profile:
+        args += ["--profile", profile]
+    exec_: dict = {"apiVersion": EXEC_API_VERSION, "command": "aws", "args": args}
+    if profile:
+        exec_["env"] = [{"name": "AWS_PROFILE", "value": profile}]
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -120,12 +226,7 @@ def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, region: 
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
         "current-context": cluster_name,
         "preferences": {},
-        "users": [{"name": cluster_name, "user": {"exec": {
-            "apiVersion": EXEC_API_VERSION,
-            "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region,
-                     "--output", "json"],
-        }}}],
+        "users": [{"name": cluster_name, "user": {"exec": exec_}}],
     }
 
 
@@ -160,7 +261,9 @@ class EksSettings(TypedDict, total=False):
     public_access_cidrs: list[str]
     """new cluster: who may reach the public API endpoint (default all)"""
     admin_role_arns: list[str]
-    """new cluster: more IAM roles given cluster admin (default none)"""
+    """new cluster (required then): the IAM roles that run ``pulumi up``, given cluster admin"""
+    preview_role_arns: list[str]
+    """new cluster: IAM roles that run ``pulumi preview``, given read-only access (default none)"""
     log_retention_days: pulumi.Input[int]
     """new cluster: days the control plane logs are kept (default 30)"""
     storage_class_name: str
@@ -187,12 +290,16 @@ class EksClusterArgs(EksSettings, total=False):
     """new cluster (required then): private subnets in at least two zones, with a route to the internet"""
     new_cluster_name: str
     """new cluster: its EKS name (default :func:`cluster_name_for` of the project, stack and component name)"""
+    aws_profile: str
+    """the AWS CLI profile the kubeconfig's ``aws eks get-token`` signs with (the AWS provider's ``profile``)"""
+    aws_role_arn: str
+    """an IAM role ``aws eks get-token`` assumes first (the AWS provider's one ``assumeRoles`` role)"""
 
 
 #: Defaults of :class:`EksClusterArgs`, the only place they are written (Kubernetes 1.33; Auto
 #: Mode needs 1.29 or later).
 EKS_DEFAULTS: EksSettings = {"version": "1.33", "endpoint_public_access": True, "public_access_cidrs": ["0.0.0.0/0"],
-                             "admin_role_arns": [], "log_retention_days": 30}
+                             "admin_role_arns": [], "preview_role_arns": [], "log_retention_days": 30}
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -204,14 +311,30 @@ class EksCluster(pulumi.ComponentResource):
     encryption of Secrets, the control plane log group ``/aws/eks/<cluster name>/cluster``
     (``config.log_retention_days`` days; logs ``api``, ``audit``, ``authenticator``), the cluster
     (private endpoint on; public endpoint and its CIDRs from config; authentication mode ``API``
-    without the creator's implicit admin; no self-managed add-ons; standard support), an access
-    entry with AmazonEKSClusterAdminPolicy (cluster scope) for the identity running ``pulumi up``
-    and for each of ``config.admin_role_arns``, the Kubernetes provider and a default StorageClass
-    :data:`STORAGE_CLASS_NAME` (encrypted gp3).
+    without the creator's implicit admin; no self-managed add-ons; standard support), access
+    entries (:func:`access_entries`, cluster scope): AmazonEKSClusterAdminPolicy for each of
+    ``config.admin_role_arns`` and :data:`PREVIEW_ACCESS_POLICY` for each of
+    ``config.preview_role_arns``; nothing is derived from the identity running Pulumi. Then the
+    Kubernetes provider and a default StorageClass :data:`STORAGE_CLASS_NAME` (encrypted gp3).
+
+    Replacements. The cluster has a fixed name (the control plane log group is named after it
+    before it exists), so it is replaced delete-before-replace: EKS refuses a second cluster of the
+    same name ("ResourceInUseException: Cluster already exists with name", as
+    terraform-provider-aws's waitClusterDeleted notes). What forces it: a new cluster role or name,
+    ``bootstrapSelfManagedAddons`` or ``accessConfig.bootstrapClusterCreatorAdminPermissions``
+    (terraform-provider-aws internal/service/eks/cluster.go, ``ForceNew``), and a new secrets
+    encryption key: EKS cannot change a cluster's key and the provider would plan an update that
+    does nothing (cluster.go only associates a first encryption config), so the component asks for
+    a replacement (``replace_on_changes``). Access entries and policy associations are identified by
+    (cluster, principal[, policy]), so they are delete-before-replace too: a replacement created
+    first would meet "already exists", or be undone by the old association's removal.
 
     Existing cluster (``config.cluster_name``): looked up with ``aws.eks.get_cluster``; no AWS
-    resource is created and no access is granted (the identity running ``pulumi up`` must already
-    be allowed in), only the Kubernetes provider.
+    resource is created and no access is granted (the roles that run Pulumi must already be
+    allowed in), only the Kubernetes provider.
+
+    The kubeconfig signs as the AWS provider's principal: ``aws_profile`` and ``aws_role_arn``
+    (:func:`cli_identity`) reach ``aws eks get-token`` (:func:`kubeconfig_document`).
 
     Outputs: ``cluster_name``, ``endpoint``, ``cluster_security_group_id`` (the EKS-made group Auto
     Mode nodes use), ``kubeconfig`` (secret JSON text, :func:`kubeconfig_document`),
@@ -225,9 +348,10 @@ class EksCluster(pulumi.ComponentResource):
     ``endpointPublicAccess`` false or ``publicAccessCidrs`` that exclude it, run from inside the VPC.
 
     Raises ``ValueError`` before any child is declared when ``storage_class_name`` or
-    ``load_balancer_class`` is given for a new cluster or ``admin_role_arns`` for an existing one,
-    when a new cluster gets fewer than two private subnets (as a plain list), or when the identity
-    running ``pulumi up`` is not an IAM role or user (:func:`admin_principals`).
+    ``load_balancer_class`` is given for a new cluster or ``admin_role_arns`` /
+    ``preview_role_arns`` for an existing one, when a new cluster gets fewer than two private
+    subnets (as a plain list), and when a new cluster has no admin role or a role that is not an
+    IAM role or user, or one role in both lists (:func:`access_entries`).
     """
 
     cluster_name: pulumi.Output[str]
@@ -247,10 +371,12 @@ class EksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = with_defaults(args, EKS_DEFAULTS)
         existing = cfg.get("cluster_name") is not None
-        if existing and cfg["admin_role_arns"]:
-            raise ValueError(f"admin_role_arns {list(cfg['admin_role_arns'])} are only used with a new cluster "
-                             "(an existing cluster's access entries are its owner's to manage)")
+        for key in ("admin_role_arns", "preview_role_arns"):
+            if existing and cfg[key]:
+                raise ValueError(f"{key} {list(cfg[key])} are only used with a new cluster "
+                                 "(an existing cluster's access entries are its owner's to manage)")
         if not existing:
+            cfg["access_entries"] = access_entries(cfg["admin_role_arns"], cfg["preview_role_arns"])
             for key in ("storage_class_name", "load_balancer_class"):
                 if cfg.get(key) is not None:
                     raise ValueError(f"{key} {cfg[key]!r} is only used with an existing cluster "
@@ -268,7 +394,8 @@ class EksCluster(pulumi.ComponentResource):
 
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             self.cluster_name, self.endpoint, self._ca_data,
-        ).apply(lambda v: json.dumps(kubeconfig_document(v[0], v[1], v[2], cfg["region"]))))
+        ).apply(lambda v: json.dumps(kubeconfig_document(v[0], v[1], v[2], cfg["region"], cfg.get("aws_profile"),
+                                                         cfg.get("aws_role_arn")))))
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=access))
@@ -307,12 +434,8 @@ class EksCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         cluster_name = cfg.get("new_cluster_name") or cluster_name_for(pulumi.get_project(), pulumi.get_stack(), name)
 
-        # Who runs `pulumi up`: an assumed-role session resolves to its IAM role (with its path).
-        invoke = pulumi.InvokeOptions(parent=self)
-        caller = aws.get_caller_identity(opts=invoke)
-        deployer = aws.iam.get_session_context(arn=caller.arn, opts=invoke).issuer_arn
-        principals = admin_principals(deployer, cfg["admin_role_arns"])
-        partition = caller.arn.split(":")[1]
+        # The account's partition (aws, aws-cn, aws-us-gov) from the admin roles' ARNs.
+        partition = cfg["access_entries"][0][0].split(":")[1]
 
         def managed(policy: str) -> str:
             return f"arn:{partition}:iam::aws:policy/{policy}"
@@ -367,21 +490,22 @@ class EksCluster(pulumi.ComponentResource):
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn), resources=["secrets"]),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy, *attachments]))
+            # Fixed name: delete first. A new key must replace the cluster (see the class docstring).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy, *attachments],
+                                        delete_before_replace=True, replace_on_changes=["encryptionConfig"]))
 
         access: list[pulumi.Resource] = []
-        policy_arn = f"arn:{partition}:eks::aws:cluster-access-policy/{ADMIN_ACCESS_POLICY}"
-        for principal in principals:
-            # Named by the principal, so reordering adminRoleArns or a new deployer that is already
-            # an admin role never replaces an entry (a replacement would collide with itself).
+        by_identity = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
+        for principal, access_policy in cfg["access_entries"]:
+            # Named by the principal, so reordering the role lists never replaces an entry.
             suffix = hashlib.sha256(principal.encode()).hexdigest()[:10]
             entry = aws.eks.AccessEntry(
                 f"{name}-access-{suffix}", cluster_name=cluster.name, principal_arn=principal,
-                type="STANDARD", opts=child)
+                type="STANDARD", opts=by_identity)
             association = aws.eks.AccessPolicyAssociation(
                 f"{name}-access-{suffix}", cluster_name=cluster.name, principal_arn=entry.principal_arn,
-                policy_arn=policy_arn,
-                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"), opts=child)
+                policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{access_policy}",
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"), opts=by_identity)
             access += [entry, association]
 
         self.cluster_name = cluster.name

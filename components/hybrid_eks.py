@@ -12,7 +12,7 @@ from typing import Optional, Required, TypedDict, cast
 
 import pulumi
 
-from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for
+from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for, provider_identity
 from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
 from components.kong_hybrid import HybridInstall, KongHybrid, KongHybridArgs
 from components.network import Network, NetworkArgs
@@ -77,10 +77,12 @@ class HybridEksGateway(pulumi.ComponentResource):
         def child(before: str) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, aliases=[before])
 
-        network = Network(f"{name}-network", args.get("network") or {},
+        network = Network(f"{name}-network", Network.args_for_service(args.get("network"), "eks-control-plane"),
                           opts=child(earlier_urn("kong-aws:network:Network", "network")))
+        # The kubeconfig signs as the default AWS provider does (aws:profile, aws:assumeRoles).
         eks = cast(EksClusterArgs, {
-            **(args.get("eks") or {}), "region": args["region"], "private_subnet_ids": network.private_subnet_ids,
+            **(args.get("eks") or {}), **provider_identity(), "region": args["region"],
+            "private_subnet_ids": network.private_subnet_ids,
             "new_cluster_name": cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks")})
         cluster = EksCluster(f"{name}-eks", eks, opts=child(earlier_urn("kong-aws:eks:EksCluster", "eks")))
 

@@ -35,14 +35,16 @@ def kong_args(config: AnyMode) -> dict[str, Any]:
 
 
 def certificate_settings(config: AnyMode) -> dict[str, Any]:
-    """``kong-aws:certificate`` as the certificate settings of either mode."""
+    """``kong-aws:certificate`` as the certificate settings of either mode (the certificate slot
+    keys, konnect-ecs only, are added by :func:`konnect_ecs`)."""
     return _given(config.certificate, "common_name", "organization", "key_algorithm", "validity_days",
                   "early_renewal_days")
 
 
 def network_args(config: AnyMode) -> dict[str, Any]:
     """``kong-aws:network`` as :class:`components.network.NetworkArgs` (empty subnet lists are unset)."""
-    args = _given(config.network, "cidr_block", "availability_zone_count", "nat_gateways", "vpc_id")
+    args = _given(config.network, "cidr_block", "availability_zone_count", "availability_zone_ids", "nat_gateways",
+                  "vpc_id")
     for key in ("public_subnet_ids", "private_subnet_ids"):
         if getattr(config.network, key, None):
             args[key] = list(getattr(config.network, key))
@@ -54,7 +56,8 @@ def konnect_ecs(config: KonnectEcsConfig) -> pulumi.ComponentResource:
     from components.konnect_ecs import KonnectEcsGateway, KonnectEcsGatewayArgs
 
     konnect = config.konnect
-    konnect_args: dict[str, Any] = _given(konnect, "control_plane_name", "control_plane_labels", "region", "api_url")
+    konnect_args: dict[str, Any] = _given(konnect, "control_plane_name", "control_plane_labels", "region", "api_url",
+                                          "delete_control_plane_on_destroy")
     if konnect.control_plane_endpoint is not None:
         konnect_args["control_plane_endpoint"] = konnect.control_plane_endpoint.address
     if konnect.telemetry_endpoint is not None:
@@ -66,10 +69,12 @@ def konnect_ecs(config: KonnectEcsConfig) -> pulumi.ComponentResource:
         konnect=konnect_args,  # type: ignore[typeddict-item]
         region=config.region,
         network=network_args(config),  # type: ignore[typeddict-item]
-        certificate=certificate_settings(config),  # type: ignore[typeddict-item]
+        certificate={**certificate_settings(config),  # type: ignore[typeddict-item]
+                     **_given(config.certificate, "active_slot", "slot_generations", "pinned_sha256")},
         ecs=_given(config.ecs, "cpu", "memory", "cpu_architecture", "log_retention_days",  # type: ignore[typeddict-item]
                    "stop_timeout_seconds", "secrets_kms_key_arn", "desired_count", "min_count", "max_count",
-                   "cpu_target_percent", "fargate_spot_percent", "health_check_grace_period_seconds"),
+                   "cpu_target_percent", "fargate_spot_percent", "health_check_grace_period_seconds",
+                   "rollout_gate", "rollout_timeout_seconds"),
         load_balancer=_given(config.load_balancer, "internal", "tls_mode", "certificate_arn",  # type: ignore[typeddict-item]
                              "ssl_policy", "allowed_cidrs", "deregistration_delay_seconds", "deletion_protection"),
     )
@@ -90,15 +95,15 @@ def hybrid_eks(config: HybridEksConfig) -> pulumi.ComponentResource:
         network=network_args(config),  # type: ignore[typeddict-item]
         certificate=certificate_settings(config),  # type: ignore[typeddict-item]
         eks=_given(config.eks, "cluster_name", "version", "endpoint_public_access",  # type: ignore[typeddict-item]
-                   "public_access_cidrs", "admin_role_arns", "log_retention_days", "storage_class_name",
-                   "load_balancer_class"),
+                   "public_access_cidrs", "admin_role_arns", "preview_role_arns", "log_retention_days",
+                   "storage_class_name", "load_balancer_class"),
         hybrid=_given(config.hybrid, "namespace", "chart_version", "control_plane_release",  # type: ignore[typeddict-item]
                       "data_plane_release", "cluster_mtls", "control_plane_replicas", "data_plane_min_replicas",
                       "data_plane_max_replicas", "data_plane_cpu_target_percent", "proxy_internal",
                       "allowed_cidrs"),
         postgres=_given(config.postgres, "mode", "version", "instance_class",  # type: ignore[typeddict-item]
                         "allocated_storage_gib", "multi_az", "backup_retention_days", "deletion_protection",
-                        "storage_gib"),
+                        "apply_immediately", "storage_gib"),
     )
     provided = config.provided_certificate
     if provided is not None:

@@ -1,10 +1,13 @@
 import enum
 import ipaddress
-from typing import Optional, TypedDict
+from collections.abc import Sequence
+from typing import Any, Optional, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
 
+from components import aws_facts
+from components.aws_facts import ZoneService
 from components.package import type_token, with_defaults
 
 #: How many equal blocks the VPC range is cut into: public subnets take blocks 0-5, private
@@ -31,7 +34,11 @@ class NetworkArgs(TypedDict, total=False):
     cidr_block: str
     """new VPC: its IPv4 block, /16 to /24 (default ``10.0.0.0/16``)"""
     availability_zone_count: int
-    """new VPC: how many zones get a public and a private subnet, 2-6 (default 2)"""
+    """new VPC: how many zones get a public and a private subnet, 2-6 (default 2), the first usable by name"""
+    availability_zone_ids: list[str]
+    """new VPC: instead of a count, exactly these 2-6 Availability Zone IDs (``use1-az1``), in subnet order"""
+    excluded_zone_ids: list[str]
+    """new VPC: AZ IDs never to use, e.g. those a service in the subnets refuses (``use1-az3``: EKS)"""
     nat_gateways: NatGateways
     """new VPC: ``per-az`` (default) or ``single``"""
     vpc_id: str
@@ -74,8 +81,20 @@ class Network(pulumi.ComponentResource):
     and its default security group stripped of all rules. Outputs: ``vpc_id``,
     ``public_subnet_ids`` and ``private_subnet_ids`` (lists, one subnet per zone, zone order).
 
-    Raises ``ValueError`` when the region has fewer available zones than asked for (the config
-    model refuses that first for the regions it knows).
+    Zones (new VPC): the region's Availability Zones in state ``available`` with opt-in status
+    ``opt-in-not-required`` (so never a Local Zone or Wavelength Zone the account opted into),
+    minus ``excluded_zone_ids``. With ``availability_zone_ids`` exactly those, in that order;
+    otherwise the first ``availability_zone_count`` by zone name, the order this component has
+    always used, so that a stack whose zones were all usable keeps them. Each subnet is placed with
+    the zone *name* the same invoke answers for its zone ID: the ``availability_zone`` input of the
+    subnets that exist stays what it was (a new value, or a switch to ``availability_zone_id``,
+    would replace them). :meth:`args_for_service` adds the zones a service refuses
+    (:data:`components.aws_facts.UNSUPPORTED_ZONE_IDS`).
+
+    Raises ``ValueError`` before declaring anything when ``availability_zone_ids`` is given with
+    ``availability_zone_count`` or repeats a zone, and at run time when fewer usable zones are left
+    than asked for or a given zone ID is not a usable zone of the region (the config model refuses
+    both first for the regions it knows).
     """
 
     vpc_id: pulumi.Output[str]
@@ -85,7 +104,24 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list[str]]
     """private subnets, one per zone, in zone order"""
 
+    @staticmethod
+    def args_for_service(args: Optional[NetworkArgs], *services: ZoneService) -> NetworkArgs:
+        """``args`` (None: no arguments) with the zone IDs each of ``services`` refuses
+        (:data:`components.aws_facts.UNSUPPORTED_ZONE_IDS`) added to ``excluded_zone_ids``, sorted.
+        The top-level component that puts a service in the subnets calls this."""
+        merged: dict[str, Any] = dict(args or {})
+        excluded: set[str] = set(merged.get("excluded_zone_ids") or ())
+        for service in services:
+            excluded |= aws_facts.UNSUPPORTED_ZONE_IDS[service]
+        merged["excluded_zone_ids"] = sorted(excluded)
+        return cast(NetworkArgs, merged)
+
     def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        ids = args.get("availability_zone_ids")
+        if ids is not None and args.get("availability_zone_count") is not None:
+            raise ValueError("give availability_zone_ids or availability_zone_count, not both")
+        if ids is not None and len(set(ids)) != len(ids):
+            raise ValueError(f"availability_zone_ids repeats a zone: {list(ids)}")
         super().__init__(type_token(Network), name, None, opts)
         settings = with_defaults(args, NETWORK_DEFAULTS)
         if settings.get("vpc_id") is not None:
@@ -100,13 +136,32 @@ class Network(pulumi.ComponentResource):
             "privateSubnetIds": self.private_subnet_ids,
         })
 
+    def _zone_names(self, args: dict) -> list[str]:
+        """The names of the zones to use, in subnet order (see the class docstring)."""
+        # Without the filter an account's opted-in Local Zones come too, and their names sort first.
+        zones = aws.get_availability_zones(
+            state="available",
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+            opts=pulumi.InvokeOptions(parent=self))
+        name_of = dict(zip(zones.zone_ids, zones.names))
+        excluded = set(args.get("excluded_zone_ids") or ())
+        given: Optional[Sequence[str]] = args.get("availability_zone_ids")
+        if given is not None:
+            wrong = [z for z in given if z not in name_of or z in excluded]
+            if wrong:
+                raise ValueError(f"availability_zone_ids {wrong} are not usable zones of the region (usable: "
+                                 f"{sorted(set(name_of) - excluded)}; excluded: {sorted(excluded)})")
+            return [name_of[z] for z in given]
+        count = args["availability_zone_count"]
+        usable = sorted(n for z, n in name_of.items() if z not in excluded)
+        if len(usable) < count:
+            raise ValueError(f"the region has {len(usable)} usable Availability Zones ({', '.join(usable)}; "
+                             f"excluded: {', '.join(sorted(excluded)) or 'none'}), {count} were asked for")
+        return usable[:count]
+
     def _create(self, name: str, args: dict) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
-        if len(zones.names) < args['availability_zone_count']:
-            raise ValueError(f"the region has {len(zones.names)} available zones, "
-                             f"{args['availability_zone_count']} were asked for")
-        zone_names = sorted(zones.names)[: args['availability_zone_count']]
+        zone_names = self._zone_names(args)
         public_blocks, private_blocks = subnet_blocks(args['cidr_block'], len(zone_names))
 
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args['cidr_block'], enable_dns_hostnames=True,

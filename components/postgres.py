@@ -11,6 +11,8 @@ Helm values, and it is never an output in the clear.
 """
 
 import enum
+import hashlib
+import json
 import re
 import types
 from typing import Any, Optional, Required, TypedDict
@@ -32,7 +34,7 @@ class PostgresMode(str, enum.Enum):
 #: Defaults of :class:`PostgresArgs`, the only place they are written.
 POSTGRES_DEFAULTS: dict = {"client_pod_labels": {"app.kubernetes.io/instance": "kong-cp"}, "mode": PostgresMode.RDS, "version": "17.6", "instance_class": "db.t4g.medium",
                      "allocated_storage_gib": 20, "multi_az": True, "backup_retention_days": 7,
-                     "deletion_protection": True, "storage_gib": 20}
+                     "deletion_protection": True, "apply_immediately": False, "storage_gib": 20}
 
 DATABASE = "kong"
 USER = "kong"
@@ -96,14 +98,36 @@ def data_layout(major_version: str) -> tuple[str, str]:
     return "/var/lib/postgresql/data", "/var/lib/postgresql/data/pgdata"
 
 
-def final_snapshot_identifier(project: str, stack: str, name: str) -> str:
-    """The RDS final snapshot's identifier, ``<project>-<stack>-<name>-final`` made valid: letters,
-    digits and single hyphens, a letter first, no hyphen last, at most 255 characters (RDS API
-    reference, DeleteDBInstance ``FinalDBSnapshotIdentifier``)."""
+#: The RDS instance's inputs that AWS cannot change in place, as the instance is declared:
+#: terraform-provider-aws (internal/service/rds/instance.go) marks ``engine``, ``storage_encrypted``,
+#: ``kms_key_id``, ``db_name`` and ``username`` ``ForceNew``, so a new value replaces the instance. They
+#: also name its final snapshot (:func:`instance_generation`).
+INSTANCE_IDENTITY: dict[str, Any] = {"engine": "postgres", "storage_encrypted": True, "db_name": DATABASE,
+                                     "username": USER}
+
+
+def instance_generation(identity: dict[str, Any]) -> str:
+    """8 hex digits that change whenever a value of ``identity`` (:data:`INSTANCE_IDENTITY`)
+    changes, that is whenever the instance is replaced."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def final_snapshot_identifier(project: str, stack: str, name: str, generation: str = "") -> str:
+    """The RDS final snapshot's identifier, ``<project>-<stack>-<name>-final[-<generation>]`` made
+    valid: letters, digits and single hyphens, a letter first, no hyphen last, at most 255
+    characters (RDS API reference, DeleteDBInstance ``FinalDBSnapshotIdentifier``); a long name is
+    cut before the generation, which stays.
+
+    ``generation`` (:func:`instance_generation`) makes each instance's snapshot its own: a
+    replaced instance leaves ``...-final-<old generation>`` and its successor will leave another, so
+    the successor's deletion does not fail on ``DBSnapshotAlreadyExists``. The same stack destroyed
+    and created again gets the same identifier: delete or rename the old snapshot first.
+    """
+    suffix = f"-{generation}" if generation else ""
     text = re.sub(r"[^a-z0-9]+", "-", f"{project}-{stack}-{name}-final".lower()).strip("-")
     if not text[:1].isalpha():
         text = f"kong-{text}"
-    return text[:255].rstrip("-")
+    return text[:255 - len(suffix)].rstrip("-") + suffix
 
 
 class PostgresSettings(TypedDict, total=False):
@@ -123,6 +147,8 @@ class PostgresSettings(TypedDict, total=False):
     """RDS automated backups, 1-35 days (default 7)"""
     deletion_protection: pulumi.Input[bool]
     """RDS deletion protection (default true)"""
+    apply_immediately: pulumi.Input[bool]
+    """RDS: apply modifications now (true) or in the weekly maintenance window (default false)"""
     storage_gib: int
     """in-cluster volume size in GiB (default 20)"""
 
@@ -164,6 +190,26 @@ class Postgres(pulumi.ComponentResource):
     CloudWatch, tags copied to snapshots and a final snapshot on delete (identifier from
     :func:`final_snapshot_identifier`; delete an old snapshot of that name before destroying a
     re-created stack).
+
+    When RDS changes take effect (``apply_immediately``, default false): without ApplyImmediately,
+    ModifyDBInstance applies a modification "during the next maintenance window" (RDS API
+    reference, ModifyDBInstance; botocore's RDS model carries the same text per parameter: a new
+    instance class or engine version "results in an outage" / "an outage occurs", a Multi-AZ change
+    does not, and all three wait for the window). The default keeps such a restart out of business
+    hours; the weekly window is RDS's choice (no ``maintenance_window`` is set). Until the window
+    has passed, the provider reads the old value and each preview shows the change again
+    (Terraform's aws_db_instance documentation, ``apply_immediately``). The password, a backup
+    retention change between non-zero values and the parameter group's name apply at once either
+    way. A new major ``version`` is allowed (``allow_major_version_upgrade``) and needs the new
+    family's parameter group in the same request (ModifyDBInstance ``EngineVersion``): give that
+    change ``apply_immediately`` true (whether RDS accepts it queued for the window was not checked).
+
+    Replacement: a new :data:`INSTANCE_IDENTITY` value replaces the instance, delete-before-replace:
+    with deletion protection on (the default) the old instance's deletion is refused before
+    anything else changed; with it off, the old instance is deleted, leaving its final snapshot,
+    before an empty new one is created (created first, it would start empty while Kong still ran
+    on the old one, and be what Kong is pointed at). Restore from that snapshot. The instance
+    identifier, subnet group and parameter group are auto-named by Pulumi, so none of them clashes.
 
     Mode ``in-cluster`` (for development): a ClusterIP Service and a one-replica StatefulSet of
     the Docker Official Image ``postgres:<version>`` with its data on a ReadWriteOnce PVC of
@@ -285,17 +331,20 @@ class Postgres(pulumi.ComponentResource):
             description="Kong control plane PostgreSQL: TLS required",
             parameters=[aws.rds.ParameterGroupParameterArgs(name=FORCE_SSL_PARAMETER, value="1")],
             opts=child)
+        identity = dict(INSTANCE_IDENTITY)
         instance = aws.rds.Instance(
             f"{name}-instance",
-            engine="postgres",
+            engine=identity["engine"],
             engine_version=cfg.major_version,
             auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=True,
+            apply_immediately=cfg.apply_immediately,
             instance_class=cfg.instance_class,
             allocated_storage=cfg.allocated_storage_gib,
             max_allocated_storage=cfg.allocated_storage_gib * STORAGE_AUTOSCALING_FACTOR,
             # Without storage_type the provider picks gp2.
             storage_type="gp3",
-            storage_encrypted=True,
+            storage_encrypted=identity["storage_encrypted"],
             multi_az=cfg.multi_az,
             backup_retention_period=cfg.backup_retention_days,
             deletion_protection=cfg.deletion_protection,
@@ -304,18 +353,18 @@ class Postgres(pulumi.ComponentResource):
             vpc_security_group_ids=[security_group.id],
             parameter_group_name=parameters.name,
             port=PORT,
-            db_name=DATABASE,
-            username=USER,
+            db_name=identity["db_name"],
+            username=identity["username"],
             password=password,
             ca_cert_identifier=RDS_CA_CERT_IDENTIFIER,
             copy_tags_to_snapshot=True,
             skip_final_snapshot=False,
             final_snapshot_identifier=final_snapshot_identifier(
-                pulumi.get_project(), pulumi.get_stack(), name),
+                pulumi.get_project(), pulumi.get_stack(), name, instance_generation(identity)),
             performance_insights_enabled=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
             tags={"Name": name},
-            opts=child)
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)))
         return instance.address, instance.port
 
     def _in_cluster(self, name: str, args: types.SimpleNamespace, secret_name: pulumi.Output[str],

@@ -3,14 +3,22 @@
 :class:`FakeKonnect` serves, on 127.0.0.1 (a free port), the paths the project uses:
 ``GET/POST /v2/control-planes``, ``GET/PATCH/DELETE /v2/control-planes/{id}``,
 ``GET/POST /v2/control-planes/{id}/dp-client-certificates`` and
-``GET/DELETE /v2/control-planes/{id}/dp-client-certificates/{certificateId}``.
+``GET/PUT/DELETE /v2/control-planes/{id}/dp-client-certificates/{certificateId}``.
 
 It behaves as Konnect does where the client relies on it (401 without the bearer token, 409 for
 a name that exists, 404 for unknown ids, ``{"data", "meta"}`` / ``{"item"}`` / ``{"items"}``
 envelopes) and checks both directions against the JSON Schemas in
 ../shared/reference/konnect-control-planes-subset.json: a request body that does not validate is
 answered 400, and every such body, every answer of its own that does not validate, and every
-call outside the spec is kept in :attr:`FakeKonnect.problems` for the test to assert on.
+call outside the spec is kept in :attr:`FakeKonnect.problems` for the test to assert on. So is an
+answer whose content type (``application/json``, or ``application/problem+json`` for every error,
+as the spec has it) the request's ``Accept`` header does not admit.
+
+Where the spec leaves behaviour open, the fake picks the plain reading and says so: a ``PATCH``
+replaces the ``labels`` object it is given (the request schema has one Labels object of string
+values, so a key is removed by leaving it out; :attr:`FakeKonnect.merge_labels` makes it merge
+instead, to test a client against that reading); a ``PATCH`` to a name another control plane has
+is answered 400 (the operation lists 400, not 409).
 
 Tests script it: :meth:`FakeKonnect.fail` makes the next N answers to a path an error (429 with
 ``Retry-After``, 5xx, 401, 403, 404 ...), and :attr:`FakeKonnect.calls` records every request
@@ -41,6 +49,7 @@ REQUEST_SCHEMAS = {
     ("POST", CP): "CreateControlPlaneRequest",
     ("PATCH", ONE_CP): "UpdateControlPlaneRequest",
     ("POST", CERTS): "DataPlaneClientCertificateRequest",
+    ("PUT", ONE_CERT): "DataPlaneClientCertificateRequest",
 }
 #: Query parameters the spec allows on GET /v2/control-planes (deepObject ``filter``).
 LIST_QUERY = re.compile(r"page\[(size|number)\]|filter\[(id|name|cluster_type)\]\[[a-z]+\]|"
@@ -57,6 +66,7 @@ class Call:
     body: Any
     authorization: Optional[str]
     status: int = 0
+    accept: Optional[str] = None
 
 
 @dataclass
@@ -78,6 +88,21 @@ class Fault:
 
 
 _VALIDATORS: dict[int, dict[str, jsonschema.Draft202012Validator]] = {}
+
+
+def accepts(accept: Optional[str], content_type: str) -> bool:
+    """Whether an ``Accept`` header admits ``content_type`` (RFC 9110 12.5.1: no header admits
+    anything; ``type/*`` and ``*/*`` ranges; a range with ``q=0`` refuses)."""
+    if accept is None:
+        return True
+    kind = content_type.split("/")[0]
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        if any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            continue
+        if media in (content_type, f"{kind}/*", "*/*"):
+            return True
+    return False
 
 
 def _validators(schemas: dict, spec_paths: dict) -> dict[str, jsonschema.Draft202012Validator]:
@@ -113,6 +138,8 @@ class FakeKonnect:
         self.calls: list[Call] = []
         self.problems: list[str] = []
         self.faults: list[Fault] = []
+        #: PATCH merges ``labels`` into the control plane's instead of replacing them.
+        self.merge_labels = False
         self._lock = threading.Lock()
         self._validators = _validators(schemas, spec_paths)
         self._server: Optional[ThreadingHTTPServer] = None
@@ -168,16 +195,16 @@ class FakeKonnect:
             self.faults.append(Fault(status, times, method, path, headers, commit))
 
     def add_control_plane(self, name: str, *, cluster_type: str = "CLUSTER_TYPE_CONTROL_PLANE",
-                          auth_type: str = "pinned_client_certs",
-                          labels: Optional[dict[str, str]] = None) -> dict:
+                          auth_type: str = "pinned_client_certs", labels: Optional[dict[str, str]] = None,
+                          description: str = "", cloud_gateway: bool = False) -> dict:
         """A control plane that exists before the test (e.g. made in the Konnect UI)."""
         with self._lock:
-            return self._new_control_plane(name, cluster_type, auth_type, labels or {})
+            return self._new_control_plane(name, cluster_type, auth_type, labels or {}, description, cloud_gateway)
 
-    def add_certificate(self, plane_id: str, pem: str) -> dict:
-        """A certificate pinned before the test."""
+    def add_certificate(self, plane_id: str, pem: str, title: Optional[str] = None) -> dict:
+        """A certificate pinned before the test (with ``title`` if given)."""
         with self._lock:
-            return self._new_certificate(plane_id, pem)
+            return self._new_certificate(plane_id, pem, title)
 
     def requests(self, method: Optional[str] = None, path: Optional[str] = None) -> list[Call]:
         """The recorded calls, optionally only those of ``method`` and ``path`` (regex)."""
@@ -186,17 +213,18 @@ class FakeKonnect:
 
     # -- state -----------------------------------------------------------------------------------
 
-    def _new_control_plane(self, name: str, cluster_type: str, auth_type: str, labels: dict) -> dict:
+    def _new_control_plane(self, name: str, cluster_type: str, auth_type: str, labels: dict,
+                           description: str = "", cloud_gateway: bool = False) -> dict:
         plane_id = str(uuid.uuid4())
         prefix = uuid.UUID(plane_id).hex[:10]
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         plane = {
-            "id": plane_id, "name": name, "description": "", "labels": dict(labels),
+            "id": plane_id, "name": name, "description": description, "labels": dict(labels),
             "config": {
                 "control_plane_endpoint": f"https://{prefix}.{self.region}.cp0.konghq.com",
                 "telemetry_endpoint": f"https://{prefix}.{self.region}.tp0.konghq.com",
                 "cluster_type": cluster_type, "auth_type": auth_type,
-                "cloud_gateway": False, "proxy_urls": [],
+                "cloud_gateway": cloud_gateway, "proxy_urls": [],
             },
             "created_at": now, "updated_at": now,
         }
@@ -204,9 +232,10 @@ class FakeKonnect:
         self.certificates[plane_id] = {}
         return json.loads(json.dumps(plane))
 
-    def _new_certificate(self, plane_id: str, pem: str) -> dict:
+    def _new_certificate(self, plane_id: str, pem: str, title: Optional[str] = None) -> dict:
         now = int(time.time())
-        item = {"id": str(uuid.uuid4()), "cert": pem, "created_at": now, "updated_at": now}
+        item = {"id": str(uuid.uuid4()), "cert": pem, "created_at": now, "updated_at": now,
+                **({"title": title} if title is not None else {})}
         self.certificates[plane_id][item["id"]] = item
         return dict(item)
 
@@ -218,10 +247,14 @@ class FakeKonnect:
         raw = handler.rfile.read(length) if length else b""
         with self._lock:
             call = Call(handler.command, url.path, parse_qs(url.query, keep_blank_values=True), None,
-                        handler.headers.get("Authorization"))
+                        handler.headers.get("Authorization"), accept=handler.headers.get("Accept"))
             self.calls.append(call)
             status, headers, body = self._answer(call, raw, handler.headers.get("Content-Type", ""))
             call.status = status
+            answered = "application/json" if status < 400 else "application/problem+json"
+            if body is not None and not accepts(call.accept, answered):
+                self.problems.append(f"{call.method} {call.path}: answered {status} as {answered}, which "
+                                     f"Accept: {call.accept} does not admit")
         payload = b"" if body is None else json.dumps(body).encode()
         handler.send_response(status)
         for key, value in headers.items():
@@ -251,7 +284,7 @@ class FakeKonnect:
     def _route(self, method: str, path: str):
         known = False
         for route, allowed in ((CP, ("GET", "POST")), (ONE_CP, ("GET", "PATCH", "DELETE")),
-                               (CERTS, ("GET", "POST")), (ONE_CERT, ("GET", "DELETE"))):
+                               (CERTS, ("GET", "POST")), (ONE_CERT, ("GET", "PUT", "DELETE"))):
             match = re.fullmatch(route, path)
             if match:
                 known = True
@@ -323,7 +356,8 @@ class FakeKonnect:
         if any(p["name"] == body["name"] for p in self.control_planes.values()):
             return self._error(409, "Control Plane with provided name already exists.")
         plane = self._new_control_plane(body["name"], body.get("cluster_type", "CLUSTER_TYPE_CONTROL_PLANE"),
-                                        body.get("auth_type", "pinned_client_certs"), body.get("labels") or {})
+                                        body.get("auth_type", "pinned_client_certs"), body.get("labels") or {},
+                                        body.get("description", ""), body.get("cloud_gateway", False))
         return self._ok(201, "CreateControlPlaneResponse", plane)
 
     def _get_control_plane(self, call: Call, cp: str):
@@ -335,9 +369,16 @@ class FakeKonnect:
         if cp not in self.control_planes:
             return self._error(404, f"control plane {cp} not found")
         plane = self.control_planes[cp]
-        for key in ("name", "description", "labels"):
+        name = call.body.get("name")
+        if name is not None and any(p["name"] == name for i, p in self.control_planes.items() if i != cp):
+            return self._error(400, "Control Plane with provided name already exists.")
+        for key in ("name", "description"):
             if key in call.body:
                 plane[key] = call.body[key]
+        if "labels" in call.body:
+            plane["labels"] = {**plane["labels"], **call.body["labels"]} if self.merge_labels \
+                else dict(call.body["labels"])
+        plane["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         return self._ok(200, "ControlPlane", plane)
 
     def _delete_control_plane(self, call: Call, cp: str):
@@ -369,12 +410,21 @@ class FakeKonnect:
         squash = lambda s: re.sub(r"\s", "", s)  # noqa: E731
         if any(squash(c["cert"]) == squash(pem) for c in self.certificates[cp].values()):
             return self._error(409, "certificate already pinned")
-        return self._ok(201, "DataPlaneClientCertificateResponse", {"item": self._new_certificate(cp, pem)})
+        item = self._new_certificate(cp, pem, call.body.get("title"))
+        return self._ok(201, "DataPlaneClientCertificateResponse", {"item": item})
 
     def _get_certificate(self, call: Call, cp: str, cert: str):
         if cert not in self.certificates.get(cp, {}):
             return self._error(404, f"certificate {cert} not found")
         return self._ok(200, "DataPlaneClientCertificateResponse", {"item": self.certificates[cp][cert]})
+
+    def _put_certificate(self, call: Call, cp: str, cert: str):
+        if cert not in self.certificates.get(cp, {}):
+            return self._error(404, f"certificate {cert} not found")
+        item = self.certificates[cp][cert]
+        item.update({"cert": call.body["cert"], "updated_at": int(time.time()),
+                     **({"title": call.body["title"]} if "title" in call.body else {})})
+        return self._ok(200, "DataPlaneClientCertificateResponse", {"item": dict(item)})
 
     def _delete_certificate(self, call: Call, cp: str, cert: str):
         if cert not in self.certificates.get(cp, {}):

@@ -192,7 +192,11 @@ def test_konnect_ecs_gateway_inputs_and_outputs(schema):
     outputs = gateway["properties"]
     always = {"proxyUrl", "proxyHttpsUrl", "curlCheck", "ecsClusterName", "ecsServiceName", "logGroupName",
               "controlPlaneEndpoint", "telemetryEndpoint", "dataPlaneCertificatePem"}
-    by_mode = {"konnectControlPlaneId", "konnectPinnedCertificateId", "konnectPinInstructions"}
+    # Managed control plane, or manual pinning with its two certificate slots.
+    by_mode = {"konnectControlPlaneId", "konnectPinnedCertificateId", "konnectPinInstructions",
+               "dataPlaneCertificateSha256", "dataPlaneCertificateActiveSlot",
+                       "dataPlaneCertificateSlotAPem", "dataPlaneCertificateSlotASha256", "dataPlaneCertificateSlotAExpiry",
+                       "dataPlaneCertificateSlotBPem", "dataPlaneCertificateSlotBSha256", "dataPlaneCertificateSlotBExpiry"}
     assert set(outputs) == always | by_mode
     assert set(gateway["required"]) == always, "only the managed/manual outputs may be absent"
     assert all(outputs[name]["type"] == "string" for name in outputs)

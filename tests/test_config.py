@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 import tools.mocks
-from components.config import ConfigError, StackConfig, from_pulumi, load_stack_config
+from components.config import ConfigError, HybridEksConfig, StackConfig, from_pulumi, load_stack_config
 from tests.conftest import SEEDS, config_text, reference_json, self_signed_pem
 from tools.mocks import PROJECT_ROOT, run_program
 from tools.render import read_stack_config
@@ -187,7 +187,8 @@ def test_unknown_mode_is_refused_listing_the_modes(base_config, mode):
 
 def test_sections_of_the_other_mode_are_refused(base_config):
     # A konnect section left in a hybrid-eks stack (or the reverse) is a mistake, not a no-op.
-    line = only_problem({**base_config, "kong-aws:mode": "hybrid-eks"}, "kong-aws:konnect")
+    line = only_problem({**base_config, "kong-aws:mode": "hybrid-eks", "kong-aws:eks": {"adminRoleArns": [ADMIN_ROLE]}},
+                        "kong-aws:konnect")
     assert "only mode konnect-ecs uses it" in line and "hybrid-eks" in line
     line = only_problem({**base_config, "kong-aws:postgres": {"mode": "rds"}}, "kong-aws:postgres")
     assert "only mode hybrid-eks uses it" in line
@@ -817,7 +818,17 @@ def test_control_plane_labels_follow_konnect_label_rules(base_config):
 # ---------------------------------------------------------------------------------------------
 # Mode hybrid-eks
 
+#: The admin role a new EKS cluster needs (``kong-aws:eks.adminRoleArns``).
+ADMIN_ROLE = "arn:aws:iam::123456789012:role/kong-aws-deploy"
+
+
 def hybrid(**sections: Any) -> dict[str, Any]:
+    """A hybrid-eks stack with ``sections``; a new cluster gets ``adminRoleArns`` [:data:`ADMIN_ROLE`]
+    unless ``eks`` gives its own."""
+    eks = dict(sections.get("eks") or {})
+    if "clusterName" not in eks:
+        eks.setdefault("adminRoleArns", [ADMIN_ROLE])
+    sections = {**sections, "eks": eks}
     config = {"aws:region": "us-east-1", PREFIX + "mode": "hybrid-eks", PREFIX + "kong": {"version": "3.10.0.2"}}
     config.update({PREFIX + k: v for k, v in sections.items()})
     return config
@@ -885,6 +896,68 @@ def test_postgres_keys_are_spelled_as_documented():
     assert (stack.postgres.allocated_storage_gib, stack.postgres.storage_gib) == (50, 30)
 
 
+# EKS access from config only (adminRoleArns, previewRoleArns) and RDS apply timing.
+
+PREVIEW_ROLE = "arn:aws:iam::123456789012:role/kong-aws-preview"
+
+
+def load_hybrid(config: dict[str, Any]) -> HybridEksConfig:
+    """:func:`load` of a hybrid-eks stack, typed as its model."""
+    stack = load(config)
+    assert isinstance(stack, HybridEksConfig)
+    return stack
+
+
+@pytest.mark.parametrize("eks, found", [({}, "not set"), ({"adminRoleArns": []}, "got []"),
+                                        ({"previewRoleArns": [PREVIEW_ROLE]}, "not set")])
+def test_a_new_cluster_without_an_admin_role_is_refused_with_a_hint(eks, found):
+    config = hybrid()
+    config[PREFIX + "eks"] = eks  # no admin role added
+    line = only_problem(config, "kong-aws:eks.adminRoleArns")
+    assert line.startswith(f"kong-aws:eks.adminRoleArns: {found}; ")
+    assert "`pulumi up`" in line and '["arn:aws:iam::123456789012:role/kong-aws-deploy"]' in line
+
+
+def test_an_existing_cluster_needs_no_admin_role_and_takes_no_preview_role():
+    assert load_hybrid(hybrid(eks={"clusterName": "platform"}, postgres={"mode": "rds"})).eks.admin_role_arns is None
+    only_problem(hybrid(eks={"clusterName": "platform", "previewRoleArns": [PREVIEW_ROLE]}),
+                 "kong-aws:eks.previewRoleArns")
+
+
+def test_preview_roles_are_role_arns_and_not_admin_roles():
+    stack = load_hybrid(hybrid(eks={"adminRoleArns": [ADMIN_ROLE], "previewRoleArns": [PREVIEW_ROLE]}))
+    assert stack.eks.preview_role_arns == [PREVIEW_ROLE]
+    line = only_problem(hybrid(eks={"previewRoleArns": ["arn:aws:sts::123456789012:assumed-role/kong-aws-preview/gha"]}),
+                        "kong-aws:eks.previewRoleArns")
+    assert "not an IAM role ARN" in line and "assumed-role session" in line
+    line = only_problem(hybrid(eks={"adminRoleArns": [ADMIN_ROLE], "previewRoleArns": [ADMIN_ROLE]}),
+                        "kong-aws:eks.previewRoleArns")
+    assert ADMIN_ROLE in line and "one access entry" in line
+
+
+def test_rds_changes_wait_for_the_maintenance_window_unless_apply_immediately():
+    assert load_hybrid(hybrid()).postgres.effective("apply_immediately") is False
+    assert load_hybrid(hybrid(postgres={"applyImmediately": True})).postgres.apply_immediately is True
+    line = only_problem(hybrid(postgres={"applyImmediately": "yes please"}), "kong-aws:postgres.applyImmediately")
+    assert "'yes please'" in line
+
+
+def test_preview_roles_and_apply_immediately_reach_the_gateway(monkeypatch):
+    from components import modes
+
+    seen: dict = {}
+
+    class Recorder:
+        def __init__(self, name, args, opts=None):
+            seen.update(args)
+
+    monkeypatch.setattr("components.hybrid_eks.HybridEksGateway", Recorder)
+    modes.hybrid_eks(load_hybrid(hybrid(eks={"adminRoleArns": [ADMIN_ROLE], "previewRoleArns": [PREVIEW_ROLE]},
+                                 postgres={"applyImmediately": True})))
+    assert seen["eks"] == {"admin_role_arns": [ADMIN_ROLE], "preview_role_arns": [PREVIEW_ROLE]}
+    assert seen["postgres"] == {"apply_immediately": True}
+
+
 # ---------------------------------------------------------------------------------------------
 # One model per mode, defaults in the components
 
@@ -909,7 +982,7 @@ def test_a_section_of_the_other_mode_names_the_mode_that_uses_it(base_config, ke
 # Fields that have no component default: unset means "not used" (an existing VPC, an ARN ...).
 NO_COMPONENT_DEFAULT = {"vpc_id", "organization", "secrets_kms_key_arn", "certificate_arn", "cluster_name",
                         "storage_class_name", "load_balancer_class", "control_plane_endpoint",
-                        "telemetry_endpoint", "control_plane_name", "api_url"}
+                        "telemetry_endpoint", "control_plane_name", "api_url", "availability_zone_ids"}
 
 
 def _sections():
@@ -921,11 +994,12 @@ def _sections():
 def test_unset_fields_are_none_and_take_the_default_the_component_states(section, model):
     import components.certificates, components.ecs_service, components.ecs_task_definition, components.eks_cluster
     import components.kong_hybrid, components.kong_settings, components.konnect_api, components.network
-    import components.postgres, components.proxy_load_balancer
+    import components.postgres, components.proxy_load_balancer, components.rollout_gate
     constants = {"kong": [components.kong_settings.KONG_DEFAULTS], "konnect": [components.konnect_api.KONNECT_DEFAULTS],
                  "certificate": [components.certificates.CERTIFICATE_DEFAULTS],
                  "network": [components.network.NETWORK_DEFAULTS],
-                 "ecs": [components.ecs_task_definition.TASK_DEFINITION_DEFAULTS, components.ecs_service.SERVICE_DEFAULTS],
+                 "ecs": [components.ecs_task_definition.TASK_DEFINITION_DEFAULTS, components.ecs_service.SERVICE_DEFAULTS,
+                         components.rollout_gate.ROLLOUT_GATE_DEFAULTS],
                  "loadBalancer": [components.proxy_load_balancer.LOAD_BALANCER_DEFAULTS],
                  "eks": [components.eks_cluster.EKS_DEFAULTS], "hybrid": [components.kong_hybrid.HYBRID_DEFAULTS],
                  "postgres": [components.postgres.POSTGRES_DEFAULTS]}[section]
@@ -1283,3 +1357,97 @@ def test_a_tls_policy_with_passthrough_is_refused_not_ignored(base_config):
 def test_new_cluster_settings_with_an_existing_cluster_are_refused():
     line = only_problem(hybrid(eks={"clusterName": "platform", "version": "1.33"}), "kong-aws:eks.version")
     assert "a cluster the stack creates" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# Zones the services accept, and zones given by AZ ID (issue 9, part 5). Sources, written out here:
+# Amazon EKS User Guide, "View Amazon EKS networking requirements for VPC and subnets" (subnets for
+# clusters "can't reside in" use1-az3, usw1-az2, cac1-az3); Amazon ECS Developer Guide, "AWS
+# Fargate Regions" (us-west-1: usw1-az1 & usw1-az3 only; ap-northeast-1: apne1-az1, apne1-az2 &
+# apne1-az4 only).
+
+def test_zone_tables_hold_what_eks_and_fargate_document():
+    from components.aws_facts import UNSUPPORTED_ZONE_IDS
+
+    assert UNSUPPORTED_ZONE_IDS["eks-control-plane"] == {"use1-az3", "usw1-az2", "cac1-az3"}
+    fargate_only = {"us-west-1": ({"usw1-az1", "usw1-az3"}, {"usw1-az1", "usw1-az2", "usw1-az3"}),
+                    "ap-northeast-1": ({"apne1-az1", "apne1-az2", "apne1-az4"}, {f"apne1-az{n}" for n in range(1, 5)})}
+    for region, (runs, every) in fargate_only.items():
+        assert every - runs <= UNSUPPORTED_ZONE_IDS["ecs-fargate"], region
+        assert not runs & UNSUPPORTED_ZONE_IDS["ecs-fargate"], region
+
+
+#: A new cluster's admin role, so that the zone rules are the only ones a hybrid stack here meets.
+ADMIN = {"adminRoleArns": ["arn:aws:iam::123456789012:role/kong-aws-deploy"]}
+
+
+def test_hybrid_eks_zone_count_counts_only_zones_eks_accepts():
+    # us-east-1 has six zones; the EKS control plane refuses use1-az3, so five are usable.
+    line = only_problem(hybrid(network={"availabilityZoneCount": 6}, eks=ADMIN),
+                        "kong-aws:network.availabilityZoneCount")
+    assert line.startswith("kong-aws:network.availabilityZoneCount: got 6; region us-east-1 offers 6")
+    assert "5 of them usable by the Amazon EKS control plane" in line and "use1-az3" in line
+    assert load(hybrid(network={"availabilityZoneCount": 5}, eks=ADMIN)).network.availability_zone_count == 5
+
+
+def test_konnect_ecs_takes_every_zone_fargate_runs_in(base_config):
+    # Fargate runs in all six zones of us-east-1 (the EKS exclusion does not apply to this mode).
+    config = with_section({**base_config, "aws:region": "us-east-1"}, "network", availabilityZoneCount=6)
+    assert load(config).network.availability_zone_count == 6
+
+
+def test_zone_ids_are_accepted_in_the_order_given(base_config):
+    config = with_section({**base_config, "aws:region": "us-east-1"}, "network",
+                          availabilityZoneIds=["use1-az6", "use1-az3", "use1-az1"])
+    assert load(config).network.availability_zone_ids == ["use1-az6", "use1-az3", "use1-az1"]
+
+
+def test_a_zone_id_the_mode_refuses_is_named():
+    line = only_problem(hybrid(network={"availabilityZoneIds": ["use1-az1", "use1-az3"]}, eks=ADMIN),
+                        "kong-aws:network.availabilityZoneIds")
+    assert "use1-az3 is a zone the Amazon EKS control plane does not run in" in line and "use1-az1 " not in line
+
+
+@pytest.mark.parametrize("region, ids, wrong", [
+    ("us-west-2", ["usw2-az1", "use1-az1"], "use1-az1"),          # another region's zone
+    ("us-west-2", ["usw2-az1", "usw2-lax1-az1"], "usw2-lax1-az1"),  # a Local Zone, not an Availability Zone
+    ("ap-northeast-1", ["apne1-az1", "apne1-az3"], "apne1-az3"),   # constrained: not offered to new accounts
+])
+def test_a_zone_id_the_region_does_not_offer_is_named_with_the_regions_ids(base_config, region, ids, wrong):
+    from components.aws_facts import AVAILABILITY_ZONES
+
+    config = with_section({**base_config, "aws:region": region}, "network", availabilityZoneIds=ids)
+    line = only_problem(config, "kong-aws:network.availabilityZoneIds")
+    assert f"{wrong} is not an Availability Zone of region {region}" in line
+    assert all(zid in line for _, zid in AVAILABILITY_ZONES[region])
+
+
+@pytest.mark.parametrize("ids, text", [
+    (["us-west-2a", "usw2-az2"], "'us-west-2a': not an Availability Zone ID such as use1-az1"),
+    (["usw2-az1", "usw2-az1"], "usw2-az1 given more than once"),
+    (["usw2-az1"], "at least 2"),
+    ([f"use1-az{n}" for n in range(1, 8)], "at most 6"),
+])
+def test_zone_ids_must_be_2_to_6_distinct_ids(base_config, ids, text):
+    line = only_problem(with_section(base_config, "network", availabilityZoneIds=ids),
+                        "kong-aws:network.availabilityZoneIds")
+    assert text in line
+
+
+def test_zone_ids_with_a_count_are_refused_not_ignored(base_config):
+    config = with_section(base_config, "network", availabilityZoneIds=["usw2-az1", "usw2-az2"], availabilityZoneCount=2)
+    line = only_problem(config, "kong-aws:network.availabilityZoneIds")
+    assert "with availabilityZoneCount 2; give one of them" in line
+
+
+def test_zone_ids_with_an_existing_vpc_are_refused_not_ignored(base_config):
+    config = with_section(base_config, "network", vpcId=VPC, privateSubnetIds=SUBNETS[:2],
+                          publicSubnetIds=SUBNETS[2:], availabilityZoneIds=["usw2-az1", "usw2-az2"])
+    line = only_problem(config, "kong-aws:network.availabilityZoneIds")
+    assert "only used for a new VPC, not with network.vpcId" in line
+
+
+def test_zone_ids_of_a_region_the_table_does_not_know_are_left_to_the_cloud(base_config):
+    config = with_section({**base_config, "aws:region": "xx-future-1"}, "network",
+                          availabilityZoneIds=["xxf1-az1", "xxf1-az2"])
+    assert load(config).network.availability_zone_ids == ["xxf1-az1", "xxf1-az2"]

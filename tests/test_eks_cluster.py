@@ -18,10 +18,12 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime import rpc
 
-from components.eks_cluster import (EksCluster, EksClusterArgs, admin_principals, cluster_name_for,
-                                    kubeconfig_document)
-from tests.conftest import validate_aws_request
-from tools.mocks import ACCOUNT_ID, Registration, RunResult, mask_secrets, run_program
+from components.eks_cluster import (EksCluster, EksClusterArgs, access_entries, admin_principals, cli_identity,
+                                    cluster_name_for, kubeconfig_document)
+from tests.conftest import config_text, validate_aws_request
+from tools import mocks
+from tools.mocks import ACCOUNT_ID, Registration, RunResult, main_program, mask_secrets, run_program
+from tools.plan import plan
 
 REGION = "us-west-2"
 COMPONENT = "kong-aws:index:EksCluster"
@@ -41,24 +43,35 @@ PUBLIC = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
 #: The deploying identity of the fake cloud (tools/mocks.py): an assumed-role session and its role.
 DEPLOYER_SESSION = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-deployer/kong-aws-offline"
 DEPLOYER_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/platform-deployer"
+#: The roles of the stack's config: the deploy role (admin) and the pull requests' preview role.
+DEPLOY_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/kong-aws-deploy"
+PREVIEW_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/kong-aws-preview"
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 MANAGED_POLICY_ARN = re.compile(r"^arn:aws:iam::aws:policy/([A-Za-z0-9]+)$")
 OUTPUTS = ("cluster_name", "endpoint", "cluster_security_group_id", "kubeconfig", "storage_class_name",
            "load_balancer_class")
 
 
 def _args(eks: Optional[dict], private: list[str] = PRIVATE) -> EksClusterArgs:
-    """``EksClusterArgs`` from settings written as in ``kong-aws:eks`` (camelCase keys)."""
+    """``EksClusterArgs`` from settings written as in ``kong-aws:eks`` (camelCase keys); a new
+    cluster gets ``adminRoleArns`` [:data:`DEPLOY_ROLE`] unless ``eks`` says otherwise."""
+    eks = dict(eks or {})
+    if "clusterName" not in eks:
+        eks.setdefault("adminRoleArns", [DEPLOY_ROLE])
     settings = {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), key): value
-                for key, value in (eks or {}).items()}
+                for key, value in eks.items()}
     return EksClusterArgs(**settings, private_subnet_ids=private, region=REGION)  # type: ignore[typeddict-item]
 
 
-def _run(eks: Optional[dict] = None, alt_provider: bool = False) -> RunResult:
+def _run(eks: Optional[dict] = None, alt_provider: bool = False, prior: Optional[RunResult] = None,
+         transformation=None) -> RunResult:
     """Run one EksCluster (config ``kong-aws:eks`` = ``eks``) and export its outputs; with
-    ``alt_provider`` the component is given an explicit AWS provider ``alt``."""
+    ``alt_provider`` the component is given an explicit AWS provider ``alt``; ``prior`` is an
+    earlier run standing for the state; ``transformation`` is applied to the component's children."""
 
     def program() -> None:
-        options = None
+        options = pulumi.ResourceOptions(transformations=[transformation] if transformation else None)
         if alt_provider:
             options = pulumi.ResourceOptions(providers=[aws.Provider("alt", region=REGION)])
         cluster = EksCluster("eks", _args(eks), options)
@@ -66,7 +79,7 @@ def _run(eks: Optional[dict] = None, alt_provider: bool = False) -> RunResult:
             pulumi.export(key, getattr(cluster, key))
         pulumi.export("provider_urn", cluster.provider.urn)
 
-    return run_program(program, {"aws:region": REGION})
+    return run_program(program, {"aws:region": REGION}, prior=prior)
 
 
 def _target(result: RunResult, reg: Registration, prop: str) -> Registration:
@@ -211,47 +224,124 @@ def test_control_plane_logs_go_to_a_log_group_made_first():
     assert log_group.urn in cluster.dependencies
 
 
-def test_the_deployers_role_and_admin_roles_get_cluster_admin(botocore_loader):
+def test_admin_and_preview_roles_from_config_get_their_access_policies(botocore_loader):
     ops = f"arn:aws:iam::{ACCOUNT_ID}:role/teams/platform/ops"
-    result = _run({"adminRoleArns": [ops]})
+    result = _run({"adminRoleArns": [DEPLOY_ROLE, ops], "previewRoleArns": [PREVIEW_ROLE]})
     cluster = result.one(CLUSTER)
     entries = result.of_type(ENTRY)
-    principals = [e.inputs["principalArn"] for e in entries]
-    # The role behind the assumed-role session, not the session: EKS refuses STS session ARNs.
-    assert principals == [DEPLOYER_ROLE, ops]
-    assert not [p for p in principals if p.startswith("arn:aws:sts:")]
-    assert ("aws:iam/getSessionContext:getSessionContext", {"arn": DEPLOYER_SESSION}) in result.invokes
+    assert [e.inputs["principalArn"] for e in entries] == [DEPLOY_ROLE, ops, PREVIEW_ROLE]
+    # Nothing is asked about the caller: who runs Pulumi changes nothing.
+    assert result.invokes == []
 
-    associations = result.of_type(ASSOCIATION)
-    assert len(associations) == 2
+    policies = {_target(result, a, "principalArn").inputs["principalArn"]: a.inputs["policyArn"]
+                for a in result.of_type(ASSOCIATION)}
+    assert policies == {DEPLOY_ROLE: ADMIN_POLICY, ops: ADMIN_POLICY, PREVIEW_ROLE: VIEW_POLICY}
     for entry in entries:
         assert entry.inputs["type"] == "STANDARD"
         assert _target(result, entry, "clusterName").urn == cluster.urn
         request = {k: entry.inputs[k] for k in ("clusterName", "principalArn", "type")}
         assert validate_aws_request(botocore_loader, "eks", "CreateAccessEntry", request) == []
-    for association in associations:
-        # The policy is associated only once the principal's entry exists.
-        assert _target(result, association, "principalArn").type == ENTRY
-        assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    for association in result.of_type(ASSOCIATION):
         assert association.inputs["accessScope"] == {"type": "cluster"}
         request = {k: association.inputs[k] for k in ("clusterName", "principalArn", "policyArn", "accessScope")}
         assert validate_aws_request(botocore_loader, "eks", "AssociateAccessPolicy", request) == []
+    # Identified by (cluster, principal[, policy]): replaced delete-first, never created twice.
+    assert all(r.options["deleteBeforeReplace"] for r in entries + result.of_type(ASSOCIATION))
 
 
-def test_a_deployer_that_is_also_an_admin_role_gets_one_entry():
-    result = _run({"adminRoleArns": [DEPLOYER_ROLE]})
-    assert [e.inputs["principalArn"] for e in result.of_type(ENTRY)] == [DEPLOYER_ROLE]
+def test_a_role_listed_twice_gets_one_entry():
+    result = _run({"adminRoleArns": [DEPLOY_ROLE, DEPLOY_ROLE]})
+    assert [e.inputs["principalArn"] for e in result.of_type(ENTRY)] == [DEPLOY_ROLE]
     assert len(result.of_type(ASSOCIATION)) == 1
 
 
-def test_admin_principals_resolve_order_and_refuse_sessions():
+def test_access_comes_from_config_only_and_refuses_sessions_and_empty_lists():
     ops = f"arn:aws:iam::{ACCOUNT_ID}:role/ops"
     user = f"arn:aws:iam::{ACCOUNT_ID}:user/alice"
-    assert admin_principals(DEPLOYER_ROLE, [ops, DEPLOYER_ROLE, ops]) == [DEPLOYER_ROLE, ops]
-    assert admin_principals(user, []) == [user]
+    assert admin_principals([ops, DEPLOY_ROLE, ops]) == [ops, DEPLOY_ROLE]
+    assert admin_principals([user]) == [user]
+    assert access_entries([ops], [PREVIEW_ROLE]) == [(ops, "AmazonEKSClusterAdminPolicy"),
+                                                     (PREVIEW_ROLE, "AmazonEKSAdminViewPolicy")]
     for arn in (DEPLOYER_SESSION, f"arn:aws:sts::{ACCOUNT_ID}:federated-user/bob", f"arn:aws:iam::{ACCOUNT_ID}:root"):
         with pytest.raises(ValueError, match="not an IAM role or user"):
-            admin_principals(arn, [ops])
+            admin_principals([ops, arn])
+    with pytest.raises(ValueError, match=r"empty.*arn:aws:iam::123456789012:role/.*kong-aws:eks.adminRoleArns"):
+        admin_principals([])
+    with pytest.raises(ValueError, match="both an admin and a preview role"):
+        access_entries([ops], [ops])
+
+
+def _session_of(role: str):
+    """A FakeCloud.call that answers for ``role``'s assumed-role session instead of the default."""
+    original = mocks.FakeCloud.call
+
+    def call(self, args):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            self.invokes.append((args.token, args.args))
+            return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID, "userId": "AROAPREVIEW:gha",
+                    "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role.rsplit('/', 1)[1]}/gha"}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            self.invokes.append((args.token, args.args))
+            return {"id": args.args["arn"], "arn": args.args["arn"], "issuerArn": role, "issuerId": "AROAPREVIEW",
+                    "issuerName": role.rsplit("/", 1)[1], "sessionName": "gha"}
+        return original(self, args)
+
+    return call
+
+
+HYBRID = {"aws:region": REGION, "kong-aws:mode": "hybrid-eks", "kong-aws:kong": {"version": "3.10.0.2"},
+          "kong-aws:postgres": {"mode": "in-cluster"},
+          "kong-aws:eks": {"adminRoleArns": [DEPLOY_ROLE], "previewRoleArns": [PREVIEW_ROLE]}}
+
+
+def test_a_preview_under_the_preview_role_plans_no_change(monkeypatch):
+    """The same stack run as the deploy role (the state) and then as the preview role, as a
+    pull request's `pulumi preview` runs it: nothing changes, access entries included. Before,
+    the caller's role got an access entry, so the preview planned to replace the deploy role's."""
+    config = config_text({**HYBRID, "kong-aws:eks": {"adminRoleArns": [DEPLOY_ROLE]}})
+    monkeypatch.setattr(mocks.FakeCloud, "call", _session_of(DEPLOY_ROLE))
+    deployed = run_program(main_program(), config, stack="dev-eks")
+    monkeypatch.setattr(mocks.FakeCloud, "call", _session_of(PREVIEW_ROLE))
+    previewed = run_program(main_program(), config, stack="dev-eks", prior=deployed)
+    assert plan(deployed, previewed).changes() == {}
+    assert [e.inputs["principalArn"] for e in previewed.of_type(ENTRY)] == [DEPLOY_ROLE]
+
+
+def test_a_new_cluster_role_replaces_the_cluster_delete_first():
+    """The cluster has a fixed name: its replacement deletes the old cluster first (EKS refuses a
+    second cluster of that name). The role itself is auto-named: created first."""
+
+    def older_role(args: pulumi.ResourceTransformationArgs):
+        if args.type_ == ROLE and args.name == "eks-cluster-role":
+            return pulumi.ResourceTransformationResult({**args.props, "path": "/legacy/"}, args.opts)
+        return None
+
+    before = _run(transformation=older_role)
+    after = _run(prior=before)
+    steps = plan(before, after)
+    (cluster,) = steps.of_type(CLUSTER)
+    assert (cluster.op, cluster.delete_first) == ("replace", True) and "roleArn" in cluster.changed
+    role = next(s for s in steps.of_type(ROLE) if s.urn.endswith("::eks-cluster-role"))
+    assert (role.op, role.delete_first) == ("replace", False)
+
+
+def test_a_new_secrets_key_replaces_the_cluster_delete_first():
+    """EKS cannot change a cluster's encryption key and the provider would plan an update that
+    does nothing (terraform-provider-aws cluster.go associates only a first encryption config), so
+    the cluster asks for a replacement when its key changes."""
+
+    def older_key(args: pulumi.ResourceTransformationArgs):
+        if args.type_ == KEY:
+            return pulumi.ResourceTransformationResult({**args.props, "key_usage": "GENERATE_VERIFY_MAC",
+                                                        "customer_master_key_spec": "HMAC_256"}, args.opts)
+        return None
+
+    before = _run(transformation=older_key)
+    after = _run(prior=before)
+    steps = plan(before, after)
+    (cluster,) = steps.of_type(CLUSTER)
+    assert (cluster.op, cluster.delete_first, cluster.changed[0]) == ("replace", True, "encryptionConfig")
+    assert after.one(CLUSTER).options["replaceOnChanges"] == ["encryptionConfig"]
 
 
 def test_default_storage_class_uses_auto_mode_block_storage():
@@ -290,7 +380,7 @@ def test_kubeconfig_is_secret_and_execs_aws_eks_get_token():
 
 
 def test_kubernetes_provider_uses_the_secret_kubeconfig_and_waits_for_access():
-    result = _run({"adminRoleArns": [f"arn:aws:iam::{ACCOUNT_ID}:role/ops"]})
+    result = _run({"adminRoleArns": [DEPLOY_ROLE], "previewRoleArns": [PREVIEW_ROLE]})
     provider = result.one(K8S_PROVIDER)
     assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
     assert rpc.unwrap_rpc_secret(provider.inputs["kubeconfig"]) == result.outputs["kubeconfig"][0]
@@ -316,16 +406,22 @@ def test_children_and_invokes_belong_to_the_component(eks):
     children = [r for r in result.registrations if r.type not in ("pulumi:pulumi:Stack", COMPONENT)
                 and r.urn != alt.urn]
     assert children and all(r.parent == component.urn for r in children)
-    # An invoke parented to the component inherits its providers, as its AWS children do.
-    assert result.calls and all(c.provider.startswith(alt.urn + "::") for c in result.calls)
-    assert all(r.provider.startswith(alt.urn + "::") for r in children if r.type.startswith("aws:"))
+    # An invoke parented to the component inherits its providers, as its AWS children do (a new
+    # cluster makes none: nothing is asked about the caller).
+    assert bool(result.calls) == ("clusterName" in eks)
+    assert all((c.provider or "").startswith(alt.urn + "::") for c in result.calls)
+    assert all((r.provider or "").startswith(alt.urn + "::") for r in children if r.type.startswith("aws:"))
 
 
 @pytest.mark.parametrize("eks, private, message", [
     ({"storageClassName": "gp2"}, PRIVATE, "storage_class_name"),
     ({"loadBalancerClass": "service.k8s.aws/nlb"}, PRIVATE, "load_balancer_class"),
     ({"clusterName": "platform-prod", "adminRoleArns": [DEPLOYER_ROLE]}, PRIVATE, "admin_role_arns"),
+    ({"clusterName": "platform-prod", "previewRoleArns": [PREVIEW_ROLE]}, PRIVATE, "preview_role_arns"),
     ({}, PRIVATE[:1], "at least two availability zones"),
+    ({"adminRoleArns": []}, PRIVATE, "admin_role_arns is empty"),
+    ({"adminRoleArns": [DEPLOYER_SESSION]}, PRIVATE, "not an IAM role or user"),
+    ({"previewRoleArns": [DEPLOY_ROLE]}, PRIVATE, "both an admin and a preview role"),
 ])
 def test_settings_that_cannot_work_are_refused_before_anything(eks, private, message):
     errors: list[ValueError] = []
@@ -358,7 +454,58 @@ def test_kubeconfig_document_names_one_cluster_context_and_user():
     doc = kubeconfig_document("c1", "https://example.eks.amazonaws.com", "Q0E=", "eu-west-1")
     assert doc["kind"] == "Config" and doc["apiVersion"] == "v1"
     assert [c["name"] for c in doc["clusters"]] == [u["name"] for u in doc["users"]] == ["c1"]
-    assert doc["users"][0]["user"]["exec"]["args"][-4:] == ["--region", "eu-west-1", "--output", "json"]
+    exec_ = doc["users"][0]["user"]["exec"]
+    assert exec_["args"][-4:] == ["--region", "eu-west-1", "--output", "json"]
+    # Without a profile or a role, the CLI signs with the credentials it finds, as the provider does.
+    assert "env" not in exec_
+
+
+#: ``aws eks get-token``'s own options (AWS CLI reference, eks get-token) and the global ones used.
+GET_TOKEN_OPTIONS = {"--cluster-name", "--role-arn", "--cluster-id"}
+GLOBAL_OPTIONS = {"--region", "--output", "--profile"}
+
+
+@pytest.mark.parametrize("eks", [{}, {"clusterName": "platform-prod"}])
+def test_kubeconfig_signs_as_the_aws_providers_profile_and_role(eks):
+    result = _run({**eks, "awsProfile": "kong-deploy", "awsRoleArn": DEPLOY_ROLE})
+    exec_ = json.loads(result.outputs["kubeconfig"][0])["users"][0]["user"]["exec"]
+    args = exec_["args"]
+    assert args[:2] == ["eks", "get-token"]
+    options = dict(zip(args[2::2], args[3::2]))
+    assert set(options) <= GET_TOKEN_OPTIONS | GLOBAL_OPTIONS and len(args) == 2 + 2 * len(options)
+    assert options["--role-arn"] == DEPLOY_ROLE and options["--profile"] == "kong-deploy"
+    assert options["--region"] == REGION and options["--output"] == "json"
+    assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "kong-deploy"}]
+
+
+def test_cli_identity_follows_aws_profile_and_one_assumed_role():
+    assert cli_identity(None, None) == {}
+    assert cli_identity("ops", None) == {"aws_profile": "ops"}
+    assert cli_identity(None, "[]") == {}
+    # A session name only names the session; EKS maps the session to its role.
+    roles = json.dumps([{"roleArn": DEPLOY_ROLE, "sessionName": "pulumi", "duration": "1h"}])
+    assert cli_identity("ops", roles) == {"aws_profile": "ops", "aws_role_arn": DEPLOY_ROLE}
+
+
+@pytest.mark.parametrize("roles, message", [
+    ([{"roleArn": DEPLOY_ROLE, "externalId": "x-123"}], r"aws:assumeRoles\[0\].externalId.*aws:profile"),
+    ([{"roleArn": PREVIEW_ROLE}, {"roleArn": DEPLOY_ROLE}], "a chain of 2 roles.*aws:profile"),
+    ([{"sessionName": "s"}], r"aws:assumeRoles\[0\].roleArn"),
+    ("not json", "aws:assumeRoles: not JSON"),
+])
+def test_an_assumed_role_the_cli_cannot_reproduce_is_refused(roles, message):
+    with pytest.raises(ValueError, match=message):
+        cli_identity(None, roles if isinstance(roles, str) else json.dumps(roles))
+
+
+def test_the_stacks_aws_profile_and_assumed_role_reach_the_kubeconfig():
+    config = config_text({**HYBRID, "aws:profile": "kong-deploy",
+                          "aws:assumeRoles": [{"roleArn": DEPLOY_ROLE, "sessionName": "pulumi"}]})
+    result = run_program(main_program(), config, stack="dev-eks")
+    text, secret = result.outputs["kubeconfig"]
+    exec_ = json.loads(text)["users"][0]["user"]["exec"]
+    assert secret and exec_["args"][-4:] == ["--role-arn", DEPLOY_ROLE, "--profile", "kong-deploy"]
+    assert exec_["env"] == [{"name": "AWS_PROFILE", "value": "kong-deploy"}]
 
 
 # --- an existing cluster -------------------------------------------------------------------------

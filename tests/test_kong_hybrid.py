@@ -43,6 +43,7 @@ HYBRID_CONFIG: dict[str, Any] = {
     "kong-aws:mode": "hybrid-eks",
     "kong-aws:kong": {"version": "3.10.0.2", "dataPlaneLabels": {"env": "dev"}},
     "kong-aws:postgres": {"mode": "in-cluster"},
+    "kong-aws:eks": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]},
 }
 
 

@@ -87,6 +87,17 @@ def test_every_konnect_ecs_setting_reaches_the_gateway(monkeypatch):
     assert args["region"] == "us-west-2"
 
 
+def test_every_managed_konnect_setting_reaches_the_gateway(monkeypatch):
+    konnect = {"controlPlaneName": "kong-aws-edge", "controlPlaneLabels": {"team": "edge"}, "region": "eu",
+               "apiUrl": "https://konnect-proxy.example.com", "deleteControlPlaneOnDestroy": True}
+    config: Any = load_stack_config({"mode": "konnect-ecs", "kong": json.dumps(KONG), "konnect": json.dumps(konnect)},
+                                    set(), region="us-west-2", env_token="kpat_" + "a" * 40)
+    args = _recorded(monkeypatch, "konnect_ecs", "KonnectEcsGateway", lambda: modes.konnect_ecs(config))
+    token = args["konnect"].pop("token")
+    assert _plain(args["konnect"]) == _fields(config.konnect) and token is not None
+    assert args["konnect"]["delete_control_plane_on_destroy"] is True
+
+
 def test_every_hybrid_eks_setting_reaches_the_gateway(monkeypatch):
     config = _load("hybrid-eks", {"kong": KONG, "certificate": CERTIFICATE, "network": NETWORK, "eks": EKS,
                                   "hybrid": HYBRID, "postgres": POSTGRES})
@@ -106,6 +117,7 @@ def test_unset_settings_stay_absent_so_component_defaults_apply(monkeypatch):
 
 @pytest.mark.parametrize("section, args_type", [
     ("KongConfig", "components.kong_settings.KongArgs"),
+    ("KonnectConfig", "components.konnect_ecs.KonnectArgs"),
     ("CertificateConfig", "components.certificates.CertificateSettings"),
     ("NetworkConfig", "components.network.NetworkArgs"),
     ("EcsConfig", "components.konnect_ecs.EcsSettings"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from typing import Optional
 
 import pulumi
 import pytest
@@ -224,3 +225,186 @@ def test_existing_vpc_registers_nothing_and_passes_the_ids_through():
     assert result.outputs["vpcId"][0] == "vpc-0a1b2c3d4e5f60000"
     assert result.outputs["publicSubnetIds"][0] == public
     assert result.outputs["privateSubnetIds"][0] == private
+
+
+# --- which zones (issue 9, part 5) --------------------------------------------------------------
+# Which zones a new VPC uses: Availability Zones only (the fake account has opted into the Los
+# Angeles Local Zones of us-west-2, whose names sort first), minus the zones the services refuse
+# (components/aws_facts.py UNSUPPORTED_ZONE_IDS, with their AWS sources), or the AZ IDs given.
+
+def _zones_of_tier(result: RunResult, tier: str) -> list[str]:
+    """The zone names of a tier's subnets, in subnet (index) order."""
+    subnets = sorted((s for s in result.of_type(SUBNET) if s.inputs["tags"]["kong-aws/tier"] == tier),
+                     key=lambda s: int(s.name.rsplit("-", 1)[1]))
+    return [s.inputs["availabilityZone"] for s in subnets]
+
+
+def _run_in(region: str, args: NetworkArgs, prior: Optional[RunResult] = None) -> RunResult:
+    def program() -> None:
+        Network("net", args)
+    return run_program(program, {"aws:region": region}, prior=prior)
+
+
+def test_the_fake_account_lists_its_opted_in_local_zones_first_by_name():
+    from tools.mocks import FakeCloud
+
+    def names(**query) -> list[str]:
+        return FakeCloud(REGION).call(pulumi.runtime.MockCallArgs(AZ_INVOKE, query, ""))["names"]
+
+    # What `sorted(zones.names)[:n]` saw: the opted-in Local Zones come first ...
+    assert sorted(names(state="available"))[:2] == ["us-west-2-lax-1a", "us-west-2-lax-1b"]
+    # ... a group not opted into only with all_availability_zones, and the opt-in filter leaves AZs.
+    assert "us-west-2-den-1a" not in names() and "us-west-2-den-1a" in names(allAvailabilityZones=True)
+    only_azs = names(filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}])
+    assert only_azs == [f"us-west-2{letter}" for letter in "abcd"]
+
+
+def test_local_zones_the_account_opted_into_are_never_chosen():
+    result = _run_in(REGION, NetworkArgs(availability_zone_count=3))
+    assert _zones_of_tier(result, "public") == _zones_of_tier(result, "private") == \
+        ["us-west-2a", "us-west-2b", "us-west-2c"]
+    (query,) = [args for token, args in result.invokes if token == AZ_INVOKE]
+    assert query["state"] == "available"
+    assert query["filters"] == [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+
+
+def test_zones_the_service_refuses_are_skipped_and_the_rest_keep_name_order():
+    # In the fake's us-east-1 (aws_facts pairs letters and IDs in order) us-east-1c is use1-az3,
+    # which the EKS control plane refuses.
+    args = Network.args_for_service(NetworkArgs(availability_zone_count=3), "eks-control-plane")
+    assert args["excluded_zone_ids"] == ["cac1-az3", "use1-az3", "usw1-az2"]
+    result = _run_in("us-east-1", args)
+    assert _zones_of_tier(result, "private") == ["us-east-1a", "us-east-1b", "us-east-1d"]
+    # A caller's own exclusions are kept.
+    assert Network.args_for_service({"excluded_zone_ids": ["use1-az1"]}, "ecs-fargate")["excluded_zone_ids"] == \
+        ["apne1-az3", "cnn1-az4", "use1-az1", "usw1-az2"]
+
+
+def test_given_zone_ids_place_each_subnet_pair_in_that_zone_in_that_order():
+    result = _run_in(REGION, NetworkArgs(availability_zone_ids=["usw2-az3", "usw2-az1", "usw2-az4"]))
+    # usw2-az3 is us-west-2c in the fake account (components/aws_facts.py).
+    assert _zones_of_tier(result, "public") == _zones_of_tier(result, "private") == \
+        ["us-west-2c", "us-west-2a", "us-west-2d"]
+    wiring = Wiring(result)
+    for nat in result.of_type(NAT):
+        index = nat.name.rsplit("-", 1)[1]
+        assert wiring.target(nat, "subnetId").name == f"net-public-{index}"
+
+
+@pytest.mark.parametrize("region, args, text", [
+    (REGION, NetworkArgs(availability_zone_ids=["usw2-az1", "usw2-lax1-az1"]), "['usw2-lax1-az1']"),
+    ("us-east-1", NetworkArgs(availability_zone_ids=["use1-az1", "use1-az3"], excluded_zone_ids=["use1-az3"]),
+     "['use1-az3']"),
+    ("us-east-1", NetworkArgs(availability_zone_count=6, excluded_zone_ids=["use1-az3"]), "5 usable"),
+    (REGION, NetworkArgs(availability_zone_ids=["usw2-az1", "usw2-az2"], availability_zone_count=2), "not both"),
+    (REGION, NetworkArgs(availability_zone_ids=["usw2-az1", "usw2-az1"]), "repeats"),
+])
+def test_zones_that_cannot_be_used_stop_the_component_before_any_aws_resource(region, args, text):
+    errors: list[ValueError] = []
+
+    def program() -> None:
+        try:
+            Network("net", args)
+        except ValueError as error:
+            errors.append(error)
+
+    result = run_program(program, {"aws:region": region})
+    assert len(errors) == 1 and text in str(errors[0])
+    assert [r.type for r in result.registrations if r.type.startswith("aws:")] == []
+
+
+@pytest.mark.parametrize("mode, service", [("konnect-ecs", "ecs-fargate"), ("hybrid-eks", "eks-control-plane")])
+def test_each_mode_keeps_the_zones_of_the_service_in_its_private_subnets_out(monkeypatch, mode, service):
+    # konnect-ecs runs Fargate tasks in the private subnets; hybrid-eks gives them to the EKS control
+    # plane. The gateway and the config rules (components/config.py) must name the same service.
+    from components import config as config_module
+    from components import modes
+    from components.aws_facts import UNSUPPORTED_ZONE_IDS
+    from components.config import load_stack_config
+
+    seen: dict = {}
+
+    class Stop(Exception):
+        pass
+
+    class Recorder(Network):
+        def __init__(self, name, args, opts=None):
+            seen.update(args)
+            raise Stop
+
+    module = "konnect_ecs" if mode == "konnect-ecs" else "hybrid_eks"
+    monkeypatch.setattr(f"components.{module}.Network", Recorder)
+    raw = {"mode": mode, "kong": '{"version": "3.10.0.1"}', "network": '{"availabilityZoneCount": 3}'}
+    if mode == "hybrid-eks":
+        raw["eks"] = '{"adminRoleArns": ["arn:aws:iam::123456789012:role/kong-aws-deploy"]}'
+    if mode == "konnect-ecs":
+        raw["konnect"] = '{"controlPlaneEndpoint": "a.us.cp0.konghq.com", "telemetryEndpoint": "a.us.tp0.konghq.com"}'
+    stack = load_stack_config(raw, set(), region="us-east-1")
+
+    def program() -> None:
+        try:
+            (modes.konnect_ecs if mode == "konnect-ecs" else modes.hybrid_eks)(stack)  # type: ignore[arg-type]
+        except Stop:
+            pass
+
+    run_program(program, {"aws:region": "us-east-1"})
+    assert seen["availability_zone_count"] == 3
+    assert seen["excluded_zone_ids"] == sorted(UNSUPPORTED_ZONE_IDS[service])
+    assert config_module.ZONE_SERVICE_OF_MODE[mode] == service
+
+
+# --- day 2: the example stacks keep their subnets -----------------------------------------------
+
+def _golden_run(stack: str) -> RunResult:
+    """The committed render of ``stack`` (tests/golden, made by the code before zones were chosen by
+    ID) as the state the engine holds."""
+    import json
+
+    from tools.golden import GOLDEN_DIR
+    from tools.mocks import Registration
+
+    rows = json.loads((GOLDEN_DIR / stack / "resources.json").read_text())
+    return RunResult([Registration(urn=r["urn"], type=r["type"], name=r["name"], parent=r.get("parent"),
+                                   custom=r["custom"], inputs=r["inputs"], dependencies=r["dependencies"],
+                                   property_dependencies={}, options={}) for r in rows], {})
+
+
+@pytest.mark.parametrize("stack", ["dev", "dev-eks", "konnect-managed"])
+def test_example_stacks_plan_no_change_to_their_network(stack):
+    from tests.conftest import example_run
+    from tools.plan import SAME, plan
+
+    before, after = _golden_run(stack), example_run(stack)
+    steps = [s for s in plan(before, after).steps.values() if "$kong-aws:index:Network" in s.urn]
+    # VPC, default group, gateway, route tables and associations, EIPs, NAT gateways, 4 subnets.
+    assert len([s for s in steps if s.type == SUBNET]) == 4 and len(steps) >= 16
+    assert {s.urn: s.op for s in steps if s.op != SAME} == {}
+
+
+def test_a_stack_in_a_zone_its_service_refuses_moves_only_those_subnets():
+    # A network made by the old choice (sorted names, nothing excluded) in us-east-1 with three zones
+    # had its third pair in us-east-1c = use1-az3, where an EKS cluster cannot be created. The new
+    # choice moves that pair to us-east-1d: its subnets and their NAT gateway are replaced (a
+    # subnet's zone cannot change in place; tools.plan REPLACED_BY), the other zones stay.
+    from tools.plan import REPLACE, SAME, plan
+
+    old = _run_in("us-east-1", NetworkArgs(availability_zone_count=3))
+    assert _zones_of_tier(old, "private")[2] == "us-east-1c"
+    new = _run_in("us-east-1", Network.args_for_service(NetworkArgs(availability_zone_count=3), "eks-control-plane"),
+                  prior=old)
+    steps = plan(old, new).steps.values()
+    replaced = sorted(s.urn.rsplit("::", 1)[1] for s in steps if s.op == REPLACE)
+    assert replaced == ["net-nat-2", "net-private-2", "net-public-2"]
+    assert all(s.op == SAME for s in steps if s.urn.rsplit("-", 1)[1] in ("0", "1"))
+
+
+def test_zone_ids_in_their_old_order_keep_the_other_pairs_in_place():
+    # The left-out zone first: by count every later pair would shift; by ids only the first moves.
+    from tools.plan import REPLACE, SAME, plan
+
+    old = _run_in("us-east-1", NetworkArgs(availability_zone_ids=["use1-az3", "use1-az1"]))
+    new = _run_in("us-east-1", Network.args_for_service(NetworkArgs(availability_zone_ids=["use1-az4", "use1-az1"]),
+                                                        "eks-control-plane"), prior=old)
+    steps = {s.urn.rsplit("::", 1)[1]: s.op for s in plan(old, new).steps.values() if s.type in (SUBNET, NAT)}
+    assert steps == {"net-public-0": REPLACE, "net-private-0": REPLACE, "net-nat-0": REPLACE,
+                     "net-public-1": SAME, "net-private-1": SAME, "net-nat-1": SAME}

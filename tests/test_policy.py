@@ -146,7 +146,8 @@ def test_nothing_either_with_the_property_dependencies_the_engine_gives(rendered
 
 def test_rds_mode_and_a_digest_pinned_image_pass_too():
     config = {"aws:region": "us-east-1", "kong-aws:mode": "hybrid-eks",
-              "kong-aws:kong": {"version": "sha256:" + "ab" * 32}, "kong-aws:postgres": {"mode": "rds"}}
+              "kong-aws:kong": {"version": "sha256:" + "ab" * 32}, "kong-aws:postgres": {"mode": "rds"},
+              "kong-aws:eks": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]}}
     result = run_program(main_program(), config_text(config), stack="prod-eks")
     entries = [{"type": r.type, "urn": r.urn, "inputs": r.inputs, "dependencies": r.dependencies}
                for r in result.registrations]

@@ -16,10 +16,12 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime import rpc
 
+from components import postgres as postgres_module
 from components.postgres import (PostgresMode, Postgres, PostgresArgs, data_layout, final_snapshot_identifier,
-                                 parameter_group_family)
+                                 instance_generation, parameter_group_family)
 from tests.conftest import validate_aws_request
 from tools.mocks import RunResult, mask_secrets, run_program
+from tools.plan import plan
 
 COMPONENT = "kong-aws:index:Postgres"
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -50,9 +52,10 @@ def settings(postgres: dict[str, Any]) -> dict[str, Any]:
             for k, v in postgres.items()}
 
 
-def run(postgres: dict[str, Any], **overrides: Any) -> RunResult:
+def run(postgres: dict[str, Any], prior: Optional[RunResult] = None, **overrides: Any) -> RunResult:
     """Run the component with ``kong-aws:postgres`` = ``postgres`` (camelCase, as in the stack
-    file) in namespace ``kong``; ``overrides`` replace :class:`PostgresArgs` fields."""
+    file) in namespace ``kong``; ``overrides`` replace :class:`PostgresArgs` fields; ``prior`` is
+    an earlier run standing for the state."""
 
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
@@ -65,7 +68,7 @@ def run(postgres: dict[str, Any], **overrides: Any) -> RunResult:
         for key in OUTPUTS:
             pulumi.export(key, getattr(database, key))
 
-    return run_program(program, {"aws:region": "us-west-2"})
+    return run_program(program, {"aws:region": "us-west-2"}, prior=prior)
 
 
 def key(field_name: str) -> str:
@@ -279,6 +282,10 @@ CREATE_DB_INSTANCE = {
     "enabledCloudwatchLogsExports": "EnableCloudwatchLogsExports", "tags": "Tags",
 }
 DELETE_DB_INSTANCE = {"skipFinalSnapshot": "SkipFinalSnapshot", "finalSnapshotIdentifier": "FinalDBSnapshotIdentifier"}
+#: Inputs that only steer how the provider modifies the instance (ModifyDBInstance parameters).
+MODIFY_DB_INSTANCE = {"applyImmediately": "ApplyImmediately", "allowMajorVersionUpgrade": "AllowMajorVersionUpgrade",
+                      "instanceClass": "DBInstanceClass", "multiAz": "MultiAZ", "engineVersion": "EngineVersion",
+                      "parameterGroupName": "DBParameterGroupName"}
 
 
 def api_request(inputs: dict, mapping: dict[str, str], extra: Optional[dict] = None) -> dict:
@@ -297,12 +304,15 @@ def test_rds_requests_are_valid_for_botocores_rds_model(botocore_loader):
     result = run({"mode": "rds"})
     registration = result.one(INSTANCE)
     inputs = plain(registration.inputs)
-    assert set(inputs) <= set(CREATE_DB_INSTANCE) | set(DELETE_DB_INSTANCE), "an input the test does not map"
+    assert set(inputs) <= set(CREATE_DB_INSTANCE) | set(DELETE_DB_INSTANCE) | set(MODIFY_DB_INSTANCE), \
+        "an input the test does not map"
     identifier = {"DBInstanceIdentifier": registration.name}  # the provider auto-names it
     create = api_request(inputs, CREATE_DB_INSTANCE, identifier)
     assert validate_aws_request(botocore_loader, "rds", "CreateDBInstance", create) == []
     delete = api_request(inputs, DELETE_DB_INSTANCE, identifier)
     assert validate_aws_request(botocore_loader, "rds", "DeleteDBInstance", delete) == []
+    modify = api_request(inputs, MODIFY_DB_INSTANCE, identifier)
+    assert validate_aws_request(botocore_loader, "rds", "ModifyDBInstance", modify) == []
     # MasterUserPassword for PostgreSQL: 8-128 printable ASCII characters except '/', '"' and '@'
     # (botocore's model documents it; its validator does not check it).
     password = create["MasterUserPassword"]
@@ -326,6 +336,70 @@ def test_rds_requests_are_valid_for_botocores_rds_model(botocore_loader):
     ("kong-aws", "prod", "kong-postgres"), ("kong-aws", "dev_1.x", "Hybrid--PG-"), ("9lives", "s", "n")])
 def test_final_snapshot_identifiers_are_valid(project, stack, name):
     assert SNAPSHOT_ID.match(final_snapshot_identifier(project, stack, name))
+    generation = instance_generation(postgres_module.INSTANCE_IDENTITY)
+    with_generation = final_snapshot_identifier(project, stack * 300, name, generation)
+    assert SNAPSHOT_ID.match(with_generation) and with_generation.endswith("-" + generation)
+    assert len(with_generation) <= 255
+
+
+# --- RDS changes over time: when they apply, and what replaces the instance.
+
+def _doc(loader, operation: str, member: str) -> str:
+    model = loader.load_service_model("rds", "service-2")
+    shape = model["operations"][operation]["input"]["shape"]
+    return " ".join(re.sub(r"<[^>]+>", " ", model["shapes"][shape]["members"][member]["documentation"]).split())
+
+
+def test_rds_changes_wait_for_the_maintenance_window_unless_config_says_now(botocore_loader):
+    assert plain(run({"mode": "rds"}).one(INSTANCE).inputs)["applyImmediately"] is False
+    now = plain(run({"mode": "rds", "applyImmediately": True}).one(INSTANCE).inputs)
+    assert now["applyImmediately"] is True
+    # What the default means, in RDS's own words (botocore's model of ModifyDBInstance).
+    text = _doc(botocore_loader, "ModifyDBInstance", "ApplyImmediately")
+    assert "By default, this parameter is disabled" in text
+    assert "changes to the DB instance are applied during the next maintenance window" in text
+    for member in ("DBInstanceClass", "EngineVersion", "MultiAZ"):
+        assert "next maintenance window" in _doc(botocore_loader, "ModifyDBInstance", member), member
+    # A major version needs the flag (and the new family's parameter group, a new group here).
+    assert "Major version upgrades must be allowed" in _doc(botocore_loader, "ModifyDBInstance",
+                                                            "AllowMajorVersionUpgrade")
+    assert now["allowMajorVersionUpgrade"] is True
+
+
+def test_a_size_change_updates_the_instance_in_place_when_config_says():
+    before = run({"mode": "rds"})
+    after = run({"mode": "rds", "instanceClass": "db.m7g.large", "applyImmediately": True}, prior=before)
+    steps = plan(before, after)
+    (instance,) = steps.of_type(INSTANCE)
+    assert instance.op == "update" and set(instance.changed) == {"instanceClass", "applyImmediately"}
+    assert {urn: op for urn, op in steps.changes().items()} == {instance.urn: "update"}
+
+
+def test_a_major_upgrade_makes_a_new_parameter_group_first_and_updates_the_instance():
+    before = run({"mode": "rds", "version": "16.4"})
+    after = run({"mode": "rds", "version": "17.6", "applyImmediately": True}, prior=before)
+    steps = plan(before, after)
+    (group,) = steps.of_type(PARAMETER_GROUP)
+    (instance,) = steps.of_type(INSTANCE)
+    # Auto-named: the new group exists before the instance moves to it and the old one goes.
+    assert (group.op, group.delete_first) == ("replace", False)
+    assert instance.op == "update" and {"engineVersion", "parameterGroupName"} <= set(instance.changed)
+
+
+def test_a_change_that_replaces_the_instance_deletes_it_first_and_keeps_each_final_snapshot(monkeypatch):
+    """storage_encrypted is ForceNew (terraform-provider-aws, internal/service/rds/instance.go).
+    Delete-first: deletion protection refuses the replacement before anything changed, and an
+    empty successor never runs beside the old instance. Each instance has its own final snapshot."""
+    monkeypatch.setattr(postgres_module, "INSTANCE_IDENTITY",
+                        {**postgres_module.INSTANCE_IDENTITY, "storage_encrypted": False})
+    before = run({"mode": "rds"})
+    monkeypatch.undo()
+    after = run({"mode": "rds"}, prior=before)
+    (instance,) = plan(before, after).of_type(INSTANCE)
+    assert (instance.op, instance.delete_first) == ("replace", True) and "storageEncrypted" in instance.changed
+    old, new = (plain(r.one(INSTANCE).inputs)["finalSnapshotIdentifier"] for r in (before, after))
+    assert old != new and all(SNAPSHOT_ID.match(i) for i in (old, new))
+    assert plain(after.one(INSTANCE).inputs)["deletionProtection"] is True
 
 
 def test_parameter_group_family_refuses_a_full_version():

@@ -62,7 +62,8 @@ def test_resources_json_has_one_object_per_registration_with_its_links(dev):
 def test_no_key_or_secret_appears_in_the_clear(dev):
     out, result = dev
     texts = [p.read_text() for p in (out / "resources.json", out / "outputs.json", *(out / "ecs").iterdir())]
-    key_reg = result.one("tls:index/selfSignedCert:SelfSignedCert")
+    key_reg = next(r for r in result.of_type("tls:index/selfSignedCert:SelfSignedCert")
+                   if r.name == "kong-data-plane-cert-cert")
     key_pem = key_reg.inputs["privateKeyPem"]["value"]  # the real key, as the engine would get it
     body = "".join(key_pem.strip().splitlines()[1:-1])
     assert len(body) > 100
@@ -81,7 +82,11 @@ def test_outputs_give_the_operator_what_to_check_and_pin(dev):
     outputs = json.loads((out / "outputs.json").read_text())
     assert set(outputs) == {"proxyUrl", "proxyHttpsUrl", "curlCheck", "ecsClusterName", "ecsServiceName",
                             "logGroupName", "controlPlaneEndpoint", "telemetryEndpoint",
-                            "dataPlaneCertificatePem", "konnectPinInstructions"}
+                            "dataPlaneCertificatePem", "konnectPinInstructions",
+                            # manual pinning: the two certificate slots and which one the tasks present
+                            "dataPlaneCertificateSha256", "dataPlaneCertificateActiveSlot",
+                            "dataPlaneCertificateSlotAPem", "dataPlaneCertificateSlotASha256", "dataPlaneCertificateSlotAExpiry",
+                            "dataPlaneCertificateSlotBPem", "dataPlaneCertificateSlotBSha256", "dataPlaneCertificateSlotBExpiry"}
     assert outputs["proxyUrl"].startswith("http://") and ".elb.ap-northeast-1.amazonaws.com" in outputs["proxyUrl"]
     assert outputs["curlCheck"].startswith("curl ") and outputs["proxyUrl"][7:] in outputs["curlCheck"]
     assert "no Route matched" in outputs["curlCheck"]

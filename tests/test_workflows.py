@@ -225,3 +225,48 @@ def test_previews_and_deployments_enforce_the_policy_pack():
         assert step["with"]["policyPacks"] == "policy"
         install = [i for i, s in enumerate(steps) if "policy/requirements.txt" in s.get("run", "")]
         assert install and install[0] < steps.index(step)
+
+
+# --- EKS access: the role a job assumes is the one the stack's config gives access to.
+
+ACCESS_CHECK = "Check that the stack gives this job's role access to its cluster"
+
+
+def _access_check(job: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    (index,) = [i for i, s in enumerate(job["steps"]) if s.get("name") == ACCESS_CHECK]
+    return index, job["steps"][index]
+
+
+@pytest.mark.parametrize("workflow, job, key", [(PULL_REQUEST, "preview", "previewRoleArns"),
+                                                (DEPLOY, "up", "adminRoleArns")], ids=["preview", "up"])
+def test_each_job_checks_that_the_role_it_assumes_has_access_to_the_cluster(workflow, job, key):
+    steps = workflow["jobs"][job]["steps"]
+    index, check = _access_check(workflow["jobs"][job])
+    (assume,) = _steps_using(workflow["jobs"][job], "aws-actions/configure-aws-credentials")
+    # The role the job assumes is the role the check looks for, in the key that gives it access.
+    assert check["env"]["ROLE_ARN"] == assume["with"]["role-to-assume"]
+    assert check["env"]["ROLE_KEY"] == key and check["env"]["STACK"] == "${{ matrix.stack }}"
+    install = next(i for i, s in enumerate(steps) if "-r requirements.txt" in s.get("run", ""))
+    assert install < index < steps.index(_pulumi_step(workflow["jobs"][job]))
+
+
+@pytest.mark.parametrize("config, passes", [
+    ({"kong-aws:mode": "konnect-ecs"}, True),
+    ({"kong-aws:mode": "hybrid-eks", "kong-aws:eks": {"clusterName": "platform"}}, True),
+    ({"kong-aws:mode": "hybrid-eks", "kong-aws:eks": {"previewRoleArns": ["arn:aws:iam::123456789012:role/ci"]}}, True),
+    ({"kong-aws:mode": "hybrid-eks", "kong-aws:eks": {"previewRoleArns": ["arn:aws:iam::123456789012:role/other"]}},
+     False),
+    ({"kong-aws:mode": "hybrid-eks"}, False),
+], ids=["konnect-ecs", "existing-cluster", "listed", "other-role", "none"])
+def test_the_access_check_fails_a_stack_that_does_not_list_the_role(tmp_path, config, passes):
+    _, check = _access_check(PULL_REQUEST["jobs"]["preview"])
+    (tmp_path / "Pulumi.s.yaml").write_text(yaml.safe_dump({"config": {"aws:region": "us-east-1", **config}}))
+    (tmp_path / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    env = {"PATH": "/usr/bin:/bin", "STACK": "s", "ROLE_KEY": "previewRoleArns",
+           "ROLE_ARN": "arn:aws:iam::123456789012:role/ci"}
+    result = subprocess.run(["bash", "-e", "-c", check["run"]], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+    if not passes:
+        assert result.stdout.startswith("::error::Pulumi.s.yaml: kong-aws:eks.previewRoleArns must list "
+                                        "arn:aws:iam::123456789012:role/ci")

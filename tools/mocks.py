@@ -220,10 +220,17 @@ class FakeCloud(pulumi.runtime.Mocks):
     ``new_resource`` echoes the inputs and adds what AWS would compute (ids, ARNs, names, DNS
     names) from a hash of the resource's type and name, so two runs give the same answers.
     ``call`` answers ``getAvailabilityZones`` (the region's zones and AZ IDs from
-    :data:`components.aws_facts.AVAILABILITY_ZONES`; a region it does not know fails loudly) and
+    :data:`components.aws_facts.AVAILABILITY_ZONES`, plus its Local Zones from
+    :data:`components.aws_facts.LOCAL_ZONES`, of which the account has opted into the groups in
+    :attr:`OPTED_IN_ZONE_GROUPS`; ``state``, ``filters``, ``allAvailabilityZones`` and the
+    exclusions applied as EC2 applies them; a region or filter it does not know fails loudly) and
     ``getCallerIdentity`` (:data:`ACCOUNT_ID`), and raises :class:`UnknownToFakeCloud` for any
     other invoke.
     """
+
+    #: The Local Zone groups the fake account has opted into (as an account that serves Los Angeles
+    #: from us-west-2 has): their zones come in every answer without ``allAvailabilityZones``.
+    OPTED_IN_ZONE_GROUPS = frozenset({"us-west-2-lax-1"})
 
     def __init__(self, region: str):
         self.region = region
@@ -236,13 +243,39 @@ class FakeCloud(pulumi.runtime.Mocks):
         self.invokes.append((args.token, args.args))
         self.calls.append(args)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            # The region's real zones and AZ IDs (components/aws_facts.py, with its source).
+            # The region's real zones and AZ IDs (components/aws_facts.py, with its source), and
+            # its Local Zones, selected as DescribeAvailabilityZones selects (EC2 API reference).
             try:
                 zones = aws_facts.zones_of(self.region)
             except KeyError as error:
                 raise UnknownToFakeCloud(f"getAvailabilityZones: {error.args[0]}") from None
-            return {"id": self.region, "names": [name for name, _ in zones], "zoneIds": [zid for _, zid in zones],
-                    "groupNames": [self.region] * len(zones), "state": args.args.get("state")}
+            query = dict(args.args)
+            unknown = set(query) - {"state", "filters", "allAvailabilityZones", "excludeNames", "excludeZoneIds"}
+            if unknown:
+                raise UnknownToFakeCloud(f"getAvailabilityZones: arguments {sorted(unknown)} are not answered")
+            rows = [{"zone-name": name, "zone-id": zid, "group-name": self.region, "zone-type": "availability-zone",
+                     "opt-in-status": "opt-in-not-required", "state": "available", "region-name": self.region}
+                    for name, zid in zones]
+            rows += [{"zone-name": name, "zone-id": zid, "group-name": group, "zone-type": "local-zone",
+                      "opt-in-status": "opted-in" if group in self.OPTED_IN_ZONE_GROUPS else "not-opted-in",
+                      "state": "available", "region-name": self.region}
+                     for name, zid, group in aws_facts.LOCAL_ZONES.get(self.region, ())]
+            # Zones of groups not opted into are listed only when all zones are asked for.
+            if not query.get("allAvailabilityZones"):
+                rows = [r for r in rows if r["opt-in-status"] != "not-opted-in"]
+            if query.get("state"):
+                rows = [r for r in rows if r["state"] == query["state"]]
+            for condition in query.get("filters") or []:
+                if condition["name"] not in ("zone-name", "zone-id", "group-name", "zone-type", "opt-in-status",
+                                             "state", "region-name"):
+                    raise UnknownToFakeCloud(f"getAvailabilityZones: filter {condition['name']!r} is not answered")
+                rows = [r for r in rows if r[condition["name"]] in condition["values"]]
+            rows = [r for r in rows if r["zone-name"] not in (query.get("excludeNames") or [])
+                    and r["zone-id"] not in (query.get("excludeZoneIds") or [])]
+            return {"id": self.region, "names": [r["zone-name"] for r in rows],
+                    "zoneIds": [r["zone-id"] for r in rows],
+                    # A set in the provider's schema: one name per group (an AZ's group is its region).
+                    "groupNames": sorted({r["group-name"] for r in rows}), **query}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             # The deploying identity, as `aws sts get-caller-identity` shows an assumed role.
             return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID,
@@ -269,6 +302,11 @@ class FakeCloud(pulumi.runtime.Mocks):
             return rid, {**inputs, **state}
         if typ.startswith("pulumi-python:dynamic/konnect:"):
             return self._konnect(typ, name, inputs)
+        if typ == "pulumi-python:dynamic/ecs:RolloutGate":
+            # The gate as it ends when the rollout succeeded: one deployment, all tasks running.
+            return f"{_plain(inputs.get('cluster'))}/{_plain(inputs.get('service'))}", {
+                **inputs, "deployment_id": f"ecs-svc/{_digest(typ, name, length=19)}", "running_count": 2,
+                "connected_nodes": 2 if inputs.get("konnect") else 0}
         if typ.startswith("pulumi:providers:"):
             return f"{name}-provider-id", inputs
         if typ.startswith("kubernetes:"):
@@ -366,8 +404,10 @@ class FakeCloud(pulumi.runtime.Mocks):
             state["name"] = physical
             state["uniqueId"] = "AROA" + digest.upper()
         elif typ == "aws:ecs/taskDefinition:TaskDefinition":
-            arn = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:task-definition/{inputs['family']}:1"
-            state["revision"] = 1
+            # Every registration is a new revision; a replacement (a new name here) is the next one.
+            revision = 2 if name.endswith("-replacement") else 1
+            arn = f"arn:aws:ecs:{region}:{ACCOUNT_ID}:task-definition/{inputs['family']}:{revision}"
+            state["revision"] = revision
             state["arnWithoutRevision"] = arn.rsplit(":", 1)[0]
             rid = inputs["family"]
         elif typ == "aws:ecs/cluster:Cluster":
@@ -531,8 +571,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                      "deleteBeforeReplace": bool(request.deleteBeforeReplace),
                      "replaceOnChanges": list(request.replaceOnChanges),
                      # ResourceOptions(replacement_trigger=...): a new value replaces the resource.
-                     "replacementTrigger": (rpc.deserialize_property(request.replacement_trigger)
-                                            if request.HasField("replacement_trigger") else None),
+                     "replacementTrigger": _replacement_trigger(request),
                      # ResourceOptions(replace_with=[...]): replaced whenever one of these is.
                      "replaceWith": list(request.replace_with)},
             provider=request.provider or None, aliases=self._aliases(request))
@@ -569,6 +608,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, rid or "", state)
         return resource_pb2.RegisterResourceResponse(
             urn=urn, id=rid or "", object=_sync_await(rpc.serialize_properties(state, {})))
+
+
+def _replacement_trigger(request) -> Any:
+    """The request's ``replacement_trigger`` option as a Python value (a number, text, list or
+    object, secrets still marked), or None when the program set none."""
+    if not request.HasField("replacement_trigger"):
+        return None
+    holder = type(request.object)()  # a google.protobuf Struct, which the SDK knows how to read
+    holder.fields["trigger"].CopyFrom(request.replacement_trigger)
+    return rpc.deserialize_properties(holder)["trigger"]
 
 
 def plain_values(value: Any) -> Any:
