@@ -8,6 +8,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
 from typing import Any, Callable, Optional
 
 import pytest
@@ -15,6 +20,38 @@ import pytest
 from tools.mocks import PROJECT_ROOT, RunResult, main_program, run_program
 
 REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+#: The command pulumi-language-python runs when ``typechecker: mypy`` is set (Pulumi.yaml).
+MYPY = [sys.executable, "-m", "mypy", "--exclude", ".venv", "."]
+#: Where the session's mypy run writes ``output`` and, when it ends, ``code`` (tests/test_typecheck.py).
+MYPY_DIR_ENV = "KONG_AWS_TEST_MYPY_DIR"
+
+
+def pytest_configure(config) -> None:
+    """Start mypy (tests/test_typecheck.py) once per session, in the process that runs it: the
+    only process, or pytest-xdist's controller, whose workers inherit where it writes."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get(MYPY_DIR_ENV):
+        return
+    directory = tempfile.mkdtemp(prefix="kong-aws-mypy-")
+    os.environ[MYPY_DIR_ENV] = directory
+    output = open(os.path.join(directory, "output"), "w")
+    process = subprocess.Popen(MYPY, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT, text=True)
+
+    def record() -> None:
+        code = process.wait()
+        output.close()
+        with open(os.path.join(directory, "code"), "w") as handle:
+            handle.write(str(code))
+
+    threading.Thread(target=record, daemon=True).start()
+
+    def stop() -> None:
+        # A deselected or interrupted run does not leave mypy running.
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.environ.pop(MYPY_DIR_ENV, None)
+
+    config.add_cleanup(stop)
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
 
 #: A valid konnect-ecs configuration (structured; ``config_text`` turns it into what Pulumi hands
@@ -151,3 +188,12 @@ def readme_commands() -> list[str]:
 def readme_test_command() -> str:
     """The README's test command (the one CI runs): the line that ends in ``-m pytest``."""
     return next(c for c in readme_commands() if c.endswith("-m pytest"))
+
+
+def pytest_collection_finish(session) -> None:
+    # The SDKs the tests import make a large, long-lived heap; every garbage collection of the
+    # oldest generation would walk it again. Set it aside once collected (gc.freeze).
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -5,22 +5,19 @@ program (Pulumi.yaml ``runtime.options.typechecker: mypy``, pulumi-language-pyth
 ``[tool.mypy]`` settings of pyproject.toml; the test runs exactly that.
 
 From a cold cache (a fresh clone, as in CI) mypy takes about 7.5 s on the 2-core reference machine
-(with pyproject.toml's SDK overrides; 55 s without), a third of the rest of the suite. It therefore
-starts in the background when pytest collects this module, beside the mostly single-threaded test
-run, and the test waits for its answer. The other tests here check that those overrides leave no SDK
+(with pyproject.toml's SDK overrides; 55 s without). tests/conftest.py therefore starts it in the
+background when the session begins, beside the test workers, and the test waits for its answer. The other tests here check that those overrides leave no SDK
 module the program uses unchecked.
 """
 
 from __future__ import annotations
 
 import ast
-import atexit
 import importlib
 import importlib.util
 import inspect
-import subprocess
-import sys
-import tempfile
+import os
+import time
 import tomllib
 import types
 from pathlib import Path
@@ -28,32 +25,24 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import MYPY, MYPY_DIR_ENV
 from tools.mocks import PROJECT_ROOT
 
-#: The command pulumi-language-python runs when ``typechecker: mypy`` is set.
-MYPY = [sys.executable, "-m", "mypy", "--exclude", ".venv", "."]
 #: Generous: a cold run takes about 7.5 s alone, more beside the other tests.
 TIMEOUT_SECONDS = 300
 
-_output = tempfile.TemporaryFile(mode="w+")
-_mypy = subprocess.Popen(MYPY, cwd=PROJECT_ROOT, stdout=_output, stderr=subprocess.STDOUT, text=True)
-
-
-@atexit.register
-def _stop_mypy() -> None:
-    # Deselected or interrupted runs do not leave mypy running.
-    if _mypy.poll() is None:
-        _mypy.kill()
-        _mypy.wait()
-
 
 def test_mypy_finds_no_error():
-    try:
-        code = _mypy.wait(timeout=TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"mypy did not finish in {TIMEOUT_SECONDS} s")
-    _output.seek(0)
-    report = _output.read()
+    # tests/conftest.py started `MYPY` when the session began (once, in the process that runs the
+    # session), so that it runs beside the other tests; here its answer is awaited.
+    directory = Path(os.environ[MYPY_DIR_ENV])
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while not (directory / "code").exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"mypy did not finish in {TIMEOUT_SECONDS} s")
+        time.sleep(0.2)
+    code = int((directory / "code").read_text())
+    report = (directory / "output").read_text()
     assert code == 0, f"`{' '.join(MYPY[1:])}` (as `pulumi up` runs it) reports:\n{report}"
 
 
