@@ -20,7 +20,7 @@ from components import postgres as postgres_module
 from components.postgres import (PostgresMode, Postgres, PostgresArgs, data_layout, final_snapshot_identifier,
                                  instance_generation, parameter_group_family)
 from tests.conftest import validate_aws_request
-from tools.mocks import RunResult, mask_secrets, run_program
+from tools.mocks import RunResult, mask_secrets, run_program, plain_values
 from tools.plan import plan
 
 COMPONENT = "kong-aws:index:Postgres"
@@ -77,15 +77,8 @@ def key(field_name: str) -> str:
     return head + "".join("GiB" if part == "gib" else part.title() for part in rest)
 
 
-def plain(value: Any) -> Any:
-    """``value`` with every secret marker removed (what the engine would store, decrypted)."""
-    if rpc.is_rpc_secret(value):
-        return plain(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
+#: ``value`` with every secret marker removed (what the engine would store, decrypted).
+plain = plain_values
 
 
 def pod_spec(result: RunResult) -> dict:
