@@ -30,17 +30,17 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, SecretStr, Tag,
                       TypeAdapter, ValidationError, ValidationInfo, field_validator, model_validator)
 
-from components import aws_facts
+from components import aws_facts, image_source
 from components.certificates import CERTIFICATE_DEFAULTS, CertificateSlot, KeyAlgorithm
 from components.ecs_service import SERVICE_DEFAULTS
 from components.ecs_task_definition import TASK_DEFINITION_DEFAULTS, CpuArchitecture
 from components.eks_cluster import EKS_DEFAULTS
 from components.kong_facts import ClusterMtls, LogLevel, RouterFlavor
 from components.kong_hybrid import HYBRID_DEFAULTS
-from components.kong_settings import KONG_DEFAULTS
+from components.kong_settings import KONG_DEFAULTS, ImageSourceKind
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectEndpoint, KonnectRegion, api_url_for,  # noqa: F401
                                     parse_endpoint)
-from components.network import NETWORK_DEFAULTS, NatGateways
+from components.network import EGRESS_OF_NAT_GATEWAYS, NETWORK_DEFAULTS, Egress, NatGateways
 from components.postgres import POSTGRES_DEFAULTS, PostgresMode
 from components.proxy_load_balancer import LOAD_BALANCER_DEFAULTS, TlsMode
 from components.rollout_gate import ROLLOUT_GATE_DEFAULTS, RolloutGateMode
@@ -133,7 +133,7 @@ class _Problems(ValueError):
 
 def _plain(value: Any) -> Any:
     if isinstance(value, (KeyAlgorithm, CpuArchitecture, ClusterMtls, LogLevel, RouterFlavor, KonnectRegion,
-                          NatGateways, PostgresMode, TlsMode)):
+                          Egress, NatGateways, PostgresMode, TlsMode)):
         return value.value
     return value
 
@@ -321,6 +321,46 @@ class KongConfig(_Section):
     """Kong's log levels, `debug` … `emerg`"""
     data_plane_labels: Optional[Labels] = None
     """`cluster_dp_labels`; at most 5; keys and values 1-63 characters, letters/digits at both ends, `-_.` between; keys must not start with `kong`, `konnect`, `insomnia`, `mesh`, `kic`, `kuma` or `_` ([Konnect labels](https://developer.konghq.com/konnect-platform/konnect-labels/)); a number is read as its text"""
+    image_source: Optional[ImageSourceKind] = None
+    """`direct` (pull `image` from its registry: Docker Hub, anonymously, unless `image` is an ECR or other registry URI) or `ecr-pull-through` (Docker Hub through an ECR pull through cache rule, with `dockerHubCredentialsSecretArn`)"""
+    docker_hub_credentials_secret_arn: Optional[str] = None
+    """`ecr-pull-through` only, and required then: a Secrets Manager secret in the stack's account and region whose name starts with `ecr-pullthroughcache/`, holding Docker Hub `username` and `accessToken`"""
+    pull_through_cache_prefix: Optional[str] = None
+    """`ecr-pull-through`: the ECR repository prefix of the cache, 2-30 characters (one rule per prefix in an account and region: give each stack sharing them its own)"""
+
+    @field_validator("docker_hub_credentials_secret_arn")
+    @classmethod
+    def _credentials_arn(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            image_source.parse_credentials_arn(value)
+        return value
+
+    @field_validator("pull_through_cache_prefix")
+    @classmethod
+    def _cache_prefix(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is None else image_source.check_prefix(value)
+
+    @model_validator(mode="after")
+    def _pull_through(self, info: ValidationInfo) -> "KongConfig":
+        if _partial(info):
+            return self
+        problems: list[tuple[tuple, str]] = []
+        through = ImageSourceKind(self.effective("image_source")) is ImageSourceKind.ECR_PULL_THROUGH
+        if through and self.docker_hub_credentials_secret_arn is None:
+            problems.append((("dockerHubCredentialsSecretArn",), "required with kong.imageSource ecr-pull-through, "
+                             "not set: the ARN of a Secrets Manager secret named ecr-pullthroughcache/<name>"))
+        for key, name in (("dockerHubCredentialsSecretArn", "docker_hub_credentials_secret_arn"),
+                          ("pullThroughCachePrefix", "pull_through_cache_prefix")):
+            if not through and getattr(self, name) is not None:
+                problems.append(((key,), f"got {_show(getattr(self, name))}; only for kong.imageSource "
+                                 f"ecr-pull-through (it is {ImageSourceKind(self.effective('image_source')).value}); remove it"))
+        if through and image_source.docker_hub_path(self.effective("image")) is None:
+            problems.append((("image",), f"{self._given_or_default('image')}; kong.imageSource ecr-pull-through "
+                             "caches Docker Hub: give a Docker Hub repository, or imageSource direct for an "
+                             "image already in ECR"))
+        if problems:
+            raise _Problems(problems)
+        return self
 
     @field_validator("image")
     @classmethod
@@ -567,13 +607,16 @@ class NetworkConfig(_Section):
 
     New VPC: ``cidrBlock`` (/16 to /24), public and private subnets in ``availabilityZoneCount``
     zones (2-6) or in the zones ``availabilityZoneIds`` names (2-6 distinct AZ IDs, not both), and
-    ``natGateways``; unset, :data:`components.network.NETWORK_DEFAULTS`. For the regions of
+    ``egress`` (``natGateways``, its deprecated spelling, is still read: ``per-az`` is
+    ``nat-per-az``, ``single`` is ``nat-single``; both set must agree); unset,
+    :data:`components.network.NETWORK_DEFAULTS`. For the regions of
     :data:`components.aws_facts.AVAILABILITY_ZONES` the count must not exceed the region's zones
     that the mode's service accepts (:data:`ZONE_SERVICE_OF_MODE`), and each id must be one of
     them; a zone the service refuses is refused in any region. Existing VPC: ``vpcId`` with
     ``privateSubnetIds`` (at least 2, with a route to the internet through NAT) and
     ``publicSubnetIds`` (at least 2; not needed for an internal load balancer); the new-VPC keys
-    are refused with it.
+    are refused with it, and of ``egress`` only ``public-ip`` is allowed (the tasks then run in
+    ``publicSubnetIds``, at least 2). Mode hybrid-eks refuses ``public-ip``.
     """
 
     component_defaults: ClassVar = (NETWORK_DEFAULTS,)
@@ -590,8 +633,10 @@ class NetworkConfig(_Section):
     """2-6, and at most the region's zones that the mode's service accepts (the first by name); new VPC only"""
     availability_zone_ids: Optional[Annotated[list[str], Field(min_length=2, max_length=6)]] = None
     """instead of `availabilityZoneCount`: 2-6 distinct AZ IDs of the region (`use1-az1`, the same in every account; zone names are not), in subnet order; new VPC only"""
+    egress: Optional[Egress] = None
+    """how the tasks reach the internet: `nat-per-az`, `nat-single` or `public-ip` (konnect-ecs only: tasks in the public subnets with public IPs, inbound only from the load balancer, no NAT gateway); see Network choices"""
     nat_gateways: Optional[NatGateways] = None
-    """`per-az` or `single` (see costs below)"""
+    """deprecated spelling of `egress`: `per-az` (`nat-per-az`) or `single` (`nat-single`)"""
 
     @field_validator("cidr_block")
     @classmethod
@@ -635,7 +680,17 @@ class NetworkConfig(_Section):
                 if getattr(self, name) is not None:
                     problems.append(((key,), f"got {_show(getattr(self, name))}; only used for a new VPC, "
                                              "not with network.vpcId (remove one of them)"))
-        elif self.public_subnet_ids or self.private_subnet_ids:
+            if self.egress is not None and self.egress is not Egress.PUBLIC_IP:
+                problems.append((("egress",), f"got {_show(self.egress)}; an existing VPC's own routes decide NAT "
+                                              "egress: give 'public-ip' (tasks in publicSubnetIds) or nothing"))
+            if self.egress is Egress.PUBLIC_IP and len(self.public_subnet_ids) < 2:
+                problems.append((("publicSubnetIds",), f"got {_show(self.public_subnet_ids)}; egress 'public-ip' "
+                                 "puts the tasks in the public subnets: give at least 2"))
+        if self.egress is not None and self.nat_gateways is not None and \
+                EGRESS_OF_NAT_GATEWAYS[self.nat_gateways] is not self.egress:
+            problems.append((("natGateways",), f"got {_show(self.nat_gateways)} with egress {_show(self.egress)}; "
+                             "natGateways is the deprecated spelling of egress: remove it"))
+        if not self.existing and (self.public_subnet_ids or self.private_subnet_ids):
             problems.append((("vpcId",), "not set, but subnet ids are; give vpcId to use an existing VPC, or "
                                          "no ids to create one"))
         if not self.existing and self.availability_zone_ids is not None and self.availability_zone_count is not None:
@@ -687,6 +742,8 @@ class EcsConfig(_Section):
     """2-120 (Fargate's maximum)"""
     health_check_grace_period_seconds: Optional[Annotated[int, Field(ge=0, le=2147483647)]] = None
     """seconds ECS ignores load balancer health after a task starts"""
+    container_insights: Optional[bool] = None
+    """CloudWatch Container Insights on the ECS cluster (per-task metrics; about $12 a month for two tasks, see Network choices); CPU scaling does not need it"""
     secrets_kms_key_arn: Optional[str] = None
     """a customer managed KMS key in the stack's region for the certificate secret"""
     rollout_gate: Optional[RolloutGateMode] = None
@@ -761,6 +818,8 @@ class LoadBalancerConfig(_Section):
     """0-3600"""
     deletion_protection: Optional[bool] = None
     """NLB deletion protection"""
+    proxy_protocol: Optional[bool] = None
+    """proxy protocol v2 to Kong, so Kong sees client addresses; switching it on a running stack breaks connections until the tasks have rolled (docs/runbooks.md)"""
 
     @field_validator("certificate_arn")
     @classmethod
@@ -931,6 +990,8 @@ class HybridConfig(_Section):
     """an internal NLB for the proxy"""
     allowed_cidrs: Optional[CidrList] = None
     """who may reach the proxy; a single address is read as `/32`"""
+    proxy_protocol: Optional[bool] = None
+    """proxy protocol v2 from the proxy NLB to Kong, so Kong sees client addresses (docs/runbooks.md before switching it on a running stack)"""
 
     @model_validator(mode="after")
     def _replicas_and_releases(self, info: ValidationInfo) -> "HybridConfig":
@@ -1186,6 +1247,9 @@ class _Stack(_Model):
         region, network = view.region, view.network
         if network is not None and not network.existing:
             problems += _zone_rules(network, region, ZONE_SERVICE_OF_MODE.get(getattr(view, "mode", None) or ""))
+        if network is not None and network.egress is Egress.PUBLIC_IP and getattr(view, "mode", None) == "hybrid-eks":
+            problems.append((("network", "egress"), "got 'public-ip'; EKS Auto Mode nodes run in the private "
+                             "subnets and reach the internet only through NAT: give 'nat-per-az' or 'nat-single'"))
         if network is not None and network.existing and len(network.public_subnet_ids) < 2 and \
                 cls._proxy_is_public(view):
             problems.append((("network", "publicSubnetIds"), f"got {_show(network.public_subnet_ids)}; an "

@@ -31,6 +31,8 @@ class ServiceSettings(TypedDict, total=False):
     """share of tasks on FARGATE_SPOT, 0-100 (default 0); with any share the first task is on FARGATE"""
     health_check_grace_period_seconds: pulumi.Input[int]
     """seconds ECS ignores load balancer health after a task starts (default 60)"""
+    container_insights: bool
+    """CloudWatch Container Insights on the cluster (default true): per-task CPU, memory, network and storage metrics, billed as CloudWatch custom metrics and log ingestion; the CPU scaling policy does not need it (it reads the free AWS/ECS service metric)"""
 
 
 class DataPlaneServiceArgs(ServiceSettings, total=False):
@@ -46,15 +48,16 @@ class DataPlaneServiceArgs(ServiceSettings, total=False):
     """target group of Kong's proxy port 8000"""
     https_target_group_arn: Required[pulumi.Input[str]]
     """target group of Kong's proxy port 8443"""
-    container_insights: bool
-    """CloudWatch Container Insights on the cluster (default true)"""
+    assign_public_ip: bool
+    """give each task a public IPv4 address (default false): tasks in public subnets reach the internet through the internet gateway with it; their security groups must then admit only the load balancer"""
 
 
 #: Defaults of :class:`DataPlaneServiceArgs`, the only place they are written: two tasks (two
-#: zones), scaling between 2 and 6 at 60 % CPU, all on FARGATE, 60 s of load balancer grace.
+#: zones), scaling between 2 and 6 at 60 % CPU, all on FARGATE, 60 s of load balancer grace,
+#: Container Insights on (what every stack had before it was a choice), no public IPs.
 SERVICE_DEFAULTS: dict[str, Any] = {
     "desired_count": 2, "min_count": 2, "max_count": 6, "cpu_target_percent": 60, "fargate_spot_percent": 0,
-    "health_check_grace_period_seconds": 60, "container_insights": True}
+    "health_check_grace_period_seconds": 60, "container_insights": True, "assign_public_ip": False}
 
 
 def capacity_provider_strategy(spot_percent: int) -> list[Any]:
@@ -69,9 +72,12 @@ def capacity_provider_strategy(spot_percent: int) -> list[Any]:
 class DataPlaneService(pulumi.ComponentResource):
     """Konnect data planes as an ECS Fargate service (type ``kong-aws:index:DataPlaneService``).
 
-    Children: ``{name}-cluster`` (an ECS cluster, Container Insights on), ``{name}-capacity`` (its
+    Children: ``{name}-cluster`` (an ECS cluster; its ``containerInsights`` setting ``enabled`` or
+    ``disabled`` as ``container_insights`` says), ``{name}-capacity`` (its
     FARGATE and FARGATE_SPOT capacity providers, :func:`capacity_provider_strategy`),
-    ``{name}-service`` (no public IPs; rolling deployments that never drop below the desired
+    ``{name}-service`` (public IPs only with ``assign_public_ip``; a change of subnets or of
+    ``assign_public_ip`` is an in-place update that redeploys, as ECS UpdateService takes a
+    ``networkConfiguration``; rolling deployments that never drop below the desired
     count, circuit breaker with rollback, availability zone rebalancing, ECS Exec off, waits for a
     steady state; ``desiredCount`` ignored after creation because the scaling policy owns it),
     ``{name}-scaling`` and ``{name}-cpu`` (CPU target tracking: out after 60 s, in after 300 s).
@@ -117,7 +123,7 @@ class DataPlaneService(pulumi.ComponentResource):
             platform_version="LATEST",
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=settings["subnet_ids"], security_groups=settings["security_group_ids"],
-                assign_public_ip=False),
+                assign_public_ip=bool(settings["assign_public_ip"])),
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(target_group_arn=settings["http_target_group_arn"],
                                                 container_name=CONTAINER_NAME, container_port=PROXY_HTTP_PORT),

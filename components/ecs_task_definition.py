@@ -15,6 +15,7 @@ from typing import Any, Optional, Required, TypedDict, cast
 import pulumi
 import pulumi_aws as aws
 
+from components.image_source import import_statement, pulled_repository
 from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, SecretSetting,
                                       container_environment, image_reference)
@@ -81,6 +82,12 @@ class DataPlaneTaskDefinitionArgs(TaskSettings, total=False):
     """the task definition family (default ``<project>-<stack>-<name>``)"""
     log_group_name: str
     """the log group's name (default ``/kong-aws/<stack>/<name>``)"""
+    proxy_protocol: bool
+    """the load balancer sends a PROXY protocol v2 header on every connection, health checks included
+    (the gateway passes its load balancer's choice; absent: off): Kong's proxy and status listeners
+    then require it (:func:`data_plane_node`)"""
+    trusted_ips: list[str]
+    """with ``proxy_protocol``: CIDR blocks of the load balancer's addresses, Kong's ``trusted_ips``"""
 
 
 #: Defaults of :class:`DataPlaneTaskDefinitionArgs`, the only place they are written: 1 vCPU and
@@ -97,12 +104,22 @@ def worker_processes(cpu_units: int) -> int:
 
 
 def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: KonnectEndpoint,
-                    cpu_units: int, cert_ref: str, key_ref: str) -> KongNode:
+                    cpu_units: int, cert_ref: str, key_ref: str, proxy_protocol: bool = False,
+                    trusted_ips: tuple[str, ...] = ()) -> KongNode:
     """The Kong node a Konnect data plane on ECS runs (settings of Konnect's data plane guide:
     ../shared/reference/konnect-endpoints.json ``konnect_data_plane_minimum_kong_conf``).
 
     ``control_plane`` / ``telemetry``: the Konnect endpoints; ``cert_ref`` / ``key_ref``: the
     Secrets Manager ``valueFrom`` references of the cluster certificate and key.
+
+    ``proxy_protocol`` (default off): the NLB target groups send PROXY protocol v2, so the proxy
+    listeners require the header and take the client address from it when it comes from
+    ``trusted_ips``; the status listener requires it too, because the NLB's health checks (HTTP on
+    the status port) carry it as well ("If you enable proxy protocol, the proxy protocol header is
+    also included in the health check connection", ELB docs, "Target groups for your Network Load
+    Balancers", proxy protocol; observed on a health check port other than the traffic port in
+    kubernetes/ingress-nginx#10982). The container's own health check (``kong health``) does not
+    use the status listener.
     """
     kong = with_defaults(kong, KONG_DEFAULTS)  # type: ignore[assignment]
     cp, tp = control_plane, telemetry
@@ -119,6 +136,9 @@ def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: K
         router_flavor=str(getattr(kong["router_flavor"], "value", kong["router_flavor"])),
         log_level=str(getattr(kong["log_level"], "value", kong["log_level"])),
         trusted_certificates=("system",),
+        proxy_protocol=proxy_protocol,
+        trusted_ips=tuple(trusted_ips) if proxy_protocol else (),
+        status_proxy_protocol=proxy_protocol,
     )
 
 
@@ -161,10 +181,12 @@ def container_definitions(node: KongNode, image: str, log_group: str, region: st
 
 
 def execution_role_policy(secret_arn: str, log_group_arn: str, kms_key_arn: Optional[str],
-                          image: str) -> dict:
+                          image: str, cache_import: Optional[dict] = None) -> dict:
     """The task execution role's only policy: read exactly the certificate secret (and decrypt it
     with its KMS key when one is given), write to exactly the log group, and pull the image when
-    it lives in ECR. Returns an IAM policy document (dict)."""
+    it lives in ECR. ``cache_import``: the statement that lets the role fill an ECR pull through
+    cache with the image (:func:`components.image_source.import_statement`), added as given.
+    Returns an IAM policy document (dict)."""
     statements: list[dict] = [
         {"Sid": "ReadClusterCertificate", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue"], "Resource": [secret_arn]},
@@ -187,6 +209,8 @@ def execution_role_policy(secret_arn: str, log_group_arn: str, kms_key_arn: Opti
              "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
              "Resource": [f"arn:aws:ecr:{region}:{account}:repository/{repository}"]},
         ]
+    if cache_import is not None:
+        statements.append(cache_import)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -222,7 +246,9 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         kong = with_defaults(settings["kong"], KONG_DEFAULTS)
         kms_key_arn: Optional[str] = settings.get("secrets_kms_key_arn")
-        image = image_reference(kong["image"], kong["version"])
+        # Kong's image as the tasks pull it: through the ECR pull through cache when kong asks for one.
+        image = image_reference(pulled_repository(cast(KongArgs, kong)), kong["version"])
+        cache_import = import_statement(cast(KongArgs, kong))
 
         # --- Certificate and key in Secrets Manager (one secret, two JSON keys).
         secret = aws.secretsmanager.Secret(
@@ -262,16 +288,19 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
             f"{name}-execution",
             role=role.id,
             policy=pulumi.Output.all(secret.arn, log_group.arn).apply(
-                lambda arns: json.dumps(execution_role_policy(arns[0], arns[1], kms_key_arn, image))),
+                lambda arns: json.dumps(execution_role_policy(arns[0], arns[1], kms_key_arn, image, cache_import))),
             opts=child)
 
         cpu, stop_timeout = int(settings["cpu"]), int(settings["stop_timeout_seconds"])
+        proxy_protocol = bool(settings.get("proxy_protocol", False))
+        trusted_ips = tuple(settings.get("trusted_ips") or ())
 
         def render(values: list) -> str:
             secret_arn, version_id, log_group_name, cert_pem, cp_endpoint, tp_endpoint, region = values
             # valueFrom: <secret arn>:<json key>:<version stage>:<version id> (pinned version).
             node = data_plane_node(cast(KongArgs, kong), parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint), cpu,
-                                   f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}")
+                                   f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}",
+                                   proxy_protocol, trusted_ips)
             cert_sha256 = hashlib.sha256(cert_pem.encode()).hexdigest()
             return json.dumps(container_definitions(node, image, log_group_name, region, stop_timeout,
                                                     cert_sha256))

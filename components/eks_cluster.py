@@ -294,6 +294,9 @@ class EksClusterArgs(EksSettings, total=False):
     """the AWS CLI profile the kubeconfig's ``aws eks get-token`` signs with (the AWS provider's ``profile``)"""
     aws_role_arn: str
     """an IAM role ``aws eks get-token`` assumes first (the AWS provider's one ``assumeRoles`` role)"""
+    node_role_policy: str
+    """new cluster: an inline policy of the Auto Mode node role, IAM policy JSON (default none); hybrid-eks
+    gives :func:`components.image_source.import_statement` so nodes can fill an ECR pull through cache"""
 
 
 #: Defaults of :class:`EksClusterArgs`, the only place they are written (Kubernetes 1.33; Auto
@@ -385,6 +388,9 @@ class EksCluster(pulumi.ComponentResource):
             if subnets is None or (isinstance(subnets, (list, tuple)) and len(subnets) < 2):
                 raise ValueError(f"an EKS cluster needs private subnets in at least two availability zones, "
                                  f"got {subnets}")
+        if existing and cfg.get("node_role_policy") is not None:
+            raise ValueError("node_role_policy is only used with a new cluster (an existing cluster's node role "
+                             "is its owner's to manage)")
         super().__init__(type_token(EksCluster), name, None, opts)
 
         if existing:
@@ -507,6 +513,11 @@ class EksCluster(pulumi.ComponentResource):
                 policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{access_policy}",
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"), opts=by_identity)
             access += [entry, association]
+
+        if cfg.get("node_role_policy") is not None:
+            # Before any pod: the Kubernetes provider waits for what this method returns.
+            access.append(aws.iam.RolePolicy(f"{name}-node-role-policy", role=node_role.id,
+                                             policy=cfg["node_role_policy"], opts=child))
 
         self.cluster_name = cluster.name
         self.endpoint = cluster.endpoint

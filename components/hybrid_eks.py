@@ -8,15 +8,18 @@ EKS Auto Mode, or an existing cluster) and, through the cluster's Kubernetes pro
 control plane with its PostgreSQL and its data planes (:class:`~components.kong_hybrid.KongHybrid`).
 """
 
+import json
 from typing import Optional, Required, TypedDict, cast
 
 import pulumi
 
 from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for, provider_identity
+from components.image_source import ImageSource, import_statement, node_role_policy, pulled_repository
 from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
 from components.kong_hybrid import HybridInstall, KongHybrid, KongHybridArgs
 from components.network import Network, NetworkArgs
-from components.package import earlier_urn, type_token
+from components.package import earlier_urn, type_token, with_defaults
+from components.postgres import IMAGE_REPOSITORY, POSTGRES_DEFAULTS, PostgresMode, PostgresSettings
 
 #: The answer of a data plane with no matching route, the proof that it serves traffic.
 NO_ROUTE = "404 (no Route matched with those values)"
@@ -68,6 +71,8 @@ class HybridEksGateway(pulumi.ComponentResource):
     """the data planes' Helm release"""
     cluster_ca_certificate_pem: pulumi.Output[str]
     """the cluster CA (pki) or shared certificate, PEM"""
+    image_pull_warning: Optional[pulumi.Output[str]]
+    """images come from Docker Hub anonymously: its pull limit (:class:`ImageSource`)"""
 
     def __init__(self, name: str, args: HybridEksGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(type_token(HybridEksGateway), name, None, opts)
@@ -77,6 +82,15 @@ class HybridEksGateway(pulumi.ComponentResource):
         def child(before: str) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, aliases=[before])
 
+        # Where the nodes pull Kong's image and the in-cluster PostgreSQL's (Docker Hub's ``postgres``).
+        postgres = cast(PostgresSettings, dict(args.get("postgres") or {}))
+        in_cluster = PostgresMode(with_defaults(postgres, POSTGRES_DEFAULTS)["mode"]) is PostgresMode.IN_CLUSTER
+        pulled = [IMAGE_REPOSITORY] if in_cluster else []
+        images = ImageSource(f"{name}-images", {"kong": args["kong"], "region": args["region"],
+                                                "docker_hub_repositories": pulled},
+                             opts=pulumi.ResourceOptions(parent=self))
+        cache_import = import_statement(args["kong"], pulled)
+
         network = Network(f"{name}-network", Network.args_for_service(args.get("network"), "eks-control-plane"),
                           opts=child(earlier_urn("kong-aws:network:Network", "network")))
         # The kubeconfig signs as the default AWS provider does (aws:profile, aws:assumeRoles).
@@ -84,6 +98,9 @@ class HybridEksGateway(pulumi.ComponentResource):
             **(args.get("eks") or {}), **provider_identity(), "region": args["region"],
             "private_subnet_ids": network.private_subnet_ids,
             "new_cluster_name": cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks")})
+        if cache_import is not None and eks.get("cluster_name") is None:
+            # Auto Mode nodes fill the cache; an existing cluster's node role is its owner's (README).
+            eks["node_role_policy"] = json.dumps(node_role_policy(cache_import))
         cluster = EksCluster(f"{name}-eks", eks, opts=child(earlier_urn("kong-aws:eks:EksCluster", "eks")))
 
         hybrid_args = KongHybridArgs(
@@ -93,8 +110,11 @@ class HybridEksGateway(pulumi.ComponentResource):
         for key in HybridInstall.__optional_keys__:
             if args.get(key) is not None:
                 hybrid_args[key] = args[key]  # type: ignore[literal-required]
+        if in_cluster:
+            hybrid_args["postgres"] = cast(PostgresSettings, {
+                **postgres, "image_repository": pulled_repository(args["kong"], IMAGE_REPOSITORY)})
         kong = KongHybrid(f"{name}-hybrid", hybrid_args, opts=pulumi.ResourceOptions(
-            parent=self, providers=[cluster.provider],
+            parent=self, providers=[cluster.provider], depends_on=[images],
             aliases=[earlier_urn("kong-aws:hybrid_eks:KongHybrid", "kong")]))
 
         host = kong.proxy_hostname
@@ -111,6 +131,7 @@ class HybridEksGateway(pulumi.ComponentResource):
         self.control_plane_release = kong.control_plane_release
         self.data_plane_release = kong.data_plane_release
         self.cluster_ca_certificate_pem = kong.cluster_ca_pem
+        self.image_pull_warning = images.image_pull_warning
         self.register_outputs(self.stack_outputs())
 
     def stack_outputs(self) -> dict[str, pulumi.Output]:
@@ -127,4 +148,5 @@ class HybridEksGateway(pulumi.ComponentResource):
             "controlPlaneRelease": self.control_plane_release,
             "dataPlaneRelease": self.data_plane_release,
             "clusterCaCertificatePem": self.cluster_ca_certificate_pem,
+            **({"imagePullWarning": self.image_pull_warning} if self.image_pull_warning is not None else {}),
         }

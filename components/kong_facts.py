@@ -40,6 +40,21 @@ KONG_DEFAULT_STATUS_PORT = 8007
 #: The status listener this project opens on all interfaces so load balancers and probes can reach it.
 STATUS_PORT = 8100
 
+#: The listener flag that makes Kong (nginx) read a PROXY protocol header (v1 or v2) before
+#: anything else on every connection of that listener: ``proxy_listen`` and ``status_listen`` both
+#: accept it (kong.conf.default). A connection without the header is refused; nginx has no
+#: "header optional" mode.
+PROXY_PROTOCOL_FLAG = "proxy_protocol"
+#: ``real_ip_header`` value that takes the client address from the PROXY protocol header (it needs
+#: a ``proxy_listen`` entry with :data:`PROXY_PROTOCOL_FLAG`, kong.conf.default).
+REAL_IP_FROM_PROXY_PROTOCOL = "proxy_protocol"
+#: The flags of Kong's default ``proxy_listen`` entries (kong.conf.default, Kong 3.9).
+PROXY_HTTP_LISTEN_FLAGS = ("reuseport", "backlog=16384")
+PROXY_HTTPS_LISTEN_FLAGS = ("http2", "ssl", "reuseport", "backlog=16384")
+#: Private IPv4 blocks (RFC 1918 and RFC 6598's shared space, both allowed as VPC blocks): the
+#: ``trusted_ips`` used when the VPC's own block is not known to the program (an existing VPC).
+PRIVATE_IPV4_BLOCKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+
 #: Liveness path of the status API: 200 while Kong runs, whatever configuration it holds.
 STATUS_PATH = "/status"
 #: Readiness path: 503 until a data plane has a non-empty configuration.

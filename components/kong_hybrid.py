@@ -22,9 +22,10 @@ import pulumi_kubernetes as k8s
 
 from components.certificates import (CLIENT_USAGES, SERVER_USAGES, CertificateSettings, ClusterCertificate,
                                      ClusterCertificateArgs)
+from components.image_source import pulled_repository
 from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CHART_REPOSITORY, CLUSTER_PORT, DEFAULT_CLUSTER_CN,
-                                   STATUS_PATH, STATUS_PORT, TELEMETRY_PORT, ClusterMtls, chart_service_host,
-                                   chart_service_name)
+                                   PRIVATE_IPV4_BLOCKS, PROXY_PROTOCOL_FLAG, STATUS_PATH, STATUS_PORT, TELEMETRY_PORT,
+                                   ClusterMtls, chart_service_host, chart_service_name)
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, KubernetesSecretKey,
                                       PostgresConnection, helm_env, image_reference)
 from components.package import type_token, with_defaults
@@ -66,6 +67,9 @@ class HybridSettings(TypedDict, total=False):
     """an internal NLB for the proxy (default false)"""
     allowed_cidrs: list[str]
     """who may reach the proxy (default all)"""
+    proxy_protocol: bool
+    """proxy protocol v2 from the proxy NLB to Kong's proxy listeners (default true): Kong sees the
+    clients' addresses"""
 
 
 class HybridInstall(TypedDict, total=False):
@@ -110,7 +114,20 @@ HYBRID_DEFAULTS: HybridSettings = {
     "namespace": "kong", "chart_version": "3.4.1", "control_plane_release": "kong-cp",
     "data_plane_release": "kong-dp", "cluster_mtls": ClusterMtls.PKI, "control_plane_replicas": 2,
     "data_plane_min_replicas": 2, "data_plane_max_replicas": 6, "data_plane_cpu_target_percent": 70,
-    "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"]}
+    # Proxy protocol off unless asked for, as on ECS (components/proxy_load_balancer.py says why).
+    "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"], "proxy_protocol": False}
+
+#: The proxy Service's annotations with proxy protocol (AWS Load Balancer Controller "Service
+#: annotations", honoured by EKS Auto Mode): PROXY protocol v2 on every target group, and health
+#: checks over TCP on the traffic port. The NLB sends the header on health check connections too
+#: (ELB docs), so the health check goes to a listener that requires it (Kong's proxy port); a TCP
+#: check only needs the connection accepted. Kong's status listener stays without the flag, for
+#: the kubelet's probes, which send no header.
+PROXY_PROTOCOL_ANNOTATIONS = {
+    "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol": "*",
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "tcp",
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
+}
 
 
 #: Types of the components before they formed one package (aliases keep their URNs).
@@ -162,6 +179,11 @@ def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets:
     the namespace, verifying the control plane by that name (``pki``: Kong adds ``cluster_ca_cert``
     to ``lua_ssl_trusted_certificate`` itself, per ../shared/reference/kong_conf_validation.json) or
     by the shared certificate, listed as trusted as in the chart's hybrid example.
+
+    With ``proxy_protocol`` its proxy listeners require the PROXY protocol header and trust the
+    client address in it from :data:`components.kong_facts.PRIVATE_IPV4_BLOCKS` (the NLB's
+    addresses are in the VPC, whose block this component is not given); ``proxy_listen`` itself
+    comes from the chart's ``proxy`` block (:func:`data_plane_values`).
     """
     ns, cp_release, pki = hybrid["namespace"], hybrid["control_plane_release"], hybrid["cluster_mtls"] == "pki"
     cluster_host = chart_service_host(cp_release, "cluster", ns)
@@ -175,13 +197,17 @@ def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets:
         telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME),
         labels=kong["data_plane_labels"],
         trusted_certificates=("system",) if pki else ("system", _mount(secrets.control_plane, "tls.crt")),
+        proxy_protocol=bool(hybrid["proxy_protocol"]),
+        trusted_ips=PRIVATE_IPV4_BLOCKS if hybrid["proxy_protocol"] else (),
         **_common(kong, hybrid))
 
 
 def _image(kong: Mapping[str, Any]) -> dict:
+    # Kong's image as the nodes pull it: through the ECR pull through cache when kong asks for one.
+    repository = pulled_repository(cast(KongArgs, kong))
     if kong["version"].startswith("sha256:"):
-        return {"repository": kong["image"], "unifiedRepoTag": image_reference(kong["image"], kong["version"])}
-    return {"repository": kong["image"], "tag": kong["version"]}
+        return {"repository": repository, "unifiedRepoTag": image_reference(repository, kong["version"])}
+    return {"repository": repository, "tag": kong["version"]}
 
 
 def _service(enabled: bool, **extra: Any) -> dict:
@@ -234,6 +260,10 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
     unless ``proxyInternal``, limited to ``allowedCidrs``); no Admin API or Manager. Probes use the
     status listener; readiness is ``/status`` because ``/status/ready`` stays 503 while the control
     plane has no configuration, which would keep a new install from ever becoming ready.
+
+    With ``proxy_protocol`` the NLB sends PROXY protocol v2 (:data:`PROXY_PROTOCOL_ANNOTATIONS`,
+    health checks over TCP on the proxy ports) and both proxy listeners require it (the chart's
+    ``proxy.http.parameters`` / ``proxy.tls.parameters``, which replace its default ``[http2]``).
     """
     volumes = [secrets.data_plane] + ([secrets.ca] if secrets.ca else [])
     autoscale = hybrid["data_plane_max_replicas"] > hybrid["data_plane_min_replicas"]
@@ -245,6 +275,10 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
         loadBalancerSourceRanges=list(hybrid["allowed_cidrs"]))
     if load_balancer_class:
         proxy["loadBalancerClass"] = load_balancer_class
+    if hybrid["proxy_protocol"]:
+        proxy["annotations"].update(PROXY_PROTOCOL_ANNOTATIONS)
+        proxy["http"] = {"enabled": True, "parameters": [PROXY_PROTOCOL_FLAG]}
+        proxy["tls"] = {"enabled": True, "parameters": ["http2", PROXY_PROTOCOL_FLAG]}
     probe = {"httpGet": {"path": STATUS_PATH, "port": "status", "scheme": "HTTP"},
              "initialDelaySeconds": 5, "timeoutSeconds": 5, "periodSeconds": 10, "failureThreshold": 3}
     values = {

@@ -11,12 +11,22 @@ kong-gateway-ee-conf/ and kong_conf_validation.json); the hybrid-mode rules enfo
 kong_conf_validation.json (``hybrid_mode_rules_parse_lua``).
 """
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Required, TypedDict, Union
 
-from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, PROXY_HTTP_PORT, PROXY_HTTPS_PORT,  # noqa: F401
-                                   STATUS_PORT, LogLevel, RouterFlavor)
+from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, PROXY_HTTP_LISTEN_FLAGS,  # noqa: F401
+                                   PROXY_HTTP_PORT, PROXY_HTTPS_LISTEN_FLAGS, PROXY_HTTPS_PORT, PROXY_PROTOCOL_FLAG,
+                                   REAL_IP_FROM_PROXY_PROTOCOL, STATUS_PORT, LogLevel, RouterFlavor)
+
+
+class ImageSourceKind(str, enum.Enum):
+    """Where the nodes pull Kong's image (:mod:`components.image_source`): ``direct`` from the registry
+    ``image`` names, or ``ecr-pull-through`` (Docker Hub through an ECR pull through cache)."""
+
+    DIRECT = "direct"
+    ECR_PULL_THROUGH = "ecr-pull-through"
 
 
 class KongArgs(TypedDict, total=False):
@@ -35,6 +45,13 @@ class KongArgs(TypedDict, total=False):
     """``log_level`` (default Kong's, ``notice``)"""
     data_plane_labels: dict[str, str]
     """``cluster_dp_labels`` of the data planes (default none)"""
+    image_source: "ImageSourceKind"
+    """``direct`` (default: pull ``image`` from its registry, Docker Hub unless it is a registry URI) or
+    ``ecr-pull-through`` (Docker Hub images through an ECR pull through cache, :mod:`components.image_source`)"""
+    docker_hub_credentials_secret_arn: str
+    """``ecr-pull-through``: a Secrets Manager secret named ``ecr-pullthroughcache/...`` with Docker Hub credentials"""
+    pull_through_cache_prefix: str
+    """``ecr-pull-through``: the cache's ECR repository prefix (default ``docker-hub``; one rule per prefix and Region)"""
 
 
 def image_reference(image: str, version: str) -> str:
@@ -44,7 +61,8 @@ def image_reference(image: str, version: str) -> str:
 
 #: Defaults of :class:`KongArgs`, the only place they are written.
 KONG_DEFAULTS: dict[str, Any] = {"image": "kong/kong-gateway", "router_flavor": DEFAULT_ROUTER_FLAVOR,
-                           "log_level": DEFAULT_LOG_LEVEL, "data_plane_labels": {}}
+                           "log_level": DEFAULT_LOG_LEVEL, "data_plane_labels": {}, "image_source": ImageSourceKind.DIRECT,
+                           "pull_through_cache_prefix": "docker-hub"}
 
 
 
@@ -117,6 +135,12 @@ class KongNode:
     - ``status_port``: the status listener on all interfaces, for health checks (default 8100).
     - ``database``: ``off`` for data planes, ``postgres`` for control planes, with ``postgres``
       (:class:`PostgresConnection`) saying where.
+    - ``proxy_protocol``: both proxy listeners (8000, 8443) require a PROXY protocol header
+      (``proxy_listen ... proxy_protocol``) and Kong takes the client address from it
+      (``real_ip_header proxy_protocol``) when the connection comes from ``trusted_ips`` (CIDR
+      blocks, required then: the load balancer's addresses). Default off: Kong's ``proxy_listen``.
+    - ``status_proxy_protocol``: the status listener requires the header too (a load balancer
+      with proxy protocol sends it on its health check connections as well). Default off.
 
     Raises ``ValueError`` from :meth:`settings` when the description breaks a rule Kong enforces
     at start-up.
@@ -138,6 +162,9 @@ class KongNode:
     router_flavor: str = "traditional_compatible"
     log_level: str = "notice"
     trusted_certificates: tuple[str, ...] = ("system",)
+    proxy_protocol: bool = False
+    trusted_ips: tuple[str, ...] = ()
+    status_proxy_protocol: bool = False
 
     def settings(self) -> dict[str, SettingValue]:
         """The node's ``kong.conf`` settings, ``{name: value}`` with Kong's lower-case names.
@@ -154,9 +181,18 @@ class KongNode:
             "proxy_access_log": "/dev/stdout",
             "proxy_error_log": "/dev/stderr",
             "status_error_log": "/dev/stderr",
-            "status_listen": f"0.0.0.0:{self.status_port}",
+            "status_listen": f"0.0.0.0:{self.status_port}"
+                             + (f" {PROXY_PROTOCOL_FLAG}" if self.status_proxy_protocol else ""),
             "lua_ssl_trusted_certificate": ",".join(self.trusted_certificates),
         }
+        if self.proxy_protocol:
+            # Kong's default listeners with the flag added (kong.conf.default, proxy_listen).
+            out["proxy_listen"] = ", ".join(
+                " ".join((f"0.0.0.0:{port}", *flags, PROXY_PROTOCOL_FLAG))
+                for port, flags in ((PROXY_HTTP_PORT, PROXY_HTTP_LISTEN_FLAGS),
+                                    (PROXY_HTTPS_PORT, PROXY_HTTPS_LISTEN_FLAGS)))
+            out["real_ip_header"] = REAL_IP_FROM_PROXY_PROTOCOL
+            out["trusted_ips"] = ",".join(self.trusted_ips)
         if self.worker_processes is not None:
             out["nginx_worker_processes"] = str(self.worker_processes)
         if self.postgres is not None:
@@ -211,6 +247,13 @@ class KongNode:
             raise ValueError("only data planes connect to Konnect")
         if self.worker_processes is not None and self.worker_processes < 1:
             raise ValueError("worker_processes must be at least 1")
+        if self.proxy_protocol and self.role == "control_plane":
+            raise ValueError("a control plane serves no proxy traffic: proxy_protocol is for data planes")
+        if self.proxy_protocol and not self.trusted_ips:
+            raise ValueError("proxy_protocol needs trusted_ips (the load balancer's addresses): without them Kong "
+                             "ignores the client address the header carries")
+        if self.trusted_ips and not self.proxy_protocol:
+            raise ValueError("trusted_ips is set only with proxy_protocol here")
 
 
 def env_name(setting: str) -> str:

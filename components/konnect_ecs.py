@@ -28,16 +28,17 @@ from components.certificates import (CERTIFICATE_DEFAULTS, CLIENT_USAGES, Certif
                                      certificate_fingerprint, certificate_validity)
 from components.ecs_service import DataPlaneService, DataPlaneServiceArgs, ServiceSettings
 from components.ecs_task_definition import DataPlaneTaskDefinition, DataPlaneTaskDefinitionArgs, TaskSettings
+from components.image_source import ImageSource
 from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import KongArgs
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectControlPlane, KonnectRegion, PinnedDataPlaneCertificate,
                                     api_url_for, parse_endpoint)
-from components.network import Network, NetworkArgs
+from components.network import NETWORK_DEFAULTS, Egress, Network, NetworkArgs, resolve_egress
 from components.package import earlier_urn, type_token, with_defaults
 from components.rollout_gate import (ROLLOUT_GATE_DEFAULTS, EcsRolloutGate, KonnectCheck, RolloutGateMode,
                                       RolloutSettings)
 from components.proxy_load_balancer import (LOAD_BALANCER_DEFAULTS, LoadBalancerSettings, ProxyLoadBalancer,
-                                            ProxyLoadBalancerArgs)
+                                            ProxyLoadBalancerArgs, source_blocks)
 
 #: How to pin a certificate in Konnect by hand.
 _HOW_TO_PIN = (
@@ -213,7 +214,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
     ``{name}-data-plane`` (:class:`DataPlaneTaskDefinition`: its certificate secret waits for the
     pin), ``{name}-tasks`` (the tasks' security group: outbound anywhere, inbound only from the load
     balancer on 8000, 8443 and 8100), ``{name}-proxy`` (:class:`ProxyLoadBalancer`) and
-    ``{name}-service`` (:class:`DataPlaneService`, in the private subnets).
+    ``{name}-service`` (:class:`DataPlaneService`, in the private subnets; with ``network.egress``
+    ``public-ip`` in the public subnets, with public IPs).
 
     Outputs (stack outputs of the mode, see :meth:`stack_outputs`): ``proxy_url``,
     ``proxy_https_url``, ``curl_check``, ``ecs_cluster_name``, ``ecs_service_name``,
@@ -271,6 +273,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
     """managed control plane: the pin's id"""
     konnect_pin_instructions: Optional[pulumi.Output[str]]
     """manual control plane: how to pin the certificate"""
+    image_pull_warning: Optional[pulumi.Output[str]]
+    """Kong's image comes from Docker Hub anonymously: its pull limit (:class:`ImageSource`)"""
 
     def __init__(self, name: str, args: KonnectEcsGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
         konnect = with_defaults(args["konnect"], KONNECT_DEFAULTS)
@@ -288,6 +292,9 @@ class KonnectEcsGateway(pulumi.ComponentResource):
             raise ValueError("certificate.pinned_sha256 is for certificates pinned by hand; with "
                              "konnect.control_plane_name the stack pins through the Konnect API")
         super().__init__(type_token(KonnectEcsGateway), name, None, opts)
+        # Where the tasks pull Kong's image: the pull through cache rule, if any, exists before the task definition.
+        images = ImageSource(f"{name}-images", {"kong": args["kong"], "region": args["region"]},
+                             opts=pulumi.ResourceOptions(parent=self))
         ecs: dict = dict(args.get("ecs") or {})
         lb_settings: dict = dict(args.get("load_balancer") or {})
 
@@ -296,6 +303,10 @@ class KonnectEcsGateway(pulumi.ComponentResource):
 
         network = Network(f"{name}-network", Network.args_for_service(args.get("network"), "ecs-fargate"),
                           opts=child(earlier_urn("kong-aws:network:Network", "network")))
+        # public-ip egress: the tasks sit in the public subnets with public IPs and reach Konnect, the
+        # registry and AWS APIs through the internet gateway; the security group below still admits
+        # only the load balancer.
+        public_tasks = resolve_egress(args.get("network")) is Egress.PUBLIC_IP
 
         # Manual pinning of generated certificates: two slots, "a" (the certificate made before the
         # slots, same name and inputs) and "b", so that one can be renewed and pinned while the tasks
@@ -370,10 +381,17 @@ class KonnectEcsGateway(pulumi.ComponentResource):
             private_key_pem=task_key_pem, region=args["region"],
             family=f"{pulumi.get_project()}-{pulumi.get_stack()}-data-plane",
             log_group_name=f"/kong-aws/{pulumi.get_stack()}/data-plane", **_pick(ecs, _TASK_KEYS))
+        # Kong requires the PROXY protocol header exactly when the NLB's target groups send it.
+        if with_defaults(lb_settings, LOAD_BALANCER_DEFAULTS)["proxy_protocol"]:
+            network_settings = with_defaults(args.get("network") or {}, NETWORK_DEFAULTS)
+            task_args["proxy_protocol"] = True
+            task_args["trusted_ips"] = source_blocks(
+                None if network_settings.get("vpc_id") else network_settings["cidr_block"])
         if pin is not None:
             task_args["pinned_certificate_id"] = pin.certificate_id
         task_definition = DataPlaneTaskDefinition(
-            f"{name}-data-plane", task_args, opts=child(earlier_urn(_BEFORE, "data-plane")))
+            f"{name}-data-plane", task_args, opts=pulumi.ResourceOptions.merge(
+                child(earlier_urn(_BEFORE, "data-plane")), pulumi.ResourceOptions(depends_on=[images])))
 
         # Inbound only from the NLB (rules below), outbound open: Konnect and registries on 443, and
         # the upstream services Kong proxies to on any port.
@@ -419,7 +437,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
 
         service = DataPlaneService(f"{name}-service", DataPlaneServiceArgs(
             task_definition_arn=task_definition.task_definition_arn,
-            subnet_ids=network.private_subnet_ids, security_group_ids=pulumi.Output.all(task_sg.id),
+            subnet_ids=network.public_subnet_ids if public_tasks else network.private_subnet_ids,
+            assign_public_ip=public_tasks, security_group_ids=pulumi.Output.all(task_sg.id),
             http_target_group_arn=load_balancer.http_target_group_arn,
             https_target_group_arn=load_balancer.https_target_group_arn, **_pick(ecs, _SERVICE_KEYS)),
             opts=pulumi.ResourceOptions(parent=self, transformations=[keep_earlier_urn]))
@@ -471,6 +490,7 @@ class KonnectEcsGateway(pulumi.ComponentResource):
         self.konnect_control_plane_id = control_plane.control_plane_id if control_plane else None
         self.konnect_pinned_certificate_id = pin.certificate_id if pin else None
         self.konnect_pin_instructions = None if managed else pulumi.Output.from_input(PIN_INSTRUCTIONS)
+        self.image_pull_warning = images.image_pull_warning
         self.register_outputs(self.stack_outputs())
 
     def stack_outputs(self) -> dict[str, pulumi.Output]:
@@ -497,5 +517,6 @@ class KonnectEcsGateway(pulumi.ComponentResource):
             "konnectControlPlaneId": self.konnect_control_plane_id,
             "konnectPinnedCertificateId": self.konnect_pinned_certificate_id,
             "konnectPinInstructions": self.konnect_pin_instructions,
+            "imagePullWarning": self.image_pull_warning,
         }
         return {key: value for key, value in outputs.items() if value is not None}

@@ -31,7 +31,8 @@ def _secret(value: Any) -> pulumi.Output[str]:
 
 def kong_args(config: AnyMode) -> dict[str, Any]:
     """``kong-aws:kong`` as :class:`components.kong_settings.KongArgs`."""
-    return _given(config.kong, "image", "version", "router_flavor", "log_level", "data_plane_labels")
+    return _given(config.kong, "image", "version", "router_flavor", "log_level", "data_plane_labels", "image_source",
+                  "docker_hub_credentials_secret_arn", "pull_through_cache_prefix")
 
 
 def certificate_settings(config: AnyMode) -> dict[str, Any]:
@@ -43,8 +44,8 @@ def certificate_settings(config: AnyMode) -> dict[str, Any]:
 
 def network_args(config: AnyMode) -> dict[str, Any]:
     """``kong-aws:network`` as :class:`components.network.NetworkArgs` (empty subnet lists are unset)."""
-    args = _given(config.network, "cidr_block", "availability_zone_count", "availability_zone_ids", "nat_gateways",
-                  "vpc_id")
+    args = _given(config.network, "cidr_block", "availability_zone_count", "availability_zone_ids", "egress",
+                  "nat_gateways", "vpc_id")
     for key in ("public_subnet_ids", "private_subnet_ids"):
         if getattr(config.network, key, None):
             args[key] = list(getattr(config.network, key))
@@ -74,9 +75,10 @@ def konnect_ecs(config: KonnectEcsConfig) -> pulumi.ComponentResource:
         ecs=_given(config.ecs, "cpu", "memory", "cpu_architecture", "log_retention_days",  # type: ignore[typeddict-item]
                    "stop_timeout_seconds", "secrets_kms_key_arn", "desired_count", "min_count", "max_count",
                    "cpu_target_percent", "fargate_spot_percent", "health_check_grace_period_seconds",
-                   "rollout_gate", "rollout_timeout_seconds"),
+                   "container_insights", "rollout_gate", "rollout_timeout_seconds"),
         load_balancer=_given(config.load_balancer, "internal", "tls_mode", "certificate_arn",  # type: ignore[typeddict-item]
-                             "ssl_policy", "allowed_cidrs", "deregistration_delay_seconds", "deletion_protection"),
+                             "ssl_policy", "allowed_cidrs", "deregistration_delay_seconds", "deletion_protection",
+                             "proxy_protocol"),
     )
     provided = config.provided_certificate
     if provided is not None:
@@ -100,7 +102,7 @@ def hybrid_eks(config: HybridEksConfig) -> pulumi.ComponentResource:
         hybrid=_given(config.hybrid, "namespace", "chart_version", "control_plane_release",  # type: ignore[typeddict-item]
                       "data_plane_release", "cluster_mtls", "control_plane_replicas", "data_plane_min_replicas",
                       "data_plane_max_replicas", "data_plane_cpu_target_percent", "proxy_internal",
-                      "allowed_cidrs"),
+                      "allowed_cidrs", "proxy_protocol"),
         postgres=_given(config.postgres, "mode", "version", "instance_class",  # type: ignore[typeddict-item]
                         "allocated_storage_gib", "multi_az", "backup_retention_days", "deletion_protection",
                         "apply_immediately", "storage_gib"),

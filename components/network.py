@@ -17,12 +17,35 @@ _PRIVATE_OFFSET = 8
 MAX_AZS = 6
 
 
+class Egress(str, enum.Enum):
+    """How the workloads reach the internet (Konnect, the image registry, AWS APIs, upstreams).
+
+    ``nat-per-az``: they run in the private subnets, each zone's through its own NAT gateway (an
+    outage of one zone does not cut the others' outbound traffic). ``nat-single``: one NAT gateway
+    in the first zone serves every private subnet (cheaper; outbound traffic of every zone depends
+    on that zone). ``public-ip``: the workloads run in the public subnets with public IPv4
+    addresses and reach the internet through the internet gateway; no NAT gateway, no Elastic IP.
+    Their security group is then the only thing between them and the internet (konnect-ecs admits
+    only the load balancer's security group). AWS charges every public IPv4 address, a task's too
+    (Amazon VPC pricing, "Public IPv4 address"), but not the NAT gateway's hours and data processing.
+    """
+
+    NAT_PER_AZ = "nat-per-az"
+    NAT_SINGLE = "nat-single"
+    PUBLIC_IP = "public-ip"
+
+
 class NatGateways(str, enum.Enum):
-    """How a new VPC's private subnets reach the internet: a NAT gateway per zone (survives a zone
-    outage) or a single one (cheaper, one point of failure for outbound traffic)."""
+    """Deprecated spelling of :class:`Egress` (``nat_gateways``, ``kong-aws:network.natGateways``),
+    kept so that existing stacks keep working: ``per-az`` is ``nat-per-az``, ``single`` is
+    ``nat-single``."""
 
     PER_AZ = "per-az"
     SINGLE = "single"
+
+
+#: What each deprecated :class:`NatGateways` value means as :class:`Egress`.
+EGRESS_OF_NAT_GATEWAYS = {NatGateways.PER_AZ: Egress.NAT_PER_AZ, NatGateways.SINGLE: Egress.NAT_SINGLE}
 
 
 class NetworkArgs(TypedDict, total=False):
@@ -39,8 +62,10 @@ class NetworkArgs(TypedDict, total=False):
     """new VPC: instead of a count, exactly these 2-6 Availability Zone IDs (``use1-az1``), in subnet order"""
     excluded_zone_ids: list[str]
     """new VPC: AZ IDs never to use, e.g. those a service in the subnets refuses (``use1-az3``: EKS)"""
+    egress: Egress
+    """how the workloads reach the internet: ``nat-per-az`` (default), ``nat-single`` or ``public-ip`` (new VPC); an existing VPC: ``public-ip`` puts them in ``public_subnet_ids``, otherwise its own routes decide"""
     nat_gateways: NatGateways
-    """new VPC: ``per-az`` (default) or ``single``"""
+    """deprecated, use ``egress``: ``per-az`` (``nat-per-az``) or ``single`` (``nat-single``)"""
     vpc_id: str
     """use this existing VPC instead of creating one"""
     public_subnet_ids: pulumi.Input[list[str]]
@@ -49,9 +74,29 @@ class NetworkArgs(TypedDict, total=False):
     """existing VPC: its private subnets, with a route to the internet"""
 
 
-#: Defaults of :class:`NetworkArgs`, the only place they are written.
+#: Defaults of :class:`NetworkArgs`, the only place they are written. ``egress`` stays
+#: ``nat-per-az``, what every stack had before it was a choice: a stack that sets nothing plans no
+#: change, the workloads have no public address (AWS Security Hub control ECS.2 flags ECS services
+#: that assign one), and both modes work (EKS Auto Mode nodes need private subnets with NAT).
 NETWORK_DEFAULTS: NetworkArgs = {"cidr_block": "10.0.0.0/16", "availability_zone_count": 2,
-                                 "nat_gateways": NatGateways.PER_AZ}
+                                 "egress": Egress.NAT_PER_AZ}
+
+
+def resolve_egress(args: Optional[NetworkArgs]) -> Egress:
+    """The :class:`Egress` of ``args`` (None: no arguments): ``egress``, else the deprecated
+    ``nat_gateways`` (:data:`EGRESS_OF_NAT_GATEWAYS`), else the default (``nat-per-az``).
+
+    Raises ``ValueError`` when both are given and mean different things.
+    """
+    given: dict[str, Any] = dict(args or {})
+    egress, nat = given.get("egress"), given.get("nat_gateways")
+    from_nat = EGRESS_OF_NAT_GATEWAYS[NatGateways(nat)] if nat is not None else None
+    if egress is not None and from_nat is not None and Egress(egress) is not from_nat:
+        raise ValueError(f"egress {Egress(egress).value!r} and the deprecated nat_gateways {NatGateways(nat).value!r} "
+                         "disagree; give egress only")
+    if egress is not None:
+        return Egress(egress)
+    return from_nat or Egress(NETWORK_DEFAULTS["egress"])
 
 
 def subnet_blocks(cidr_block: str, count: int) -> tuple[list[str], list[str]]:
@@ -77,8 +122,14 @@ class Network(pulumi.ComponentResource):
     """A VPC with public and private subnets (type ``kong-aws:index:Network``).
 
     A new VPC gets DNS support, an internet gateway, one public and one private subnet per zone,
-    NAT gateway(s) so private subnets reach Konnect, container registries and AWS APIs on 443,
-    and its default security group stripped of all rules. Outputs: ``vpc_id``,
+    and its default security group stripped of all rules. Egress (:func:`resolve_egress`):
+    ``nat-per-az`` a NAT gateway (and its Elastic IP) in each zone's public subnet, ``nat-single``
+    one in the first zone, each private subnet's default route through them; ``public-ip`` no NAT
+    gateway, and the private route tables' routes are no longer managed (``ignore_changes``), so
+    that switching a running stack from NAT does not take the private subnets' outbound route away
+    while the old tasks still run there: the route goes only with its NAT gateway, which Pulumi
+    deletes after every create and update of the run (the new tasks then run in the public subnets).
+    AWS then shows that route as ``blackhole``; it sends nothing anywhere. Outputs: ``vpc_id``,
     ``public_subnet_ids`` and ``private_subnet_ids`` (lists, one subnet per zone, zone order).
 
     Zones (new VPC): the region's Availability Zones in state ``available`` with opt-in status
@@ -92,7 +143,9 @@ class Network(pulumi.ComponentResource):
     (:data:`components.aws_facts.UNSUPPORTED_ZONE_IDS`).
 
     Raises ``ValueError`` before declaring anything when ``availability_zone_ids`` is given with
-    ``availability_zone_count`` or repeats a zone, and at run time when fewer usable zones are left
+    ``availability_zone_count`` or repeats a zone, when ``egress`` and ``nat_gateways`` disagree,
+    when an existing VPC gets a NAT ``egress`` (its routes decide) or ``public-ip`` without
+    ``public_subnet_ids``, and at run time when fewer usable zones are left
     than asked for or a given zone ID is not a usable zone of the region (the config model refuses
     both first for the regions it knows).
     """
@@ -108,7 +161,13 @@ class Network(pulumi.ComponentResource):
     def args_for_service(args: Optional[NetworkArgs], *services: ZoneService) -> NetworkArgs:
         """``args`` (None: no arguments) with the zone IDs each of ``services`` refuses
         (:data:`components.aws_facts.UNSUPPORTED_ZONE_IDS`) added to ``excluded_zone_ids``, sorted.
-        The top-level component that puts a service in the subnets calls this."""
+        The top-level component that puts a service in the subnets calls this.
+
+        Raises ``ValueError`` for ``public-ip`` egress with ``eks-control-plane``: EKS Auto Mode
+        nodes run in the private subnets and reach the internet only through NAT."""
+        if "eks-control-plane" in services and resolve_egress(args) is Egress.PUBLIC_IP:
+            raise ValueError("egress 'public-ip' is for ECS tasks; EKS Auto Mode nodes run in the private subnets "
+                             "and need 'nat-per-az' or 'nat-single'")
         merged: dict[str, Any] = dict(args or {})
         excluded: set[str] = set(merged.get("excluded_zone_ids") or ())
         for service in services:
@@ -122,8 +181,15 @@ class Network(pulumi.ComponentResource):
             raise ValueError("give availability_zone_ids or availability_zone_count, not both")
         if ids is not None and len(set(ids)) != len(ids):
             raise ValueError(f"availability_zone_ids repeats a zone: {list(ids)}")
+        egress = resolve_egress(args)
+        if args.get("vpc_id") is not None:
+            if (args.get("egress") is not None and egress is not Egress.PUBLIC_IP) or args.get("nat_gateways") is not None:
+                raise ValueError("an existing VPC's routes decide its NAT egress: give egress 'public-ip' or none")
+            if egress is Egress.PUBLIC_IP and args.get("public_subnet_ids") is None:
+                raise ValueError("egress 'public-ip' in an existing VPC needs public_subnet_ids")
         super().__init__(type_token(Network), name, None, opts)
         settings = with_defaults(args, NETWORK_DEFAULTS)
+        settings["egress"] = egress
         if settings.get("vpc_id") is not None:
             self.vpc_id = pulumi.Output.from_input(settings["vpc_id"])
             self.public_subnet_ids = pulumi.Output.from_input(settings.get("public_subnet_ids", []))
@@ -176,6 +242,7 @@ class Network(pulumi.ComponentResource):
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags={"Name": f"{name}-public"}, opts=child)
 
+        egress = Egress(args["egress"])
         public_subnets, private_subnets, nat_ids = [], [], []
         for index, zone in enumerate(zone_names):
             public = aws.ec2.Subnet(
@@ -188,7 +255,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(f"{name}-public-rta-{index}", subnet_id=public.id,
                                           route_table_id=public_rt.id, opts=child)
             public_subnets.append(public)
-            if NatGateways(args["nat_gateways"]) is NatGateways.PER_AZ or index == 0:
+            if egress is Egress.NAT_PER_AZ or (egress is Egress.NAT_SINGLE and index == 0):
                 eip = aws.ec2.Eip(f"{name}-nat-{index}", domain="vpc",
                                   tags={"Name": f"{name}-nat-{zone}"}, opts=child)
                 nat = aws.ec2.NatGateway(
@@ -203,11 +270,13 @@ class Network(pulumi.ComponentResource):
                 availability_zone=zone, map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-private-{zone}", "kong-aws/tier": "private",
                       "kubernetes.io/role/internal-elb": "1"}, opts=child)
+            routes = [aws.ec2.RouteTableRouteArgs(
+                cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[index if len(nat_ids) > 1 else 0])] if nat_ids else []
             route_table = aws.ec2.RouteTable(
-                f"{name}-private-rt-{index}", vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(
-                    cidr_block="0.0.0.0/0", nat_gateway_id=nat_ids[index if len(nat_ids) > 1 else 0])],
-                tags={"Name": f"{name}-private-{zone}"}, opts=child)
+                f"{name}-private-rt-{index}", vpc_id=vpc.id, routes=routes,
+                tags={"Name": f"{name}-private-{zone}"},
+                # public-ip: see the class docstring (the route to a NAT gateway goes with it, last).
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["routes"]) if not nat_ids else child)
             aws.ec2.RouteTableAssociation(f"{name}-private-rta-{index}", subnet_id=private.id,
                                           route_table_id=route_table.id, opts=child)
             private_subnets.append(private)

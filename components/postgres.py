@@ -171,6 +171,9 @@ class PostgresArgs(PostgresSettings, total=False):
     """RDS (required then): the EKS cluster security group, the only source allowed to reach the database"""
     client_pod_labels: dict[str, str]
     """in-cluster: labels of the pods the NetworkPolicy admits (default ``app.kubernetes.io/instance: kong-cp``)"""
+    image_repository: str
+    """in-cluster: the repository of the ``postgres`` image (default :data:`IMAGE_REPOSITORY`; an ECR pull
+    through cache's, :func:`components.image_source.pulled_repository`)"""
 
 
 class Postgres(pulumi.ComponentResource):
@@ -387,7 +390,7 @@ class Postgres(pulumi.ComponentResource):
         probe: dict[str, Any] = dict(exec_=k8s.core.v1.ExecActionArgs(command=READINESS_COMMAND), timeout_seconds=5)
         container = k8s.core.v1.ContainerArgs(
             name="postgres",
-            image=f"{IMAGE_REPOSITORY}:{cfg.version}",
+            image=f"{IMAGE_REPOSITORY if cfg.image_repository is None else cfg.image_repository}:{cfg.version}",
             image_pull_policy="IfNotPresent",
             ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT, protocol="TCP")],
             env=[

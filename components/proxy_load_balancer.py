@@ -6,7 +6,7 @@ from typing import Any, Optional, Required, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PATH, STATUS_PORT
+from components.kong_facts import PRIVATE_IPV4_BLOCKS, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PATH, STATUS_PORT
 from components.package import type_token, with_defaults
 
 #: Target group health check: HTTP ``GET /status`` on Kong's status listener. ``/status`` answers
@@ -42,6 +42,9 @@ class LoadBalancerSettings(TypedDict, total=False):
     """seconds open connections may finish on a deregistered target (default 30)"""
     deletion_protection: pulumi.Input[bool]
     """NLB deletion protection (default false)"""
+    proxy_protocol: bool
+    """proxy protocol v2 on both target groups (default true): Kong sees the clients' addresses; the
+    Kong tasks must then require the header on the proxy and status listeners"""
 
 
 class ProxyLoadBalancerArgs(LoadBalancerSettings, total=False):
@@ -57,9 +60,23 @@ class ProxyLoadBalancerArgs(LoadBalancerSettings, total=False):
 
 #: Defaults of :class:`ProxyLoadBalancerArgs`, the only place they are written. The TLS policy is
 #: ELB's TLS 1.3 + 1.2 policy (ELB docs, "Security policies for your Network Load Balancer").
+#: Proxy protocol is off unless asked for: switching it on for a running stack makes the target
+#: groups send the header (seconds) before the new tasks expect it (a rolling deployment), which
+#: cuts every request to the old tasks meanwhile (docs/runbooks.md, "Proxy protocol"). New stacks
+#: turn it on in their stack file, as every example stack does.
 LOAD_BALANCER_DEFAULTS: dict[str, Any] = {
     "internal": False, "tls_mode": TlsMode.PASSTHROUGH, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
-    "allowed_cidrs": ["0.0.0.0/0"], "deregistration_delay_seconds": 30, "deletion_protection": False}
+    "allowed_cidrs": ["0.0.0.0/0"], "deregistration_delay_seconds": 30, "deletion_protection": False,
+    "proxy_protocol": False}
+
+
+def source_blocks(vpc_cidr_block: Optional[str]) -> list[str]:
+    """The CIDR blocks the NLB's connections to its targets come from (client IP preservation off:
+    the NLB's private addresses, one per subnet, inside the VPC): ``[vpc_cidr_block]``, or
+    :data:`components.kong_facts.PRIVATE_IPV4_BLOCKS` when the VPC's block is not known here (an
+    existing VPC). Kong's ``trusted_ips`` with proxy protocol; only the NLB's security group reaches
+    the tasks, so no other peer of those blocks can send Kong a header."""
+    return [vpc_cidr_block] if vpc_cidr_block else list(PRIVATE_IPV4_BLOCKS)
 
 
 class ProxyLoadBalancer(pulumi.ComponentResource):
@@ -68,7 +85,13 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
     Targets are task IPs (``awsvpc``); both target groups check health on the status listener
     (port 8100, ``GET /status``, see :data:`HEALTH_CHECK_PATH`). The NLB has its own security group:
     ingress 80/443 from ``allowed_cidrs`` only, egress only to the tasks' group on 8000, 8443 and
-    8100. Cross-zone load balancing is on.
+    8100. Cross-zone load balancing is on. With ``proxy_protocol`` both target groups send a PROXY
+    protocol v2 header on every connection, the health checks' included (ELB docs, "Target groups
+    for your Network Load Balancers": "the proxy protocol header is also included in the health
+    check connection"), so Kong's proxy *and* status listeners must require it
+    (:func:`components.ecs_task_definition.data_plane_node`). Client IP preservation stays off: the
+    source address Kong sees is the NLB's private address in its subnet, the ``trusted_ips`` Kong
+    needs.
 
     Outputs: ``dns_name``, ``arn``, ``security_group_id``, ``http_target_group_arn``,
     ``https_target_group_arn`` (each resolves once its listener exists, so a service that
@@ -137,7 +160,8 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
                 f"{name}-{suffix}", vpc_id=args["vpc_id"], target_type="ip", port=port,
                 protocol=protocol, health_check=health_check,
                 deregistration_delay=args["deregistration_delay_seconds"], preserve_client_ip="false",
-                connection_termination=True, tags={"Name": f"{name}-{suffix}"}, opts=with_nlb)
+                proxy_protocol_v2=bool(args["proxy_protocol"]), connection_termination=True,
+                tags={"Name": f"{name}-{suffix}"}, opts=with_nlb)
 
         http_tg = target_group("http", PROXY_HTTP_PORT, "TCP")
         # In terminate mode the NLB re-encrypts to 8443, so Kong still sees https requests.

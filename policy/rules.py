@@ -726,6 +726,144 @@ def admin_cluster_status_postgres_not_behind_public_lb(
 
 
 # ---------------------------------------------------------------------------------------------
+# 2c. public-tasks-admit-only-the-load-balancer (stack)
+
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LEGACY_SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+#: ECS resources whose tasks take ``networkConfiguration.assignPublicIp`` (awsvpc network mode).
+ECS_PUBLIC_IP_TYPES = frozenset({ECS_SERVICE, "aws:ecs/taskSet:TaskSet"})
+
+
+def _public_ip(network: Any) -> bool:
+    """``networkConfiguration.assignPublicIp`` is true (pulumi-aws: a boolean, default false)."""
+    value = _get(network, "assignPublicIp")
+    return value is True or (isinstance(value, str) and value.lower() in ("true", "enabled"))
+
+
+def _group_id(props: Mapping[str, Any]) -> Optional[str]:
+    """A security group's id when known: ``id``, else the tail of its ``arn`` (``...:security-group/sg-...``)."""
+    for value in (props.get("id"), props.get("arn")):
+        if isinstance(value, str) and not is_opaque(value) and value:
+            return value.rsplit("/", 1)[-1]
+    return None
+
+
+def public_tasks_admit_only_the_load_balancer(
+        resources: Sequence[StackResource], config: Optional[Mapping[str, Any]] = None) -> list[tuple[str, str]]:
+    """An ECS service or task set that gives its tasks a public IP (``networkConfiguration.
+    assignPublicIp`` true) has security groups of this stack that admit nothing but the security
+    groups of the stack's load balancers.
+
+    With a public IP, the security group is all that stands between a task and the internet (the
+    public subnets route to the internet gateway). Every inbound rule of each of the tasks' groups
+    (``aws:vpc/securityGroupIngressRule`` and ``aws:ec2/securityGroupRule`` of type ``ingress`` for
+    that group, and the group's inline ``ingress``) must name a source security group that a load
+    balancer of the stack (``securityGroups``) uses; a CIDR, an IPv6 CIDR, a prefix list or
+    ``self`` is a violation, as are no security groups (the VPC's default group) and groups not
+    declared in the stack (nothing shows what they admit). Groups are matched by id where the props
+    carry ids (``id``, ``arn``), else through property dependencies (the engine) or dependencies
+    (the offline render).
+
+    Returns ``(urn, message)`` pairs. Not checked: network ACLs, egress rules.
+    """
+    by_urn = {r.urn: r for r in resources}
+    groups = [r for r in resources if r.type == SECURITY_GROUP]
+    urn_of_id = {gid: g.urn for g in groups if (gid := _group_id(g.props)) is not None}
+
+    def linked(entry: StackResource, prop: str, ids: Sequence[Any], types: frozenset) -> set[str]:
+        known = [i for i in ids if isinstance(i, str) and not is_opaque(i)]
+        found = {urn_of_id[i] for i in known if i in urn_of_id}
+        if len(found) == len(known) and len(known) == len(ids):
+            return found
+        candidates = entry.property_dependencies.get(prop, entry.dependencies)
+        return found | {u for u in candidates if u in by_urn and by_urn[u].type in types}
+
+    sg_types = frozenset({SECURITY_GROUP})
+    lb_ids: set[str] = set()
+    lb_urns: set[str] = set()
+    for lb in (r for r in resources if r.type in LOAD_BALANCER_TYPES):
+        ids = _as_list(lb.props.get("securityGroups"))
+        lb_ids.update(i for i in ids if isinstance(i, str) and not is_opaque(i))
+        lb_urns |= linked(lb, "securityGroups", ids, sg_types)
+
+    def from_load_balancer(entry: StackResource, prop: str, source: Any) -> bool:
+        if isinstance(source, str) and not is_opaque(source):
+            return source in lb_ids or urn_of_id.get(source) in lb_urns
+        candidates = {u for u in entry.property_dependencies.get(prop, entry.dependencies)
+                      if u in by_urn and by_urn[u].type == SECURITY_GROUP}
+        return bool(candidates) and candidates <= lb_urns
+
+    def rule_sources(props: Mapping[str, Any], group_key: str) -> list[tuple[str, Any]]:
+        """What an inbound rule admits besides a source group: ``(property, value)`` pairs."""
+        others = [(k, props.get(k)) for k in ("cidrIpv4", "cidrIpv6", "prefixListId", "cidrBlocks",
+                                               "ipv6CidrBlocks", "prefixListIds")
+                  if props.get(k) not in (None, [], "")]
+        if props.get("self") is True:
+            others.append(("self", True))
+        if props.get(group_key) in (None, "") and not others:
+            others.append((group_key, None))
+        return others
+
+    violations: list[tuple[str, str]] = []
+    for task in (r for r in resources if r.type in ECS_PUBLIC_IP_TYPES):
+        network = task.props.get("networkConfiguration")
+        if not _public_ip(network):
+            continue
+        who = _who(task.type, task.urn)
+        ids = _as_list(_get(network, "securityGroups"))
+        if not ids:
+            violations.append((task.urn, f"{who}: `networkConfiguration.assignPublicIp` is true and no "
+                               "`securityGroups` are given (the VPC's default group); give the tasks a group that "
+                               "admits only the load balancer's security group."))
+            continue
+        task_urns = linked(task, "networkConfiguration", ids, sg_types)
+        task_ids = {i for i in ids if isinstance(i, str) and not is_opaque(i)}
+        task_ids |= {gid for u in task_urns if (gid := _group_id(by_urn[u].props)) is not None}
+        if not task_urns:
+            violations.append((task.urn, f"{who}: `networkConfiguration.assignPublicIp` is true and its security "
+                               f"groups {_shown(ids)} are not declared in this stack, so nothing shows that they "
+                               "admit only the load balancer; declare them here."))
+            continue
+        problems: list[str] = []
+        for group_urn in sorted(task_urns):
+            for index, rule in enumerate(_as_list(by_urn[group_urn].props.get("ingress"))):
+                if not isinstance(rule, Mapping):
+                    continue
+                sources = [s for s in _as_list(rule.get("securityGroups"))
+                           if not from_load_balancer(by_urn[group_urn], "ingress", s)]
+                others = [(k, rule.get(k)) for k in ("cidrBlocks", "ipv6CidrBlocks", "prefixListIds")
+                          if rule.get(k) not in (None, [])] + ([("self", True)] if rule.get("self") is True else [])
+                for key, value in others + [("securityGroups", s) for s in sources]:
+                    problems.append(f"`{resource_name(group_urn)}` `ingress[{index}].{key}` {_shown(value)}")
+        for rule in resources:
+            if rule.type == SECURITY_GROUP_INGRESS_RULE:
+                group_key = "referencedSecurityGroupId"
+            elif rule.type == LEGACY_SECURITY_GROUP_RULE and rule.props.get("type") == "ingress":
+                group_key = "sourceSecurityGroupId"
+            else:
+                continue
+            owner = rule.props.get("securityGroupId")
+            if isinstance(owner, str) and not is_opaque(owner):
+                mine = owner in task_ids
+            else:
+                mine = bool(set(rule.property_dependencies.get("securityGroupId", rule.dependencies)) & task_urns)
+            if not mine:
+                continue
+            bad = rule_sources(rule.props, group_key)
+            source = rule.props.get(group_key)
+            if source not in (None, "") and not from_load_balancer(rule, group_key, source):
+                bad.append((group_key, source))
+            problems += [f"`{resource_name(rule.urn)}` `{key}` {_shown(value)}" for key, value in bad]
+        for problem in problems:
+            violations.append((task.urn, (
+                f"{who}: `networkConfiguration.assignPublicIp` is true, and its security group admits more than "
+                f"the load balancer: {problem}; with a public IP the group must admit only the load balancer's "
+                "security group (or give the tasks no public IP and a route through NAT).")))
+    return violations
+
+
+# ---------------------------------------------------------------------------------------------
 # 3. secrets-encrypted
 
 #: StorageClass provisioners that make EBS volumes (AWS EBS CSI driver, EKS Auto Mode's, in-tree).
@@ -1010,6 +1148,10 @@ STACK_RULES: tuple[Rule, ...] = (
          "No internet-facing load balancer forwards to Kong's Admin API, Kong Manager, cluster listeners, "
          "status listener or PostgreSQL.",
          admin_cluster_status_postgres_not_behind_public_lb),
+    Rule("public-tasks-admit-only-the-load-balancer",
+         "ECS tasks with a public IP have security groups that admit nothing but the load balancer's "
+         "security group.",
+         public_tasks_admit_only_the_load_balancer),
 )
 
 

@@ -36,6 +36,7 @@ from components.ecs_service import DataPlaneService
 from components.ecs_task_definition import DataPlaneTaskDefinition
 from components.eks_cluster import EksCluster
 from components.hybrid_eks import HybridEksGateway
+from components.image_source import ImageSource
 from components.kong_hybrid import KongHybrid
 from components.konnect_ecs import KonnectEcsGateway
 from components.network import Network
@@ -48,7 +49,7 @@ from components.proxy_load_balancer import ProxyLoadBalancer
 COMPONENTS: list[type[pulumi.ComponentResource]] = [
     KonnectEcsGateway, HybridEksGateway,
     Network, ClusterCertificate, ProxyLoadBalancer, DataPlaneTaskDefinition, DataPlaneService,
-    EksCluster, Postgres, KongHybrid,
+    EksCluster, Postgres, KongHybrid, ImageSource,
 ]
 
 

@@ -193,7 +193,7 @@ def test_konnect_ecs_gateway_inputs_and_outputs(schema):
     always = {"proxyUrl", "proxyHttpsUrl", "curlCheck", "ecsClusterName", "ecsServiceName", "logGroupName",
               "controlPlaneEndpoint", "telemetryEndpoint", "dataPlaneCertificatePem"}
     # Managed control plane, or manual pinning with its two certificate slots.
-    by_mode = {"konnectControlPlaneId", "konnectPinnedCertificateId", "konnectPinInstructions",
+    by_mode = {"konnectControlPlaneId", "konnectPinnedCertificateId", "konnectPinInstructions", "imagePullWarning",
                "dataPlaneCertificateSha256", "dataPlaneCertificateActiveSlot",
                        "dataPlaneCertificateSlotAPem", "dataPlaneCertificateSlotASha256", "dataPlaneCertificateSlotAExpiry",
                        "dataPlaneCertificateSlotBPem", "dataPlaneCertificateSlotBSha256", "dataPlaneCertificateSlotBExpiry"}
@@ -213,7 +213,8 @@ def test_kong_args_require_only_the_version(types):
     kong = types[f"#/types/{token('KongArgs')}"]
     assert kong["required"] == ["version"]
     props = kong["properties"]
-    assert set(props) == {"version", "image", "routerFlavor", "logLevel", "dataPlaneLabels"}
+    assert set(props) == {"version", "image", "routerFlavor", "logLevel", "dataPlaneLabels", "imageSource",
+                          "dockerHubCredentialsSecretArn", "pullThroughCachePrefix"}
     assert props["version"]["type"] == "string"
     assert props["routerFlavor"]["$ref"] == f"#/types/{token('RouterFlavor')}"
     assert props["dataPlaneLabels"]["type"] == "object"
@@ -285,7 +286,7 @@ REQUIRED_INPUTS = {
                                 "telemetryEndpoint"],
     "DataPlaneService": ["httpTargetGroupArn", "httpsTargetGroupArn", "securityGroupIds", "subnetIds",
                          "taskDefinitionArn"],
-    "Postgres": ["namespace"], "KonnectEcsGateway": ["kong", "konnect", "region"],
+    "Postgres": ["namespace"], "KonnectEcsGateway": ["kong", "konnect", "region"], "ImageSource": ["kong", "region"],
     "HybridEksGateway": ["kong", "region"],
 }
 
@@ -528,8 +529,8 @@ def test_the_example_check_finds_what_a_consumer_gets_wrong(schema, types):
     assert sorted(_program_problems(program, schema, types)) == sorted([
         "gateway: the required konnect is missing",
         "gateway.kong.version: a string is expected, got 3.1 (YAML reads 3.10 as a number: quote it)",
-        "gateway.kong.routerFlavour: not in the schema (it has ['dataPlaneLabels', 'image', 'logLevel', "
-        "'routerFlavor', 'version'])",
+        "gateway.kong.routerFlavour: not in the schema (it has ['dataPlaneLabels', 'dockerHubCredentialsSecretArn', "
+        "'image', 'imageSource', 'logLevel', 'pullThroughCachePrefix', 'routerFlavor', 'version'])",
         "gateway.loadBalancer.tlsMode: 'offload' is not one of ['passthrough', 'terminate']",
         "gateway.ecs.cpu: an integer is expected, got '512'",
         "${gateway.proxyURL}: kong-aws:index:KonnectEcsGateway has no output proxyURL",

@@ -982,7 +982,8 @@ def test_a_section_of_the_other_mode_names_the_mode_that_uses_it(base_config, ke
 # Fields that have no component default: unset means "not used" (an existing VPC, an ARN ...).
 NO_COMPONENT_DEFAULT = {"vpc_id", "organization", "secrets_kms_key_arn", "certificate_arn", "cluster_name",
                         "storage_class_name", "load_balancer_class", "control_plane_endpoint",
-                        "telemetry_endpoint", "control_plane_name", "api_url", "availability_zone_ids"}
+                        "telemetry_endpoint", "control_plane_name", "api_url", "availability_zone_ids",
+                        "docker_hub_credentials_secret_arn", "nat_gateways"}
 
 
 def _sections():

@@ -24,7 +24,7 @@ def _run(**changes) -> RunResult:
         service = DataPlaneService("dp", DataPlaneServiceArgs(
             task_definition_arn=TASK_DEFINITION, subnet_ids=SUBNETS, security_group_ids=["sg-0123456789abcdef0"],
             http_target_group_arn=lb.http_target_group_arn, https_target_group_arn=lb.https_target_group_arn,
-            **changes))
+            **changes))  # type: ignore[typeddict-item]
         pulumi.export("service", service.service_name)
 
     return run_program(program, {"aws:region": "eu-west-1"})
@@ -60,3 +60,19 @@ def test_spot_share_reaches_the_service_and_the_cluster():
 def test_counts_out_of_order_are_refused_before_anything(counts):
     with pytest.raises(Exception, match="min_count <= desired_count <= max_count"):
         _run(**counts)
+
+
+@pytest.mark.parametrize("on, value", [(True, "enabled"), (False, "disabled")])
+def test_container_insights_reaches_the_cluster_setting(on, value):
+    result = _run(container_insights=on)
+    assert result.one("aws:ecs/cluster:Cluster").inputs["settings"] == [{"name": "containerInsights", "value": value}]
+
+
+def test_container_insights_default_is_on():
+    assert SERVICE_DEFAULTS["container_insights"] is True
+    assert _run().one("aws:ecs/cluster:Cluster").inputs["settings"][0]["value"] == "enabled"
+
+
+def test_public_ip_reaches_the_network_configuration():
+    network = _run(assign_public_ip=True).one(SERVICE).inputs["networkConfiguration"]
+    assert network["assignPublicIp"] is True and network["subnets"] == SUBNETS

@@ -415,3 +415,47 @@ def test_dev_eks_reproduces_seed_002(tmp_path):
     from components.certificates import CERTIFICATE_DEFAULTS
     assert (CERTIFICATE_DEFAULTS["key_algorithm"], CERTIFICATE_DEFAULTS["validity_days"]) == ("ecdsa-p384", 1095)
     assert json.loads(config["kong-aws:postgres"])["mode"] == "in-cluster"  # the seed ran PostgreSQL in the cluster
+
+
+# ---------------------------------------------------------------------------------------------
+# Proxy protocol (real client addresses)
+
+PROXY_PROTOCOL = "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"
+
+
+def _chart_listen(block: dict, chart_block: dict) -> str:
+    """``proxy_listen`` as the chart renders it from a ``proxy`` block (_helpers.tpl
+    ``kong.listen``/``kong.singleListen``: address:port, the parameters, ``ssl`` appended for tls)."""
+    entries = []
+    for name, extra in (("http", []), ("tls", ["ssl"])):
+        merged = {**chart_block[name], **block.get(name, {})}
+        if merged["enabled"]:
+            params = list(dict.fromkeys([*(merged.get("parameters") or []), *extra]))
+            entries.append(" ".join([f"0.0.0.0:{merged['containerPort']}", *params]))
+    return ", ".join(entries)
+
+
+@pytest.mark.parametrize("proxy_protocol", [True, False])
+def test_proxy_protocol_on_the_nlb_matches_kongs_proxy_listeners(run_stack, hybrid_config, proxy_protocol):
+    hybrid_config["kong-aws:hybrid"] = {"proxyProtocol": proxy_protocol}
+    dp = values(run_stack(hybrid_config), "kong-dp")
+    assert unknown_chart_keys(dp, CHART_VALUES) == []
+    annotations, env = dp["proxy"]["annotations"], dp["env"]
+    listen = _chart_listen(dp["proxy"], CHART_VALUES["proxy"])
+    entries = [entry.split() for entry in listen.split(", ")]
+    assert [e[0] for e in entries] == ["0.0.0.0:8000", "0.0.0.0:8443"]
+    if proxy_protocol:
+        assert annotations[PROXY_PROTOCOL] == "*"
+        assert all("proxy_protocol" in e for e in entries) and "http2" in entries[1] and "ssl" in entries[1]
+        # Health checks carry the header too: TCP on the traffic port, a listener that expects it.
+        assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol"] == "tcp"
+        assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"] == "traffic-port"
+        assert (env["real_ip_header"], env["trusted_ips"]) == ("proxy_protocol", "10.0.0.0/8,172.16.0.0/12,"
+                                                                                "192.168.0.0/16,100.64.0.0/10")
+    else:
+        assert PROXY_PROTOCOL not in annotations
+        assert not any("proxy_protocol" in e for e in entries)
+        assert "real_ip_header" not in env and "trusted_ips" not in env
+    # The kubelet's probes send no header: the status listener never requires one.
+    assert not (CHART_VALUES["status"]["http"].get("parameters") or []) and "status" not in dp
+    assert [k for k in env if k not in KONG_PARAMS] == []

@@ -10,6 +10,7 @@ checked against Kong's and Konnect's own references in ../shared/reference:
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -18,9 +19,9 @@ import pytest
 from components.kong_settings import (ClusterEndpoint, KongNode, KubernetesSecretKey, PostgresConnection,
                                       SecretSetting, container_environment, env_name, helm_env)
 from components.ecs_task_definition import data_plane_node, worker_processes
-from components.kong_facts import LogLevel, RouterFlavor
+from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT, LogLevel, RouterFlavor
 from components.konnect_api import parse_endpoint
-from tests.conftest import BASE_CONFIG, reference_json
+from tests.conftest import BASE_CONFIG, REFERENCE, reference_json
 
 VALIDATION = reference_json("kong_conf_validation.json")
 KONG_PARAMS = set(reference_json("kong-gateway-ee-conf/kong-conf-index.json")["params"])
@@ -303,3 +304,76 @@ def test_control_plane_database_password_stays_a_secret_reference():
 def test_control_plane_without_a_database_connection_is_refused():
     with pytest.raises(ValueError, match="PostgreSQL"):
         _control_plane(postgres=None).settings()
+
+
+# --- proxy protocol (real client addresses behind an NLB) ----------------------------------------
+
+TRUSTED = ("10.0.0.0/16",)
+
+
+def _listen_flags(setting: str) -> set[str]:
+    """The listen flags kong.conf.default documents for ``setting`` (its "- `flag`" bullets, with
+    ``backlog=N`` as ``backlog``)."""
+    text = (REFERENCE / "kong.conf.default").read_text()
+    block = text.split(f"\n#{setting} = ", 1)[1]
+    block = re.split(r"\n#[a-z_]+ = ", block, maxsplit=1)[0]
+    return {flag.split("=")[0] for flag in re.findall(r"- `([a-z0-9_]+(?:=N)?)`", block)}
+
+
+def _entries(value: str) -> list[tuple[str, list[str]]]:
+    return [(parts[0], parts[1:]) for parts in (entry.split() for entry in value.split(","))]
+
+
+def test_the_documented_flag_reader_can_fail():
+    assert {"ssl", "http2", "proxy_protocol", "reuseport", "backlog"} <= _listen_flags("proxy_listen")
+    assert _listen_flags("status_listen") == {"ssl", "http2", "proxy_protocol"}
+    assert "deferred" not in _listen_flags("status_listen")
+
+
+@pytest.mark.parametrize("node", ["konnect-data-plane", "self-hosted-data-plane"])
+def test_proxy_protocol_listeners_and_real_ip_settings_are_kongs(node):
+    if node == "konnect-data-plane":
+        settings = data_plane_node({"version": "3.10.0.1"}, *_konnect_endpoints(), 1024, CERT_REF, KEY_REF,  # type: ignore[arg-type]
+                                   proxy_protocol=True, trusted_ips=TRUSTED).settings()
+    else:
+        settings = _self_hosted_data_plane(proxy_protocol=True, trusted_ips=TRUSTED).settings()
+    assert set(settings) - KONG_PARAMS == set()
+    proxy = _entries(str(settings["proxy_listen"]))
+    assert [(address, "ssl" in flags) for address, flags in proxy] == [
+        (f"0.0.0.0:{PROXY_HTTP_PORT}", False), (f"0.0.0.0:{PROXY_HTTPS_PORT}", True)]
+    for _, flags in proxy:
+        assert "proxy_protocol" in flags
+        assert {f.split("=")[0] for f in flags} <= _listen_flags("proxy_listen")
+    # kong.conf.default, real_ip_header: "proxy_protocol" needs a proxy_listen entry with the flag.
+    assert settings["real_ip_header"] == "proxy_protocol"
+    assert str(settings["trusted_ips"]).split(",") == list(TRUSTED)
+    for block in str(settings["trusted_ips"]).split(","):
+        ipaddress.ip_network(block)
+    status_address, status_flags = _entries(str(settings["status_listen"]))[0]
+    assert status_address == f"0.0.0.0:{STATUS_PORT}" and set(status_flags) <= _listen_flags("status_listen")
+    # The NLB's health checks carry the header: the ECS status listener requires it. The Helm data
+    # plane keeps a plain status listener for the kubelet's probes (its NLB checks the proxy port).
+    assert ("proxy_protocol" in status_flags) is (node == "konnect-data-plane")
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_without_proxy_protocol_kong_keeps_its_own_listeners(node):
+    settings = NODES[node]().settings()
+    assert not {"proxy_listen", "real_ip_header", "trusted_ips", "real_ip_recursive"} & set(settings)
+    assert settings["status_listen"] == f"0.0.0.0:{STATUS_PORT}"
+
+
+def test_proxy_protocol_needs_the_load_balancers_addresses_and_a_data_plane():
+    with pytest.raises(ValueError, match="trusted_ips"):
+        _self_hosted_data_plane(proxy_protocol=True).settings()
+    with pytest.raises(ValueError, match="only with proxy_protocol"):
+        _self_hosted_data_plane(trusted_ips=TRUSTED).settings()
+    with pytest.raises(ValueError, match="control plane"):
+        _control_plane(proxy_protocol=True, trusted_ips=TRUSTED).settings()
+    assert _traditional(proxy_protocol=True, trusted_ips=TRUSTED).settings()["real_ip_header"] == "proxy_protocol"
+
+
+def test_helm_env_leaves_the_proxy_listener_to_the_chart_but_keeps_real_ip_settings():
+    env = helm_env(_self_hosted_data_plane(proxy_protocol=True, trusted_ips=TRUSTED).settings())
+    assert "proxy_listen" not in env and "status_listen" not in env
+    assert (env["real_ip_header"], env["trusted_ips"]) == ("proxy_protocol", "10.0.0.0/16")

@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 import pytest
 
-from components.network import Network, NetworkArgs, subnet_blocks
+from components.network import Egress, NatGateways, Network, NetworkArgs, resolve_egress, subnet_blocks
 from tools.mocks import Registration, RunResult, run_program
 
 REGION = "us-west-2"
@@ -104,7 +104,7 @@ def _default_route(route_table: Registration) -> dict:
 
 @pytest.mark.parametrize("zones", [2, 3])
 def test_per_az_nat_each_private_subnet_leaves_through_its_own_zone(zones):
-    result = _run(NetworkArgs(availability_zone_count=zones, nat_gateways="per-az"))
+    result = _run(NetworkArgs(availability_zone_count=zones, nat_gateways=NatGateways.PER_AZ))
     wiring = Wiring(result)
     public, private = wiring.tier("public"), wiring.tier("private")
     assert len(public) == len(private) == zones
@@ -135,7 +135,7 @@ def test_per_az_nat_each_private_subnet_leaves_through_its_own_zone(zones):
 
 
 def test_single_nat_is_shared_by_every_private_route_table():
-    result = _run(NetworkArgs(availability_zone_count=3, nat_gateways="single"))
+    result = _run(NetworkArgs(availability_zone_count=3, nat_gateways=NatGateways.SINGLE))
     wiring = Wiring(result)
     nat = result.one(NAT)
     assert len(result.of_type(EIP)) == 1
@@ -376,8 +376,9 @@ def test_example_stacks_plan_no_change_to_their_network(stack):
 
     before, after = _golden_run(stack), example_run(stack)
     steps = [s for s in plan(before, after).steps.values() if "$kong-aws:index:Network" in s.urn]
-    # VPC, default group, gateway, route tables and associations, EIPs, NAT gateways, 4 subnets.
-    assert len([s for s in steps if s.type == SUBNET]) == 4 and len(steps) >= 16
+    # VPC, default group, gateway, route tables and associations, 4 subnets (and with NAT egress
+    # EIPs and NAT gateways; dev uses public-ip, tests/test_day2_ecs.py plans the switch).
+    assert len([s for s in steps if s.type == SUBNET]) == 4 and len(steps) >= 15
     assert {s.urn: s.op for s in steps if s.op != SAME} == {}
 
 
@@ -408,3 +409,65 @@ def test_zone_ids_in_their_old_order_keep_the_other_pairs_in_place():
     steps = {s.urn.rsplit("::", 1)[1]: s.op for s in plan(old, new).steps.values() if s.type in (SUBNET, NAT)}
     assert steps == {"net-public-0": REPLACE, "net-private-0": REPLACE, "net-nat-0": REPLACE,
                      "net-public-1": SAME, "net-private-1": SAME, "net-nat-1": SAME}
+
+
+# --- egress (issue 11) ----------------------------------------------------------------------------
+
+def test_public_ip_egress_has_no_nat_gateway_and_no_elastic_ip():
+    result = _run(NetworkArgs(availability_zone_count=2, egress=Egress.PUBLIC_IP))
+    wiring = Wiring(result)
+    assert result.of_type(NAT) == [] and result.of_type(EIP) == []
+    for subnet in wiring.tier("public"):
+        assert wiring.target(wiring.route_table_of(subnet), "routes").urn == result.one(IGW).urn
+    for subnet in wiring.tier("private"):
+        route_table = wiring.route_table_of(subnet)
+        # No default route, and a route a NAT stack had is left to go with its NAT gateway.
+        assert route_table.inputs.get("routes", []) == []
+        assert route_table.options["ignoreChanges"] == ["routes"]
+
+
+@pytest.mark.parametrize("args, nats", [
+    (NetworkArgs(availability_zone_count=3, egress=Egress.NAT_SINGLE), 1),
+    (NetworkArgs(availability_zone_count=3, egress=Egress.NAT_PER_AZ), 3),
+    (NetworkArgs(availability_zone_count=3), 3),
+])
+def test_nat_egress_counts_and_route_tables_stay_managed(args, nats):
+    result = _run(args)
+    assert len(result.of_type(NAT)) == len(result.of_type(EIP)) == nats
+    assert all("ignoreChanges" not in rt.options or not rt.options["ignoreChanges"]
+               for rt in result.of_type(ROUTE_TABLE))
+
+
+@pytest.mark.parametrize("args, egress", [
+    ({}, Egress.NAT_PER_AZ), ({"nat_gateways": "single"}, Egress.NAT_SINGLE),
+    ({"nat_gateways": "per-az"}, Egress.NAT_PER_AZ), ({"egress": "public-ip"}, Egress.PUBLIC_IP),
+    ({"egress": "nat-single", "nat_gateways": "single"}, Egress.NAT_SINGLE),
+])
+def test_the_deprecated_nat_gateways_still_decides_when_egress_is_not_given(args, egress):
+    assert resolve_egress(args) is egress
+
+
+def test_the_deprecated_key_renders_what_egress_renders():
+    old = _run(NetworkArgs(availability_zone_count=2, nat_gateways=NatGateways.SINGLE))
+    new = _run(NetworkArgs(availability_zone_count=2, egress=Egress.NAT_SINGLE))
+    assert len(old.of_type(NAT)) == 1
+    assert sorted((r.urn, repr(r.inputs)) for r in old.registrations) == \
+        sorted((r.urn, repr(r.inputs)) for r in new.registrations)
+
+
+@pytest.mark.parametrize("args, match", [
+    ({"egress": "public-ip", "nat_gateways": "single"}, "disagree"),
+    ({"vpc_id": "vpc-0a1b2c3d4e5f60000", "private_subnet_ids": ["subnet-1", "subnet-2"], "egress": "nat-single"},
+     "existing VPC"),
+    ({"vpc_id": "vpc-0a1b2c3d4e5f60000", "private_subnet_ids": ["subnet-1", "subnet-2"], "egress": "public-ip"},
+     "public_subnet_ids"),
+])
+def test_impossible_egress_is_refused_before_anything(args, match):
+    with pytest.raises(Exception, match=match):
+        _run(NetworkArgs(**args))
+
+
+def test_eks_refuses_public_ip_egress():
+    with pytest.raises(ValueError, match="EKS Auto Mode"):
+        Network.args_for_service(NetworkArgs(egress=Egress.PUBLIC_IP), "eks-control-plane")
+    assert Network.args_for_service(NetworkArgs(egress=Egress.PUBLIC_IP), "ecs-fargate")["egress"] is Egress.PUBLIC_IP

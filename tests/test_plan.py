@@ -56,9 +56,13 @@ def test_a_replacement_gets_a_new_identity_that_its_dependents_see():
 
 
 def test_resources_the_program_stops_registering_are_deleted_and_new_ones_created():
-    before = example_run("dev")
-    after = _again("dev", before, ecs={"cpu": 512, "memory": 1024}, network={"natGateways": "single"})
-    steps = plan(before, after)
+    ecs = {"cpu": 512, "memory": 1024, "containerInsights": False}
+    per_az = _again("dev", None, ecs=ecs, network={"egress": "nat-per-az"})
+    single = _again("dev", per_az, ecs=ecs, network={"egress": "nat-single"})
+    steps = plan(per_az, single)
     assert steps.ops("aws:ec2/natGateway:NatGateway") == [DELETE, SAME]
     assert steps.ops("aws:ec2/eip:Eip") == [DELETE, SAME]
     assert not steps.by_op(CREATE)
+    # And back: what the program registers again is created.
+    back = plan(single, _again("dev", single, ecs=ecs, network={"egress": "nat-per-az"}))
+    assert back.ops("aws:ec2/natGateway:NatGateway") == [CREATE, SAME]

@@ -568,7 +568,7 @@ def test_kong_chart_defaults_are_the_charts():
 
 def test_rule_names_are_unique_and_every_rule_has_a_description():
     names = [r.name for r in rules.RESOURCE_RULES + rules.STACK_RULES]
-    assert len(names) == len(set(names)) == 7 and all(r.description for r in rules.RESOURCE_RULES + rules.STACK_RULES)
+    assert len(names) == len(set(names)) == 8 and all(r.description for r in rules.RESOURCE_RULES + rules.STACK_RULES)
 
 
 def test_policy_project_file():
@@ -753,3 +753,69 @@ def test_the_real_sdk_stack_policy_in_a_preview(servicer, rendered):
     (diagnostic,) = analyze_stack(servicer, registrations)
     assert diagnostic.policyName == NOT_BEHIND_PUBLIC_LB and diagnostic.urn.endswith("::kong-proxy-https")
     assert diagnostic.urn.split("::")[2].endswith("aws:lb/listener:Listener")
+
+
+# ---------------------------------------------------------------------------------------------
+# public-tasks-admit-only-the-load-balancer (issue 11, egress public-ip)
+
+PUBLIC_TASKS = "public-tasks-admit-only-the-load-balancer"
+
+
+def test_the_dev_stack_runs_public_tasks_that_the_rule_accepts(rendered):
+    """dev uses egress public-ip: the service gives its tasks public IPs, and the pack (this rule
+    included) finds nothing, so a test of the rule's violations below is not vacuous."""
+    (service,) = [e for e in rendered["dev"].entries if e["type"] == SERVICE]
+    assert service["inputs"]["networkConfiguration"]["assignPublicIp"] is True
+    assert findings(rendered["dev"].entries) == []
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda i: (i.pop("referencedSecurityGroupId"), i.update(cidrIpv4="0.0.0.0/0")),
+     ["kong-tasks-in-8000", "cidrIpv4", "0.0.0.0/0"]),
+    (lambda i: i.update(referencedSecurityGroupId="sg-00000000000000001"),
+     ["kong-tasks-in-8000", "referencedSecurityGroupId", "sg-00000000000000001"]),
+    (lambda i: i.update(cidrIpv6="::/0"), ["kong-tasks-in-8000", "cidrIpv6"]),
+])
+def test_a_public_task_whose_group_admits_more_than_the_load_balancer_is_refused(rendered, change, words):
+    entries = mutate(rendered["dev"].entries, INGRESS, "kong-tasks-in-8000", change)
+    policy, got_urn, message = only(findings(entries))
+    assert policy == PUBLIC_TASKS
+    assert rules.resource_name(got_urn) == "kong-service-service"
+    for word in words + ["assignPublicIp"]:
+        assert word in message, message
+
+
+def test_the_same_group_on_private_tasks_is_left_to_the_other_rules(rendered):
+    entries = mutate(rendered["dev"].entries, INGRESS, "kong-tasks-in-8000",
+                     lambda i: (i.pop("referencedSecurityGroupId"), i.update(cidrIpv4="10.0.0.0/8")))
+    assert only(findings(entries))[0] == PUBLIC_TASKS
+    private = mutate(entries, SERVICE, "kong-service-service",
+                     lambda i: i["networkConfiguration"].update(assignPublicIp=False))
+    assert findings(private) == []
+
+
+def test_public_tasks_without_groups_or_with_groups_outside_the_stack_are_refused(rendered):
+    none = mutate(rendered["dev"].entries, SERVICE, "kong-service-service",
+                  lambda i: i["networkConfiguration"].update(securityGroups=[]))
+    assert "default group" in only(findings(none))[2]
+    outside = copy.deepcopy(rendered["dev"].entries)
+    (service,) = [e for e in outside if e["type"] == SERVICE]
+    service["inputs"]["networkConfiguration"]["securityGroups"] = ["sg-0fffffffffffffff0"]
+    service["dependencies"] = [d for d in service["dependencies"] if SG not in d]
+    assert "not declared in this stack" in only(findings(outside))[2]
+
+
+def test_public_tasks_by_id_under_the_engine_and_inline_ingress():
+    """After an update the engine gives ids (here through ``arn``); an inline rule counts too."""
+    lb_sg = rules.StackResource(SG, urn("lb-sg", SG), {"arn": "arn:aws:ec2:us-west-2:1:security-group/sg-lb"})
+    task_sg = rules.StackResource(SG, urn("task-sg", SG), {
+        "arn": "arn:aws:ec2:us-west-2:1:security-group/sg-task",
+        "ingress": [{"fromPort": 8000, "toPort": 8000, "protocol": "tcp", "securityGroups": ["sg-lb"]}]})
+    nlb = rules.StackResource(LOAD_BALANCER, urn("nlb", LOAD_BALANCER), {"securityGroups": ["sg-lb"]})
+    service = rules.StackResource(SERVICE, urn("svc", SERVICE), {
+        "networkConfiguration": {"assignPublicIp": True, "securityGroups": ["sg-task"], "subnets": ["subnet-1"]}})
+    assert rules.public_tasks_admit_only_the_load_balancer([lb_sg, task_sg, nlb, service]) == []
+    wide = rules.StackResource(SG, task_sg.urn, {**task_sg.props, "ingress": [
+        {"fromPort": 8000, "toPort": 8000, "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]}]})
+    ((who, message),) = rules.public_tasks_admit_only_the_load_balancer([lb_sg, wide, nlb, service])
+    assert who == service.urn and "ingress[0].cidrBlocks" in message

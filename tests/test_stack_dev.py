@@ -82,7 +82,7 @@ def test_outputs_give_the_operator_what_to_check_and_pin(dev):
     outputs = json.loads((out / "outputs.json").read_text())
     assert set(outputs) == {"proxyUrl", "proxyHttpsUrl", "curlCheck", "ecsClusterName", "ecsServiceName",
                             "logGroupName", "controlPlaneEndpoint", "telemetryEndpoint",
-                            "dataPlaneCertificatePem", "konnectPinInstructions",
+                            "dataPlaneCertificatePem", "konnectPinInstructions", "imagePullWarning",
                             # manual pinning: the two certificate slots and which one the tasks present
                             "dataPlaneCertificateSha256", "dataPlaneCertificateActiveSlot",
                             "dataPlaneCertificateSlotAPem", "dataPlaneCertificateSlotASha256", "dataPlaneCertificateSlotAExpiry",

@@ -29,6 +29,9 @@ from tools.render import read_stack_config
 BEFORE = json.loads((PROJECT_ROOT / "tests" / "data" / "urns-before-reshape.json").read_text())
 #: Variants recorded besides the example stacks: (stack file, config changes).
 VARIANTS = {
+    # dev as it was configured then: NAT gateways per zone (it has since chosen public-ip egress,
+    # which removes them on purpose, tests/test_day2_ecs.py).
+    "dev": ("dev", {"kong-aws:network": {"egress": "nat-per-az"}}),
     "dev-eks-rds-shared": ("dev-eks", {
         "kong-aws:postgres": {"mode": "rds"},
         "kong-aws:hybrid": {"namespace": "kong", "controlPlaneRelease": "kong-cp", "dataPlaneRelease": "kong-dp",
@@ -84,11 +87,13 @@ def test_only_the_new_components_are_new(name):
                     if r.type != "pulumi:pulumi:Stack" and not ({r.urn, *r.aliases} & before)})
     # New since: the gateway, the service component and the rollout gate; in manual pinning mode
     # (dev) the second certificate slot and the certificate that records when the slots began.
-    konnect_ecs = ["kong-aws:index:DataPlaneService", "kong-aws:index:KonnectEcsGateway",
+    # Every stack also has its image source (kong-images: the pull-through cache rule when chosen).
+    konnect_ecs = ["kong-aws:index:DataPlaneService", "kong-aws:index:ImageSource", "kong-aws:index:KonnectEcsGateway",
                    "pulumi-python:dynamic/ecs:RolloutGate"]
     slots = ["kong-aws:index:ClusterCertificate", "tls:index/privateKey:PrivateKey",
              "tls:index/selfSignedCert:SelfSignedCert"]
-    assert fresh in (konnect_ecs, sorted(konnect_ecs + slots), ["kong-aws:index:HybridEksGateway"])
+    assert fresh in (konnect_ecs, sorted(konnect_ecs + slots),
+                     ["kong-aws:index:HybridEksGateway", "kong-aws:index:ImageSource"])
 
 
 def test_an_alias_that_names_nothing_earlier_would_be_caught(monkeypatch):
