@@ -101,9 +101,38 @@ def run_stack() -> Callable[..., RunResult]:
     """Run ``__main__.py`` under the mocks: ``run_stack(config, secret_keys=None, stack="test")``."""
 
     def run(config: dict[str, Any], secret_keys: Optional[set[str]] = None, stack: str = "test") -> RunResult:
-        return run_program(main_program(), config_text(config), secret_keys, stack=stack)
+        return _cached_run(json.dumps(config, sort_keys=True), tuple(sorted(secret_keys or ())), stack,
+                           os.environ.get("KONNECT_TOKEN"), _harness())
 
     return run
+
+
+def _harness() -> tuple:
+    """What a run depends on besides its config: the mock classes and top-level components as
+    they are now. A test that replaces one (monkeypatch) gets a run of its own."""
+    import components.hybrid_eks
+    import components.konnect_ecs
+    import tools.mocks
+
+    return (id(tools.mocks.RecordingMonitor), id(tools.mocks.FakeCloud.new_resource), id(tools.mocks.FakeCloud.call),
+            id(components.konnect_ecs.KonnectEcsGateway), id(components.hybrid_eks.HybridEksGateway))
+
+
+_ORIGINAL_HARNESS: list[tuple] = []
+
+
+@functools.lru_cache(maxsize=None)
+def _run_once(config_json: str, secret_keys: tuple, stack: str, token: Optional[str], harness: tuple) -> RunResult:
+    return run_program(main_program(), config_text(json.loads(config_json)), set(secret_keys) or None, stack=stack)
+
+
+def _cached_run(config_json: str, secret_keys: tuple, stack: str, token: Optional[str], harness: tuple) -> RunResult:
+    """A program run per distinct config (a quarter of a second each), shared by the tests of a
+    worker that ask for the same; each gets its own copy. Runs under a replaced harness are not kept."""
+    if not _ORIGINAL_HARNESS or harness != _ORIGINAL_HARNESS[0]:
+        return run_program(main_program(), config_text(json.loads(config_json)), set(secret_keys) or None,
+                           stack=stack)
+    return copy.deepcopy(_run_once(config_json, secret_keys, stack, token, harness))
 
 
 @pytest.fixture(scope="session")
@@ -197,3 +226,5 @@ def pytest_collection_finish(session) -> None:
 
     gc.collect()
     gc.freeze()
+    # The harness as the tests found it, before any test replaced a part of it (_cached_run).
+    _ORIGINAL_HARNESS[:] = [_harness()]
