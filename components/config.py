@@ -1265,7 +1265,10 @@ class _Stack(_Model):
 
     @classmethod
     def _proxy_is_public(cls, view: Any) -> bool:
-        raise NotImplementedError
+        """Whether the mode's proxy load balancer is internet-facing (then an existing VPC needs
+        public subnets). Each mode answers from its own section; unknown counts as public, the
+        stricter check."""
+        return True
 
     @classmethod
     def _complete(cls, model: Any, context: Mapping[str, Any]) -> Any:

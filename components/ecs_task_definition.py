@@ -74,6 +74,9 @@ class DataPlaneTaskDefinitionArgs(TaskSettings, total=False):
     """the data plane's cluster certificate, PEM, as pinned in Konnect"""
     private_key_pem: Required[pulumi.Input[str]]
     """its private key, PEM (kept secret)"""
+    image_source_ready: pulumi.Input[str]
+    """resolves once the image can be pulled (:attr:`components.image_source.ImageSource.ready`): the
+    task definition is registered only after it"""
     pinned_certificate_id: pulumi.Input[str]
     """the id of the certificate's pin in Konnect: the certificate is stored only after the pin exists"""
     region: Required[pulumi.Input[str]]
@@ -319,7 +322,9 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
             container_definitions=pulumi.Output.all(
                 secret.arn, secret_version.version_id, log_group.name, settings["cert_pem"],
                 settings["control_plane_endpoint"], settings["telemetry_endpoint"], settings["region"],
-            ).apply(render),
+                # Waited for, not used: the image can be pulled once this resolves.
+                pulumi.Output.from_input(settings.get("image_source_ready", "")),
+            ).apply(lambda values: render(values[:-1])),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
 
         self.task_definition_arn = task_definition.arn

@@ -113,8 +113,9 @@ class HybridEksGateway(pulumi.ComponentResource):
         if in_cluster:
             hybrid_args["postgres"] = cast(PostgresSettings, {
                 **postgres, "image_repository": pulled_repository(args["kong"], IMAGE_REPOSITORY)})
+        hybrid_args["image_source_ready"] = images.ready
         kong = KongHybrid(f"{name}-hybrid", hybrid_args, opts=pulumi.ResourceOptions(
-            parent=self, providers=[cluster.provider], depends_on=[images],
+            parent=self, providers=[cluster.provider],
             aliases=[earlier_urn("kong-aws:hybrid_eks:KongHybrid", "kong")]))
 
         host = kong.proxy_hostname

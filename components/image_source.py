@@ -226,6 +226,9 @@ class ImageSource(pulumi.ComponentResource):
     """the ECR repository prefix of the cache (pull through only)"""
     image_pull_warning: Optional[pulumi.Output[str]]
     """the Docker Hub anonymous pull limit warning (direct pulls from Docker Hub only)"""
+    ready: pulumi.Output[str]
+    """resolves once the images can be pulled (after the cache rule exists): give it to what pulls, as
+    a dependency (a component's ``depends_on`` does not reach its children)"""
 
     def __init__(self, name: str, args: ImageSourceArgs, opts: Optional[pulumi.ResourceOptions] = None):
         kong, region = args["kong"], args["region"]
@@ -236,18 +239,20 @@ class ImageSource(pulumi.ComponentResource):
         super().__init__(type_token(ImageSource), name, None, opts)
         self.repository_prefix = None
         self.image_pull_warning = None
+        self.ready = pulumi.Output.from_input("")
         if cache is not None:
             rule = aws.ecr.PullThroughCacheRule(
                 f"{name}-docker-hub", ecr_repository_prefix=cache.prefix,
                 upstream_registry_url=DOCKER_HUB_REGISTRY, credential_arn=cache.credential_arn,
                 opts=pulumi.ResourceOptions(parent=self))
             self.repository_prefix = rule.ecr_repository_prefix
+            self.ready = rule.id
         else:
             images = [with_defaults(kong, KONG_DEFAULTS)["image"], *(args.get("docker_hub_repositories") or [])]
             warning = pull_warning(images)
             self.image_pull_warning = pulumi.Output.from_input(warning) if warning else None
         self.register_outputs({"repository_prefix": self.repository_prefix,
-                               "image_pull_warning": self.image_pull_warning})
+                               "image_pull_warning": self.image_pull_warning, "ready": self.ready})
 
 
 def node_role_policy(statement: dict[str, Any]) -> dict:

@@ -106,6 +106,9 @@ class KongHybridArgs(HybridInstall, total=False):
     """in-cluster PostgreSQL: the StorageClass of its volume (none: the cluster's default)"""
     load_balancer_class: pulumi.Input[str]
     """the proxy Service's load balancer class (default: none, the cluster's default)"""
+    image_source_ready: pulumi.Input[str]
+    """resolves once the images can be pulled (:attr:`components.image_source.ImageSource.ready`):
+    what pulls is declared after it"""
 
 
 #: Defaults of :class:`HybridSettings`, the only place they are written. ``chart_version`` 3.4.1 is
@@ -388,7 +391,8 @@ class KongHybrid(pulumi.ComponentResource):
             **(args.get("postgres") or {}), "namespace": ns_name,
             "client_pod_labels": {"app.kubernetes.io/instance": hybrid["control_plane_release"]},
             **{key: args[key] for key in ("storage_class_name", "vpc_id", "private_subnet_ids",
-                                          "cluster_security_group_id") if args.get(key) is not None}})
+                                          "cluster_security_group_id", "image_source_ready")
+               if args.get(key) is not None}})
         database = Postgres(f"{name}-postgres", database_args, opts=pulumi.ResourceOptions(
             parent=self, depends_on=[namespace], aliases=[pulumi.Alias(type_=_TYPE_BEFORE["Postgres"])]))
 
@@ -411,6 +415,10 @@ class KongHybrid(pulumi.ComponentResource):
             database.host, database.port, database.user, database.database, database.password_secret_name,
             database.password_secret_key, database.ssl, cert_hash).apply(cp_values)
         self.data_plane_values = pulumi.Output.all(cert_hash, args.get("load_balancer_class")).apply(dp_values)
+        # The releases pull Kong's image: declared once the image source is ready (waited for, not used).
+        ready = pulumi.Output.from_input(args.get("image_source_ready", ""))
+        self.control_plane_values = pulumi.Output.all(self.control_plane_values, ready).apply(lambda v: v[0])
+        self.data_plane_values = pulumi.Output.all(self.data_plane_values, ready).apply(lambda v: v[0])
 
         release_common = dict(chart=CHART, version=hybrid["chart_version"], namespace=ns_name,
                               repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),

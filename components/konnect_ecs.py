@@ -389,9 +389,9 @@ class KonnectEcsGateway(pulumi.ComponentResource):
                 None if network_settings.get("vpc_id") else network_settings["cidr_block"])
         if pin is not None:
             task_args["pinned_certificate_id"] = pin.certificate_id
+        task_args["image_source_ready"] = images.ready
         task_definition = DataPlaneTaskDefinition(
-            f"{name}-data-plane", task_args, opts=pulumi.ResourceOptions.merge(
-                child(earlier_urn(_BEFORE, "data-plane")), pulumi.ResourceOptions(depends_on=[images])))
+            f"{name}-data-plane", task_args, opts=child(earlier_urn(_BEFORE, "data-plane")))
 
         # Inbound only from the NLB (rules below), outbound open: Konnect and registries on 443, and
         # the upstream services Kong proxies to on any port.

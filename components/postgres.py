@@ -171,6 +171,9 @@ class PostgresArgs(PostgresSettings, total=False):
     """RDS (required then): the EKS cluster security group, the only source allowed to reach the database"""
     client_pod_labels: dict[str, str]
     """in-cluster: labels of the pods the NetworkPolicy admits (default ``app.kubernetes.io/instance: kong-cp``)"""
+    image_source_ready: pulumi.Input[str]
+    """resolves once the images can be pulled (:attr:`components.image_source.ImageSource.ready`):
+    what pulls is declared after it"""
     image_repository: str
     """in-cluster: the repository of the ``postgres`` image (default :data:`IMAGE_REPOSITORY`; an ECR pull
     through cache's, :func:`components.image_source.pulled_repository`)"""
@@ -390,7 +393,9 @@ class Postgres(pulumi.ComponentResource):
         probe: dict[str, Any] = dict(exec_=k8s.core.v1.ExecActionArgs(command=READINESS_COMMAND), timeout_seconds=5)
         container = k8s.core.v1.ContainerArgs(
             name="postgres",
-            image=f"{IMAGE_REPOSITORY if cfg.image_repository is None else cfg.image_repository}:{cfg.version}",
+            # Declared once the image source is ready (its value is waited for, not used).
+            image=pulumi.Output.from_input(cfg.image_source_ready or "").apply(
+                lambda _: f"{IMAGE_REPOSITORY if cfg.image_repository is None else cfg.image_repository}:{cfg.version}"),
             image_pull_policy="IfNotPresent",
             ports=[k8s.core.v1.ContainerPortArgs(name="postgres", container_port=PORT, protocol="TCP")],
             env=[

@@ -95,6 +95,12 @@ def test_hybrid_nodes_pull_kong_and_postgres_through_the_cache(run_stack):
     assert sorted(statement["Action"]) == sorted(IMPORT)
     assert statement["Resource"] == [f"{arn}/kong/kong-gateway", f"{arn}/library/postgres"]
     assert "imagePullWarning" not in result.outputs
+    # Nothing pulls before the rule exists: both releases and the database wait on it.
+    rule = result.one(RULE).urn
+    releases = result.of_type("kubernetes:helm.sh/v3:Release")
+    assert len(releases) == 2
+    for resource in (*releases, statefulset):
+        assert rule in resource.dependencies, resource.name
 
 
 def test_without_a_cache_nothing_is_granted_and_the_stack_warns(run_stack, base_config):
@@ -148,3 +154,23 @@ def test_a_secret_of_another_region_is_refused_before_anything_is_declared(run_s
     config = _through(base_config, dockerHubCredentialsSecretArn=CREDENTIALS.format(region="eu-west-1"))
     with pytest.raises(Exception, match="needs a secret of its own Region"):
         run_stack(config)
+
+
+def test_switching_a_running_stack_to_the_cache_rolls_the_tasks_and_deletes_nothing(base_config):
+    """Day 2: a stack that pulled from Docker Hub turns the cache on. The rule is created and the
+    role policy updated before the new task definition revision (the task definition depends on
+    the image source), the service rolls onto it, and nothing is deleted but the replaced revision."""
+    from tests.conftest import config_text
+    from tools.mocks import main_program, run_program
+    from tools.plan import CREATE, DELETE, REPLACE, UPDATE, plan
+
+    before = run_program(main_program(), config_text(base_config), stack="test")
+    after = run_program(main_program(), config_text(_through(base_config)), stack="test", prior=before)
+    steps = plan(before, after)
+    assert steps.ops(RULE) == [CREATE]
+    assert steps.ops(TASK) == [REPLACE] and not any(s.delete_first for s in steps.of_type(TASK))
+    assert steps.ops("aws:ecs/service:Service") == [UPDATE]
+    assert steps.ops("aws:iam/rolePolicy:RolePolicy") == [UPDATE]
+    assert not steps.by_op(DELETE)
+    rule, task = after.one(RULE), after.one(TASK)
+    assert rule.urn in task.dependencies, "the new revision must wait for the rule it pulls through"
