@@ -9,13 +9,12 @@ new task definition revision.
 import enum
 import hashlib
 import json
-import re
 from typing import Any, Optional, Required, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
 
-from components.image_source import import_statement, pulled_repository
+from components.image_source import ecr_repository_arn, import_statement, pulled_repository
 from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, SecretSetting,
                                       container_environment, image_reference)
@@ -31,7 +30,6 @@ NOFILE_LIMIT = 1048576
 #: the HEALTHCHECK of Kong's own images and needs no tool (curl) the image may not ship.
 HEALTH_CHECK = {"command": ["CMD", "kong", "health"], "interval": 15, "timeout": 10,
                 "retries": 3, "startPeriod": 30}
-_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(.+)$")
 
 
 class CpuArchitecture(str, enum.Enum):
@@ -203,14 +201,13 @@ def execution_role_policy(secret_arn: str, log_group_arn: str, kms_key_arn: Opti
             "Sid": "DecryptClusterCertificate", "Effect": "Allow", "Action": ["kms:Decrypt"],
             "Resource": [kms_key_arn],
             "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}})
-    ecr = _ECR_IMAGE.match(image)
-    if ecr:
-        account, region, repository = ecr.group(1), ecr.group(2), re.split(r"[:@]", ecr.group(3))[0]
+    repository_arn = ecr_repository_arn(image)
+    if repository_arn:
         statements += [
             {"Sid": "EcrAuth", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": ["*"]},
             {"Sid": "EcrPull", "Effect": "Allow",
              "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-             "Resource": [f"arn:aws:ecr:{region}:{account}:repository/{repository}"]},
+             "Resource": [repository_arn]},
         ]
     if cache_import is not None:
         statements.append(cache_import)

@@ -75,6 +75,9 @@ class HybridEksGateway(pulumi.ComponentResource):
     """images come from Docker Hub anonymously: its pull limit (:class:`ImageSource`)"""
 
     def __init__(self, name: str, args: HybridEksGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        # The kubeconfig signs as the default AWS provider does (aws:profile, aws:assumeRoles); a
+        # setting it cannot follow is refused before anything is declared.
+        identity = provider_identity()
         super().__init__(type_token(HybridEksGateway), name, None, opts)
 
         # Before this component, Network "network", EksCluster "eks" and KongHybrid "kong" sat at the
@@ -93,9 +96,8 @@ class HybridEksGateway(pulumi.ComponentResource):
 
         network = Network(f"{name}-network", Network.args_for_service(args.get("network"), "eks-control-plane"),
                           opts=child(earlier_urn("kong-aws:network:Network", "network")))
-        # The kubeconfig signs as the default AWS provider does (aws:profile, aws:assumeRoles).
         eks = cast(EksClusterArgs, {
-            **(args.get("eks") or {}), **provider_identity(), "region": args["region"],
+            **(args.get("eks") or {}), **identity, "region": args["region"],
             "private_subnet_ids": network.private_subnet_ids,
             "new_cluster_name": cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks")})
         if cache_import is not None and eks.get("cluster_name") is None:

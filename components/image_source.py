@@ -110,6 +110,22 @@ def ecr_registry(account: str, region: str) -> str:
     return f"{account}.dkr.ecr.{region}.amazonaws.com" + (".cn" if region.startswith("cn-") else "")
 
 
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/([^:@]+)")
+
+
+def ecr_repository_arn(image: str) -> Optional[str]:
+    """The ARN of the ECR private repository an image reference (``<account>.dkr.ecr.<region>.
+    amazonaws.com[.cn]/<repository>[:tag|@digest]``) names, or None for an image of another
+    registry. The partition follows the region: ``aws-cn`` for ``cn-*``, ``aws-us-gov`` for
+    ``us-gov-*``, else ``aws`` (AWS General Reference, "Amazon Resource Names")."""
+    match = _ECR_IMAGE.match(image)
+    if match is None:
+        return None
+    account, region, _, repository = match.groups()
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+
+
 @dataclass(frozen=True)
 class PullThroughCache:
     """An ECR pull through cache of Docker Hub: the registry of ``account`` in ``region`` caches

@@ -39,6 +39,8 @@ PORTAL_API_PORTS = (8004, 8447)
 KONG_DEFAULT_STATUS_PORT = 8007
 #: The status listener this project opens on all interfaces so load balancers and probes can reach it.
 STATUS_PORT = 8100
+#: The chart's TLS status listener (values.yaml ``status.tls.containerPort``, off by default).
+CHART_STATUS_TLS_PORT = 8543
 
 #: The listener flag that makes Kong (nginx) read a PROXY protocol header (v1 or v2) before
 #: anything else on every connection of that listener: ``proxy_listen`` and ``status_listen`` both
@@ -77,7 +79,7 @@ LISTENER_PORTS: dict[str, tuple[int, ...]] = {
     "portalapi": PORTAL_API_PORTS,
     "cluster": (CLUSTER_PORT,),
     "clustertelemetry": (TELEMETRY_PORT,),
-    "status": (STATUS_PORT, KONG_DEFAULT_STATUS_PORT),
+    "status": (STATUS_PORT, KONG_DEFAULT_STATUS_PORT, CHART_STATUS_TLS_PORT),
 }
 #: Listeners that must never be reachable from outside the cluster or the VPC.
 PRIVATE_LISTENERS = ("admin", "manager", "portal", "portalapi", "cluster", "clustertelemetry", "status")

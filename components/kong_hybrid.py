@@ -68,7 +68,7 @@ class HybridSettings(TypedDict, total=False):
     allowed_cidrs: list[str]
     """who may reach the proxy (default all)"""
     proxy_protocol: bool
-    """proxy protocol v2 from the proxy NLB to Kong's proxy listeners (default true): Kong sees the
+    """proxy protocol v2 from the proxy NLB to Kong's proxy listeners (default false): Kong sees the
     clients' addresses"""
 
 

@@ -36,7 +36,7 @@ from components.konnect_api import (KONNECT_DEFAULTS, KonnectControlPlane, Konne
 from components.network import NETWORK_DEFAULTS, Egress, Network, NetworkArgs, resolve_egress
 from components.package import earlier_urn, type_token, with_defaults
 from components.rollout_gate import (ROLLOUT_GATE_DEFAULTS, EcsRolloutGate, KonnectCheck, RolloutGateMode,
-                                      RolloutSettings)
+                                     RolloutSettings, aws_provider_access)
 from components.proxy_load_balancer import (LOAD_BALANCER_DEFAULTS, LoadBalancerSettings, ProxyLoadBalancer,
                                             ProxyLoadBalancerArgs, source_blocks)
 
@@ -291,6 +291,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
         if managed and slot_args.get("pinned_sha256"):
             raise ValueError("certificate.pinned_sha256 is for certificates pinned by hand; with "
                              "konnect.control_plane_name the stack pins through the Konnect API")
+        # The gate signs as the default AWS provider does; read (and refused) before anything is declared.
+        gate_access = aws_provider_access()
         super().__init__(type_token(KonnectEcsGateway), name, None, opts)
         # Where the tasks pull Kong's image: the pull through cache rule, if any, exists before the task definition.
         images = ImageSource(f"{name}-images", {"kong": args["kong"], "region": args["region"]},
@@ -453,7 +455,7 @@ class KonnectEcsGateway(pulumi.ComponentResource):
             EcsRolloutGate(
                 f"{name}-rollout", region=args["region"], cluster=service.cluster_name,
                 service=service.service_name, task_definition_arn=task_definition.task_definition_arn,
-                timeout_seconds=int(rollout["rollout_timeout_seconds"]),
+                timeout_seconds=int(rollout["rollout_timeout_seconds"]), **gate_access,
                 konnect=KonnectCheck(api_url=api_url, token=token, control_plane_id=control_plane.control_plane_id)
                 if check_konnect and control_plane is not None else None,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[service]))

@@ -43,7 +43,7 @@ class LoadBalancerSettings(TypedDict, total=False):
     deletion_protection: pulumi.Input[bool]
     """NLB deletion protection (default false)"""
     proxy_protocol: bool
-    """proxy protocol v2 on both target groups (default true): Kong sees the clients' addresses; the
+    """proxy protocol v2 on both target groups (default false): Kong sees the clients' addresses; the
     Kong tasks must then require the header on the proxy and status listeners"""
 
 
@@ -62,8 +62,8 @@ class ProxyLoadBalancerArgs(LoadBalancerSettings, total=False):
 #: ELB's TLS 1.3 + 1.2 policy (ELB docs, "Security policies for your Network Load Balancer").
 #: Proxy protocol is off unless asked for: switching it on for a running stack makes the target
 #: groups send the header (seconds) before the new tasks expect it (a rolling deployment), which
-#: cuts every request to the old tasks meanwhile (docs/runbooks.md, "Proxy protocol"). New stacks
-#: turn it on in their stack file, as every example stack does.
+#: cuts every request to the old tasks meanwhile (docs/runbooks.md, "Switching proxy protocol").
+#: New stacks turn it on in their stack file, as the example stacks do.
 LOAD_BALANCER_DEFAULTS: dict[str, Any] = {
     "internal": False, "tls_mode": TlsMode.PASSTHROUGH, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
     "allowed_cidrs": ["0.0.0.0/0"], "deregistration_delay_seconds": 30, "deletion_protection": False,

@@ -23,13 +23,16 @@ What it checks, polling every ``poll_seconds`` until ``timeout_seconds``:
    whose certificate Konnect does not trust never appears there.
 
 The provider runs in Pulumi's dynamic provider process; it imports botocore and httpx only when it
-runs, and uses the standard AWS credential chain there (``profile`` when the stack sets
-``aws:profile``).
+runs, and signs as the stack's AWS provider does: the standard credential chain of
+``aws:profile`` (when set), then each role of ``aws:assumeRoles`` in turn (STS ``AssumeRole`` with
+its ``roleArn``, ``externalId`` and ``sessionName``). Static keys in config (``aws:accessKey``) and
+``aws:assumeRoleWithWebIdentity`` are not followed; give such a stack a profile.
 """
 
 import dataclasses
 import datetime
 import enum
+import json
 import time
 from collections.abc import Callable
 from typing import Any, Optional, TypedDict
@@ -161,10 +164,42 @@ def wait_for_rollout(ecs: Any, props: dict, list_nodes: Optional[Callable[[], li
 
 
 def _ecs_client(props: dict) -> Any:
+    """botocore's ECS client for ``props["region"]``, signed as :func:`aws_provider_access` says."""
     import botocore.session
 
     session = botocore.session.Session(profile=props.get("profile") or None)
-    return session.create_client("ecs", region_name=props["region"])
+    keys: dict[str, str] = {}
+    for role in props.get("assume_roles") or []:
+        sts = session.create_client("sts", region_name=props["region"], **keys)
+        request = {"RoleArn": role["roleArn"], "RoleSessionName": role.get("sessionName") or "kong-aws-rollout-gate"}
+        if role.get("externalId"):
+            request["ExternalId"] = role["externalId"]
+        granted = sts.assume_role(**request)["Credentials"]
+        keys = {"aws_access_key_id": granted["AccessKeyId"], "aws_secret_access_key": granted["SecretAccessKey"],
+                "aws_session_token": granted["SessionToken"]}
+    return session.create_client("ecs", region_name=props["region"], **keys)
+
+
+def aws_provider_access() -> dict[str, Any]:
+    """The stack's default AWS provider settings the gate signs with: ``{"profile": str | None,
+    "assume_roles": [{"roleArn", "externalId"?, "sessionName"?}, ...] | None}`` from config
+    ``aws:profile`` and ``aws:assumeRoles`` (JSON text, as Pulumi hands a list to a program).
+
+    Raises ValueError naming ``aws:assumeRoles`` when it is not a list of objects with a
+    ``roleArn``."""
+    config = pulumi.Config("aws")
+    text = config.get("assumeRoles")
+    roles = None
+    if text:
+        try:
+            roles = json.loads(text)
+        except ValueError:
+            raise ValueError(f"aws:assumeRoles: not JSON: {text[:80]!r}") from None
+        if not isinstance(roles, list) or not all(isinstance(r, dict) and r.get("roleArn") for r in roles):
+            raise ValueError(f"aws:assumeRoles: got {text[:80]!r}; expected a list of {{roleArn, externalId?, "
+                             "sessionName?}} objects")
+        roles = [{k: r[k] for k in ("roleArn", "externalId", "sessionName") if r.get(k)} for r in roles]
+    return {"profile": config.get("profile"), "assume_roles": roles or None}
 
 
 def list_nodes(client: Any, control_plane_id: str, page_size: int = 100) -> list[dict]:
@@ -230,7 +265,8 @@ class EcsRolloutGate(Resource, module="ecs", name="RolloutGate"):
 
     Inputs: ``region``, ``cluster`` and ``service`` (names), ``task_definition_arn`` (the revision
     the deployment must run), ``timeout_seconds`` / ``poll_seconds`` / ``ping_freshness_seconds``
-    (:data:`ROLLOUT_GATE_DEFAULTS`), ``profile`` (``aws:profile``), ``konnect`` (a
+    (:data:`ROLLOUT_GATE_DEFAULTS`), ``profile`` and ``assume_roles`` (:func:`aws_provider_access`),
+    ``konnect`` (a
     :class:`KonnectCheck`, with a managed control plane). Outputs: ``deployment_id``,
     ``running_count``, ``connected_nodes``.
     """
@@ -243,11 +279,12 @@ class EcsRolloutGate(Resource, module="ecs", name="RolloutGate"):
                  service: pulumi.Input[str], task_definition_arn: pulumi.Input[str],
                  timeout_seconds: Optional[int] = None, poll_seconds: Optional[int] = None,
                  ping_freshness_seconds: Optional[int] = None, profile: Optional[str] = None,
+                 assume_roles: Optional[list[dict[str, str]]] = None,
                  konnect: Optional[KonnectCheck] = None, opts: Optional[pulumi.ResourceOptions] = None):
         props: dict[str, Any] = {
             "region": region, "cluster": cluster, "service": service, "task_definition_arn": task_definition_arn,
             "timeout_seconds": timeout_seconds, "poll_seconds": poll_seconds,
-            "ping_freshness_seconds": ping_freshness_seconds, "profile": profile,
+            "ping_freshness_seconds": ping_freshness_seconds, "profile": profile, "assume_roles": assume_roles,
             "konnect": None if konnect is None else {**konnect, "token": pulumi.Output.secret(konnect["token"])},
             "deployment_id": None, "running_count": None, "connected_nodes": None,
         }

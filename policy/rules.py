@@ -55,7 +55,8 @@ UNKNOWN_VALUES = frozenset({
 #: Ports that must never be reachable from the internet, and what listens there (Kong's
 #: configuration reference: admin_listen 8001/8444, admin_gui_listen 8002/8445, cluster_listen 8005,
 #: cluster_telemetry_listen 8006, status_listen 8007; Kong Enterprise's portal_gui_listen 8003/8446
-#: and portal_api_listen 8004/8447; this project's status_listen 8100; PostgreSQL's 5432).
+#: and portal_api_listen 8004/8447; this project's status_listen 8100 and the chart's TLS status
+#: listener 8543; PostgreSQL's 5432).
 #: tests/test_policy_ports.py checks that every Kong listener but the proxy is here
 #: (components/kong_facts.py, which the pack cannot import from its own virtualenv).
 SENSITIVE_PORTS: dict[int, str] = {
@@ -64,7 +65,8 @@ SENSITIVE_PORTS: dict[int, str] = {
     8003: "Kong Dev Portal", 8446: "Kong Dev Portal (TLS)",
     8004: "Kong Dev Portal API", 8447: "Kong Dev Portal API (TLS)",
     8005: "Kong cluster listener", 8006: "Kong cluster telemetry listener",
-    8100: "Kong status listener", 8007: "Kong status listener (Kong's default)", 5432: "PostgreSQL",
+    8100: "Kong status listener", 8007: "Kong status listener (Kong's default)",
+    8543: "Kong status listener (TLS, the chart's)", 5432: "PostgreSQL",
 }
 #: Kong's proxy listeners (proxy_listen 8000, 8443 ssl): the only Kong ports meant to be public.
 KONG_PROXY_PORTS = (8000, 8443)
@@ -105,7 +107,7 @@ KONG_CHART_DEFAULTS: dict[str, Any] = {
 #: The chart's service blocks that must stay inside the cluster, and their Kong ports.
 KONG_CHART_PRIVATE_SERVICES: dict[str, tuple[int, ...]] = {
     "admin": (8001, 8444), "manager": (8002, 8445), "portal": (8003, 8446), "portalapi": (8004, 8447),
-    "cluster": (8005,), "clustertelemetry": (8006,), "status": (8100,),
+    "cluster": (8005,), "clustertelemetry": (8006,), "status": (8100, 8543),
 }
 #: Service blocks the chart renders only when ``enterprise.enabled`` is true.
 KONG_CHART_ENTERPRISE_SERVICES = frozenset({"portal", "portalapi"})
@@ -494,8 +496,8 @@ _SG_FIX = ("admit these ports only from the security groups or private CIDRs tha
 def admin_cluster_status_postgres_not_public(resource_type: str, props: Mapping[str, Any], urn: str,
                                              config: Optional[Mapping[str, Any]] = None) -> list[str]:
     """Kong's Admin API (8001/8444), Kong Manager (8002/8445), Dev Portal (8003/8446) and its API
-    (8004/8447), cluster listeners (8005/8006), status listener (8100, Kong's default 8007) and
-    PostgreSQL (5432) are never open to the internet.
+    (8004/8447), cluster listeners (8005/8006), status listener (8100, Kong's default 8007, the
+    chart's TLS 8543) and PostgreSQL (5432) are never open to the internet.
 
     Checked, one resource at a time:
 
@@ -1121,7 +1123,7 @@ RESOURCE_RULES: tuple[Rule, ...] = (
          no_secrets_in_container_env_or_helm_values),
     Rule("admin-cluster-status-postgres-not-public",
          "Kong's Admin API (8001/8444), Kong Manager (8002/8445), Dev Portal (8003/8446, 8004/8447), cluster "
-         "listeners (8005/8006), status listener (8100, 8007) and PostgreSQL (5432) are never reachable from "
+         "listeners (8005/8006), status listener (8100, 8007, 8543) and PostgreSQL (5432) are never reachable from "
          "the internet.",
          admin_cluster_status_postgres_not_public),
     Rule("secrets-encrypted",

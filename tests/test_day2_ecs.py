@@ -141,6 +141,9 @@ def test_switching_proxy_protocol_flips_the_target_groups_before_the_tasks_roll(
     assert steps.ops(TASK_DEFINITION) == [REPLACE]
     assert steps.ops(SERVICE) == [UPDATE] and "taskDefinition" in steps.of_type(SERVICE)[0].changed
     assert steps.ops(NLB) == [SAME] and steps.ops(LISTENER) == [SAME, SAME]
+    # Exactly these, and the rollout gate that waits for the new revision (docs/runbooks.md step 2).
+    assert steps.ops("pulumi-python:dynamic/ecs:RolloutGate") == [UPDATE]
+    assert sorted(steps.changes().values()) == sorted([UPDATE, UPDATE, REPLACE, UPDATE, UPDATE])
     # The order: the service waits for the target groups; the task definition does not, so the
     # engine may register the new revision at any time, but the rollout (the service update) comes
     # only after the attribute has changed.
@@ -227,9 +230,26 @@ def test_the_deprecated_nat_gateways_key_plans_no_change():
         assert {s.op for s in steps.steps.values()} == {SAME}, network
 
 
-def test_container_insights_off_is_an_in_place_cluster_update():
+def test_toggling_container_insights_is_an_in_place_cluster_update():
     before, after = _changed(ecs={**DEV_ECS, "containerInsights": True})
     steps = plan(before, after)
-    assert steps.ops("aws:ecs/cluster:Cluster") == [UPDATE] and steps.ops(SERVICE) == [SAME]
+    (cluster,) = steps.of_type("aws:ecs/cluster:Cluster")
+    assert steps.changes() == {cluster.urn: UPDATE}
     assert after.one("aws:ecs/cluster:Cluster").inputs["settings"] == [{"name": "containerInsights",
                                                                         "value": "enabled"}]
+    # And back off: the same single update.
+    off = plan(after, _dev_sections(prior=after, ecs=DEV_ECS))
+    assert off.changes() == {cluster.urn: UPDATE}
+
+
+def test_a_kong_upgrade_replaces_the_task_definition_and_rolls_the_service_only():
+    """docs/runbooks.md, "Upgrading Kong" (konnect-ecs): a new kong.version plans a new task
+    definition revision (the image), a service update that rolls onto it, and the rollout gate
+    waiting for it; nothing else, and nothing deleted first."""
+    config, _, _ = read_stack_config("dev")
+    kong = {**json.loads(config["kong-aws:kong"]), "version": "3.10.0.7"}
+    before = example_run("dev")
+    steps = plan(before, _dev_sections(prior=before, kong=kong))
+    assert sorted(steps.changes().values()) == sorted([REPLACE, UPDATE, UPDATE])
+    assert steps.ops(TASK_DEFINITION) == [REPLACE] and not steps.of_type(TASK_DEFINITION)[0].delete_first
+    assert steps.ops(SERVICE) == [UPDATE] and steps.ops("pulumi-python:dynamic/ecs:RolloutGate") == [UPDATE]

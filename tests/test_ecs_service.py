@@ -54,6 +54,11 @@ def test_spot_share_reaches_the_service_and_the_cluster():
     expected = [{"capacityProvider": s["capacity_provider"], "weight": s["weight"], "base": s["base"]}
                 for s in capacity_provider_strategy(25)]
     assert result.one(SERVICE).inputs["capacityProviderStrategies"] == expected
+    # The cluster's default strategy is the same, so a task started outside the service (a
+    # one-off `aws ecs run-task`) shares the capacity the same way.
+    cluster = result.one("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    assert cluster.inputs["defaultCapacityProviderStrategies"] == expected
+    assert sorted(cluster.inputs["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
 
 
 @pytest.mark.parametrize("counts", [dict(min_count=3, desired_count=2), dict(desired_count=7, max_count=6)])

@@ -23,7 +23,7 @@ from components.eks_cluster import (EksCluster, EksClusterArgs, access_entries, 
 from tests.conftest import config_text, validate_aws_request
 from tools import mocks
 from tools.mocks import ACCOUNT_ID, Registration, RunResult, main_program, mask_secrets, run_program
-from tools.plan import plan
+from tools.plan import CREATE, plan
 
 REGION = "us-west-2"
 COMPONENT = "kong-aws:index:EksCluster"
@@ -298,13 +298,36 @@ def test_a_preview_under_the_preview_role_plans_no_change(monkeypatch):
     """The same stack run as the deploy role (the state) and then as the preview role, as a
     pull request's `pulumi preview` runs it: nothing changes, access entries included. Before,
     the caller's role got an access entry, so the preview planned to replace the deploy role's."""
-    config = config_text({**HYBRID, "kong-aws:eks": {"adminRoleArns": [DEPLOY_ROLE]}})
+    config = config_text(HYBRID)
     monkeypatch.setattr(mocks.FakeCloud, "call", _session_of(DEPLOY_ROLE))
     deployed = run_program(main_program(), config, stack="dev-eks")
     monkeypatch.setattr(mocks.FakeCloud, "call", _session_of(PREVIEW_ROLE))
     previewed = run_program(main_program(), config, stack="dev-eks", prior=deployed)
     assert plan(deployed, previewed).changes() == {}
-    assert [e.inputs["principalArn"] for e in previewed.of_type(ENTRY)] == [DEPLOY_ROLE]
+    assert [e.inputs["principalArn"] for e in previewed.of_type(ENTRY)] == [DEPLOY_ROLE, PREVIEW_ROLE]
+    # The stand-in identity is never asked for: who runs Pulumi cannot reach the plan.
+    identity = {"aws:index/getCallerIdentity:getCallerIdentity", "aws:iam/getSessionContext:getSessionContext"}
+    assert not [token for token, _ in deployed.invokes + previewed.invokes if token in identity]
+
+
+def test_adding_or_reordering_access_roles_creates_only_the_new_entries():
+    """Day 2: access entries are replaced delete-first, so a change to eks.previewRoleArns that
+    replaced the deploy role's entry would lock the deploy out mid-update. Adding a role creates
+    its entry and association and touches nothing else; reordering the list changes nothing."""
+    ops = f"arn:aws:iam::{ACCOUNT_ID}:role/ops-readonly"
+
+    def with_preview(*roles: str) -> dict[str, str]:
+        return config_text({**HYBRID, "kong-aws:eks": {"adminRoleArns": [DEPLOY_ROLE], "previewRoleArns": list(roles)}})
+
+    before = run_program(main_program(), with_preview(PREVIEW_ROLE), stack="dev-eks")
+    added = run_program(main_program(), with_preview(PREVIEW_ROLE, ops), stack="dev-eks", prior=before)
+    changes = plan(before, added).changes()
+    created = [r for r in added.registrations if r.urn in changes]
+    assert sorted(changes.values()) == [CREATE, CREATE]
+    assert sorted(r.type for r in created) == sorted([ENTRY, ASSOCIATION])
+    assert all(r.inputs["principalArn"] == ops for r in created)
+    reordered = run_program(main_program(), with_preview(ops, PREVIEW_ROLE), stack="dev-eks", prior=added)
+    assert plan(added, reordered).changes() == {}
 
 
 def test_a_new_cluster_role_replaces_the_cluster_delete_first():

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
 
 from components.config import ConfigError, load_stack_config
-from components.image_source import docker_hub_path
+from components.image_source import docker_hub_path, ecr_repository_arn
 from tests.test_kong_hybrid import HYBRID_CONFIG, values
 
 RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
@@ -48,6 +49,19 @@ def test_docker_hub_paths_follow_awss_naming():
     assert docker_hub_path("docker.io/library/postgres") == "library/postgres"
     assert docker_hub_path("123456789012.dkr.ecr.us-west-2.amazonaws.com/kong") is None
     assert docker_hub_path("ghcr.io/kong/kong") is None
+
+
+@pytest.mark.parametrize("region", ["us-west-2", "cn-north-1", "us-gov-west-1"])
+def test_an_ecr_image_names_its_repository_in_the_regions_partition(region, botocore_loader):
+    """The partition and host suffix come from botocore's endpoints data (its regionRegex and
+    dnsSuffix per partition), not from the code under test."""
+    (partition,) = [p for p in botocore_loader.load_data("endpoints")["partitions"]
+                    if re.match(p["regionRegex"], region)]
+    expected = f"arn:{partition['partition']}:ecr:{region}:123456789012:repository/team/kong-gateway"
+    for ref in (":3.10.0.2", "@sha256:" + "0" * 64, ""):
+        image = f"123456789012.dkr.ecr.{region}.{partition['dnsSuffix']}/team/kong-gateway{ref}"
+        assert ecr_repository_arn(image) == expected
+    assert ecr_repository_arn("kong/kong-gateway:3.10.0.2") is None
 
 
 def test_the_rule_is_a_valid_create_pull_through_cache_rule_request(run_stack, base_config, botocore_loader):

@@ -459,3 +459,18 @@ def test_proxy_protocol_on_the_nlb_matches_kongs_proxy_listeners(run_stack, hybr
     # The kubelet's probes send no header: the status listener never requires one.
     assert not (CHART_VALUES["status"]["http"].get("parameters") or []) and "status" not in dp
     assert [k for k in env if k not in KONG_PARAMS] == []
+
+
+def test_switching_proxy_protocol_on_updates_the_data_plane_release_only():
+    """Day 2 (docs/runbooks.md, "Switching proxy protocol"): the switch is one in-place update of
+    the kong-dp release, which carries both the Service annotation the controller applies to the
+    NLB and Kong's listeners; the control plane, the database and the certificates stay."""
+    from tests.conftest import config_text
+    from tools.mocks import main_program, run_program
+    from tools.plan import UPDATE, plan
+
+    before = run_program(main_program(), config_text(HYBRID_CONFIG), stack="dev-eks")
+    switched = {**HYBRID_CONFIG, "kong-aws:hybrid": {"proxyProtocol": True}}
+    after = run_program(main_program(), config_text(switched), stack="dev-eks", prior=before)
+    (dp,) = [r for r in after.of_type(RELEASE) if r.inputs["name"] == "kong-dp"]
+    assert plan(before, after).changes() == {dp.urn: UPDATE}

@@ -356,8 +356,10 @@ def test_each_mode_keeps_the_zones_of_the_service_in_its_private_subnets_out(mon
 # --- day 2: the example stacks keep their subnets -----------------------------------------------
 
 def _golden_run(stack: str) -> RunResult:
-    """The committed render of ``stack`` (tests/golden, made by the code before zones were chosen by
-    ID) as the state the engine holds."""
+    """The committed render of ``stack`` (tests/golden) as the state the engine holds. The renders
+    are refreshed with ``tools.golden --update``, so this is the state of the last refresh: the test
+    below guards the network against a later change; it cannot replay the earlier change of method
+    (zones chosen by name), whose renders were refreshed with it."""
     import json
 
     from tools.golden import GOLDEN_DIR

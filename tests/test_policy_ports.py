@@ -77,3 +77,27 @@ def test_dev_portal_services_of_an_enterprise_release_are_refused_by_the_charts_
     assert refused(rules.HELM_RELEASE, closed) == []
     free = {"chart": "kong", "values": {"manager": {"type": "ClusterIP"}}}
     assert refused(rules.HELM_RELEASE, free) == []
+
+
+def test_the_listener_ports_are_those_of_kongs_references():
+    """kong_facts.LISTENER_PORTS (which the policy lists must cover) holds every port Kong's
+    kong.conf.default gives a listener by default and every containerPort of the chart's
+    values.yaml, both read from ../shared/reference."""
+    import re
+
+    import yaml
+
+    from tests.conftest import REFERENCE
+
+    conf = (REFERENCE / "kong.conf.default").read_text()
+    kong_names = {"proxy": "proxy", "admin": "admin", "admin_gui": "manager", "cluster": "cluster",
+                  "status": "status"}
+    for setting, name in kong_names.items():
+        (line,) = re.findall(rf"^#{setting}_listen = (.+)$", conf, re.M)
+        ports = {int(port) for port in re.findall(r":(\d+)", line)}
+        assert ports <= set(kong_facts.LISTENER_PORTS[name]), (setting, ports)
+    chart = yaml.safe_load((REFERENCE / "kong-chart-values.yaml").read_text())
+    for name, ports in kong_facts.LISTENER_PORTS.items():
+        block = chart[name]
+        container_ports = {(block.get(kind) or {}).get("containerPort") for kind in ("http", "tls")} - {None}
+        assert container_ports <= set(ports), (name, container_ports)

@@ -25,7 +25,7 @@ from tests.conftest import example_run, reference_json
 from pulumi.runtime.rpc import is_rpc_secret
 
 from tools.mocks import PROJECT_ROOT, plain_values, run_program
-from tools.plan import REPLACE, UPDATE, plan
+from tools.plan import CREATE, DELETE, REPLACE, UPDATE, plan
 from tools.render import read_stack_config
 
 GATE = "pulumi-python:dynamic/ecs:RolloutGate"
@@ -212,9 +212,82 @@ def test_a_certificate_rotation_ends_with_the_gate(monkeypatch):
     assert steps.ops(GATE) == [UPDATE] and "task_definition_arn" in steps.of_type(GATE)[0].changed
 
 
-@pytest.mark.parametrize("mode", ["off"])
-def test_the_gate_can_be_switched_off(mode, monkeypatch):
+def _with_gate(stack: str, mode: str, prior=None):
+    config, secrets, project = read_stack_config(stack)
+    config["kong-aws:ecs"] = json.dumps({**json.loads(config.get("kong-aws:ecs", "{}")), "rolloutGate": mode})
+    return run_program(PROJECT_ROOT / "__main__.py", config, secrets, project=project, stack=stack, prior=prior)
+
+
+def test_switching_the_gate_off_and_back_touches_only_the_gate(monkeypatch):
+    """Day 2 on a managed control plane: full -> ecs drops the Konnect check in place, -> off
+    deletes the gate, and -> full creates it again; the service and what it runs stay as they are."""
+    monkeypatch.setenv("KONNECT_TOKEN", "[secret]")
+    full = example_run("konnect-managed")
+    (gate,) = full.of_type(GATE)
+    assert gate.inputs["konnect"] is not None
+    ecs_only = _with_gate("konnect-managed", "ecs", prior=full)
+    steps = plan(full, ecs_only)
+    assert steps.changes() == {gate.urn: UPDATE} and "konnect" in steps.of_type(GATE)[0].changed
+    assert ecs_only.one(GATE).inputs.get("konnect") is None
+    off = _with_gate("konnect-managed", "off", prior=ecs_only)
+    assert plan(ecs_only, off).changes() == {gate.urn: DELETE}
+    again = _with_gate("konnect-managed", "full", prior=off)
+    assert plan(off, again).changes() == {gate.urn: CREATE}
+
+
+def test_the_gate_signs_through_the_stacks_profile_and_role_chain(monkeypatch, tmp_path):
+    """With ``aws:profile`` and two ``aws:assumeRoles``, the ECS client is signed with the second
+    role's session, got with the first role's; every STS request is checked by a Stubber against
+    botocore's STS model."""
+    from components import rollout_gate
+
+    (tmp_path / "config").write_text("[profile ops]\nregion = us-west-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    roles = [{"roleArn": "arn:aws:iam::111111111111:role/hub", "sessionName": "ci"},
+             {"roleArn": "arn:aws:iam::123456789012:role/kong-aws-deploy", "externalId": "kong"}]
+    made: list[tuple[str, dict]] = []
+    original = botocore.session.Session.create_client
+
+    def create_client(self, service, region_name=None, **keys):
+        assert self.profile == "ops"
+        made.append((service, keys))
+        client = original(self, service, region_name=region_name,
+                          aws_access_key_id=keys.get("aws_access_key_id", "AKIAOFFLINE"),
+                          aws_secret_access_key=keys.get("aws_secret_access_key", "offline"),
+                          aws_session_token=keys.get("aws_session_token"))
+        if service == "sts":
+            hop = sum(1 for s, _ in made if s == "sts")
+            role = roles[hop - 1]
+            expected = {"RoleArn": role["roleArn"], "RoleSessionName": role.get("sessionName", "kong-aws-rollout-gate"),
+                        **({"ExternalId": role["externalId"]} if "externalId" in role else {})}
+            stubber = Stubber(client)
+            stubber.add_response("assume_role", {"Credentials": {
+                "AccessKeyId": f"ASIAHOP{hop}EXAMPLE000", "SecretAccessKey": f"secret-{hop}", "SessionToken": f"token-{hop}",
+                "Expiration": STARTED}}, expected)
+            stubber.activate()
+            monkeypatch.setattr(client, "_stubber", stubber, raising=False)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    rollout_gate._ecs_client({**PROPS, "profile": "ops", "assume_roles": roles})
+    assert [(service, keys.get("aws_session_token")) for service, keys in made] == [
+        ("sts", None), ("sts", "token-1"), ("ecs", "token-2")]
+    assert made[-1][1]["aws_access_key_id"] == "ASIAHOP2EXAMPLE000"
+
+
+def test_the_program_hands_the_gate_the_providers_settings(monkeypatch):
     config, secrets, project = read_stack_config("dev")
-    config["kong-aws:ecs"] = json.dumps({"cpu": 512, "memory": 1024, "rolloutGate": mode})
-    result = run_program(PROJECT_ROOT / "__main__.py", config, secrets, project=project, stack="dev")
-    assert result.of_type(GATE) == []
+    roles = [{"roleArn": "arn:aws:iam::123456789012:role/kong-aws-deploy", "externalId": "kong", "durationSeconds": 900}]
+    config.update({"aws:profile": "ops", "aws:assumeRoles": json.dumps(roles)})
+    gate = run_program(PROJECT_ROOT / "__main__.py", config, secrets, project=project, stack="dev").one(GATE)
+    assert gate.inputs["profile"] == "ops"
+    assert gate.inputs["assume_roles"] == [{"roleArn": roles[0]["roleArn"], "externalId": "kong"}]
+
+
+@pytest.mark.parametrize("text", ["[{", '{"roleArn": "arn:aws:iam::123456789012:role/x"}', '[{"externalId": "x"}]'])
+def test_an_unusable_assume_roles_setting_is_refused_with_the_key_named(text):
+    config, secrets, project = read_stack_config("dev")
+    config["aws:assumeRoles"] = text
+    with pytest.raises(Exception, match=r"aws:assumeRoles"):
+        run_program(PROJECT_ROOT / "__main__.py", config, secrets, project=project, stack="dev")

@@ -92,8 +92,10 @@ def test_only_the_new_components_are_new(name):
                    "pulumi-python:dynamic/ecs:RolloutGate"]
     slots = ["kong-aws:index:ClusterCertificate", "tls:index/privateKey:PrivateKey",
              "tls:index/selfSignedCert:SelfSignedCert"]
-    assert fresh in (konnect_ecs, sorted(konnect_ecs + slots),
-                     ["kong-aws:index:HybridEksGateway", "kong-aws:index:ImageSource"])
+    hybrid = ["kong-aws:index:HybridEksGateway", "kong-aws:index:ImageSource"]
+    expected = {"dev": sorted(konnect_ecs + slots), "konnect-managed": konnect_ecs, "dev-eks": hybrid,
+                "dev-eks-rds-shared": hybrid}
+    assert fresh == expected[name]
 
 
 def test_an_alias_that_names_nothing_earlier_would_be_caught(monkeypatch):
