@@ -1244,7 +1244,12 @@ class _Stack(_Model):
     @classmethod
     def _rules(cls, view: Any, given: set[str], context: Mapping[str, Any]) -> list[tuple[tuple, str]]:
         problems: list[tuple[tuple, str]] = []
-        region, network = view.region, view.network
+        region, network, kong = view.region, view.network, view.kong
+        secret = kong.docker_hub_credentials_secret_arn if kong is not None else None
+        if region and secret and image_source.parse_credentials_arn(secret).region != region:
+            problems.append((("kong", "dockerHubCredentialsSecretArn"), f"got {_show(secret)}; a pull through "
+                             f"cache rule in {region} needs a secret of its own Region "
+                             "(pull-through-cache-creating-rule.html)"))
         if network is not None and not network.existing:
             problems += _zone_rules(network, region, ZONE_SERVICE_OF_MODE.get(getattr(view, "mode", None) or ""))
         if network is not None and network.egress is Egress.PUBLIC_IP and getattr(view, "mode", None) == "hybrid-eks":

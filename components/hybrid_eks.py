@@ -15,14 +15,11 @@ import pulumi
 
 from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for, provider_identity
 from components.image_source import ImageSource, import_statement, node_role_policy, pulled_repository
-from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
+from components.kong_facts import ADMIN_HTTPS_PORT, NO_ROUTE, STATUS_PATH
 from components.kong_hybrid import HybridInstall, KongHybrid, KongHybridArgs
 from components.network import Network, NetworkArgs
 from components.package import earlier_urn, type_token, with_defaults
 from components.postgres import IMAGE_REPOSITORY, POSTGRES_DEFAULTS, PostgresMode, PostgresSettings
-
-#: The answer of a data plane with no matching route, the proof that it serves traffic.
-NO_ROUTE = "404 (no Route matched with those values)"
 
 
 class HybridEksGatewayArgs(HybridInstall, total=False):

@@ -229,7 +229,8 @@ class ImageSource(pulumi.ComponentResource):
     With ``kong.image_source`` ``ecr-pull-through``: one child, ``{name}-docker-hub`` (an
     ``aws.ecr.PullThroughCacheRule`` for Docker Hub with the user's credentials); the components that
     pull name the cache repositories with :func:`pulled_repository` and grant :func:`import_statement`,
-    and depend on this component so that the rule exists before the first pull. With ``direct``: no
+    and fold ``ready`` into the input that names the image, so that the rule exists before the first
+    pull (a ``depends_on`` on a component does not reach its children). With ``direct``: no
     child, and ``image_pull_warning`` warns when an image comes from Docker Hub anonymously.
 
     Raises ``ValueError`` (see :func:`pull_through_cache`; and when the secret is not in ``region``)

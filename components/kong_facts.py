@@ -39,6 +39,9 @@ PORTAL_API_PORTS = (8004, 8447)
 KONG_DEFAULT_STATUS_PORT = 8007
 #: The status listener this project opens on all interfaces so load balancers and probes can reach it.
 STATUS_PORT = 8100
+#: The answer of a data plane with no matching route, the proof that it serves traffic (Kong's
+#: router; the message the seeds' walkthroughs show after their first `curl`).
+NO_ROUTE = "404 (no Route matched with those values)"
 #: The chart's TLS status listener (values.yaml ``status.tls.containerPort``, off by default).
 CHART_STATUS_TLS_PORT = 8543
 

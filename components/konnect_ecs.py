@@ -29,7 +29,7 @@ from components.certificates import (CERTIFICATE_DEFAULTS, CLIENT_USAGES, Certif
 from components.ecs_service import DataPlaneService, DataPlaneServiceArgs, ServiceSettings
 from components.ecs_task_definition import DataPlaneTaskDefinition, DataPlaneTaskDefinitionArgs, TaskSettings
 from components.image_source import ImageSource
-from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
+from components.kong_facts import NO_ROUTE, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import KongArgs
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectControlPlane, KonnectRegion, PinnedDataPlaneCertificate,
                                     api_url_for, parse_endpoint)
@@ -65,8 +65,6 @@ PIN_INSTRUCTIONS = (
 #: A slot's certificate made this long after the stack's certificate slots began is one pulumi-tls
 #: made since (their first certificates are made in the same update, seconds apart).
 SLOTS_SINCE_MARGIN = datetime.timedelta(hours=1)
-#: The answer of a data plane with no matching route, the proof that it serves traffic.
-NO_ROUTE = "404 (no Route matched with those values)"
 
 
 class KonnectArgs(TypedDict, total=False):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import re
 import runpy
 import uuid
 from dataclasses import dataclass, field
@@ -281,14 +280,6 @@ class FakeCloud(pulumi.runtime.Mocks):
             return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID,
                     "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/platform-deployer/kong-aws-offline",
                     "userId": "AROAOFFLINEROLE:kong-aws-offline"}
-        if args.token == "aws:iam/getSessionContext:getSessionContext":
-            arn = args.args["arn"]
-            match = re.fullmatch(r"arn:aws:sts::(\d{12}):assumed-role/([^/]+)/(.+)", arn)
-            if not match:
-                return {"id": arn, "arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
-            account, role, session = match.groups()
-            return {"id": arn, "arn": arn, "issuerArn": f"arn:aws:iam::{account}:role/{role}",
-                    "issuerId": "AROAOFFLINEROLE", "issuerName": role, "sessionName": session}
         if args.token == "aws:eks/getCluster:getCluster":
             return self._eks_cluster_state(args.args["name"])
         raise UnknownToFakeCloud(f"the fake cloud has no answer for invoke {args.token}")
