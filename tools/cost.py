@@ -385,28 +385,17 @@ def run_with_config(stack: str, overrides: Optional[Mapping[str, Any]] = None,
     """Run ``stack``'s program as :func:`tools.render.run_stack` does, with ``overrides`` (full
     keys, ``{"kong-aws:network": {"egress": "public-ip"}}``) merged into its config: object values
     merged key by key. Returns ``(result, region)``. Raises ``ConfigError`` for bad config."""
-    import os
+    from tools.render import read_stack_config, run_stack
 
-    from components.config import OFFLINE_SECRET_PLACEHOLDER, TOKEN_ENV
-    from tools.mocks import run_program
-    from tools.render import read_stack_config, validate
-
-    config, secret_keys, project = read_stack_config(stack, root)
+    config, _, _ = read_stack_config(stack, root)
+    replaced: dict[str, str] = {}
     for key, value in (overrides or {}).items():
         current: Any = config.get(key)
         if isinstance(value, dict) and current:
             current = json.loads(current)
         merged = _merge(current, value)
-        config[key] = merged if isinstance(merged, str) else json.dumps(merged)
-    saved = os.environ.get(TOKEN_ENV)
-    os.environ[TOKEN_ENV] = saved or OFFLINE_SECRET_PLACEHOLDER
-    try:
-        validate(config, secret_keys)
-        result = run_program(root / "__main__.py", config, secret_keys, project=project, stack=stack)
-    finally:
-        if saved is None:
-            del os.environ[TOKEN_ENV]
-    return result, config.get("aws:region", "us-east-1")
+        replaced[key] = merged if isinstance(merged, str) else json.dumps(merged)
+    return run_stack(stack, root, replaced), {**config, **replaced}.get("aws:region", "us-east-1")
 
 
 def price_stack(stack: str, overrides: Optional[Mapping[str, Any]] = None, root: Path = PROJECT_ROOT) -> Estimate:

@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
@@ -191,10 +192,12 @@ def outputs_document(result: RunResult) -> dict:
             for k, (v, secret) in sorted(result.outputs.items())}
 
 
-def run_stack(stack: str, root: Path = PROJECT_ROOT) -> RunResult:
+def run_stack(stack: str, root: Path = PROJECT_ROOT, replaced: Optional[Mapping[str, str]] = None) -> RunResult:
     """Run the program of ``stack`` under the mocks, as :func:`render` does, and return what it
-    registered. Raises ``ConfigError`` for bad config, before anything is declared."""
+    registered; ``replaced`` (full keys to config text) stands in for those keys of the stack file.
+    Raises ``ConfigError`` for bad config, before anything is declared."""
     config, secret_keys, project = read_stack_config(stack, root)
+    config.update(replaced or {})
     # A managed Konnect control plane may take its token from KONNECT_TOKEN; offline, a placeholder
     # stands in for it as for every other secret.
     saved = os.environ.get(TOKEN_ENV)
