@@ -237,6 +237,8 @@ Region = Annotated[str, _matching(_REGION, "not an AWS region name such as us-we
 
 #: AWS resource ids (``vpc-0123456789abcdef0``, ``subnet-...``).
 VpcId = Annotated[str, _matching(_regex(r"vpc-[0-9a-f]{8,17}"), "not an AWS vpc id (vpc-0123456789abcdef0)")]
+SecurityGroupId = Annotated[str, _matching(_regex(r"sg-[0-9a-f]{8,17}"),
+                                           "not an AWS security group id (sg-0123456789abcdef0)")]
 SubnetId = Annotated[str, _matching(_regex(r"subnet-[0-9a-f]{8,17}"),
                                     "not an AWS subnet id (subnet-0123456789abcdef0)")]
 
@@ -894,6 +896,8 @@ class EksConfig(_Section):
         _regex(r"(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"),
         "a load balancer class such as service.k8s.aws/nlb")]] = None
     """existing cluster: the proxy Service's load balancer class"""
+    metrics_server: Optional[bool] = None
+    """install the EKS add-on `metrics-server`, which the data planes' autoscaler needs (default: true for a new cluster, false for an existing one)"""
 
     @field_validator("version")
     @classmethod
@@ -992,6 +996,8 @@ class HybridConfig(_Section):
     """who may reach the proxy; a single address is read as `/32`"""
     proxy_protocol: Optional[bool] = None
     """proxy protocol v2 from the proxy NLB to Kong, so Kong sees client addresses (docs/runbooks.md before switching it on a running stack)"""
+    admin_rbac: Optional[bool] = None
+    """with `enterpriseLicense`: Kong RBAC on the Admin API and basic-auth on Kong Manager, the super admin's token in the Secret `kong-admin` (docs/runbooks.md before turning it on for a stack made without it)"""
 
     @model_validator(mode="after")
     def _replicas_and_releases(self, info: ValidationInfo) -> "HybridConfig":
@@ -1042,6 +1048,10 @@ class PostgresConfig(_Section):
     """RDS: apply changes such as a new instance class, Multi-AZ or engine version at once, not in the weekly maintenance window"""
     storage_gib: Optional[Annotated[int, Field(ge=1, le=16384)]] = Field(None, alias="storageGiB")
     """in-cluster volume size"""
+    log_retention_days: Optional[RetentionDays] = None
+    """RDS: retention of the `postgresql` log group the stack creates"""
+    source_security_group_ids: Optional[list[SecurityGroupId]] = None
+    """RDS: more security groups admitted on 5432 besides the cluster security group (an existing cluster whose nodes use other groups)"""
 
     @model_validator(mode="after")
     def _rds_version(self, info: ValidationInfo) -> "PostgresConfig":
@@ -1400,6 +1410,16 @@ class HybridEksConfig(_Stack):
                              "IAM role(s) `pulumi up` runs as, e.g. [\"arn:aws:iam::123456789012:role/kong-aws-deploy\"] "
                              "(nothing is derived from whoever runs Pulumi, so that a preview or another engineer's "
                              "`up` cannot change who is admin)"))
+        labels = view.kong.data_plane_labels if view.kong is not None else None
+        if labels:
+            problems.append((("kong", "dataPlaneLabels"), f"got {_show(dict(labels))}; cluster_dp_labels \"are only "
+                             "compatible with hybrid mode deployments with Kong Konnect\" and do not work with a "
+                             "self-hosted control plane (Kong's configuration reference): remove them in mode "
+                             "hybrid-eks"))
+        if eks is not None and eks.existing and "network" in given:
+            problems.append((("network",), f"set with eks.clusterName {_show(eks.cluster_name)}; an existing cluster "
+                             "supplies the network (its VPC, subnets and security group), and the stack creates no "
+                             "VPC: remove kong-aws:network (postgres.sourceSecurityGroupIds admits other node groups)"))
         if eks is not None and eks.existing and eks.storage_class_name is None and postgres is not None and \
                 postgres.effective("mode") == PostgresMode.IN_CLUSTER:
             problems.append((("eks", "storageClassName"), "required with eks.clusterName and postgres.mode "

@@ -26,6 +26,16 @@ Facts taken from AWS (Amazon EKS User Guide, docs.aws.amazon.com/eks/latest/user
   AmazonEKSViewPolicy views most resources but not Secrets (as Kubernetes' ``view`` role).
 - create-storage-class.html: "EKS Auto Mode does not create a StorageClass for you"; the class
   uses provisioner ``ebs.csi.eks.amazonaws.com``.
+- auto-net-pol.html: Auto Mode enforces NetworkPolicy only once the ConfigMap ``amazon-vpc-cni``
+  in ``kube-system`` says ``enable-network-policy-controller: "true"`` and the nodes come from a
+  NodeClass with ``networkPolicy`` set, through a NodePool that uses it; create-node-class.html and
+  create-node-pool.html give the NodeClass (``eks.amazonaws.com/v1``: ``role``,
+  ``subnetSelectorTerms``, ``securityGroupSelectorTerms``) and NodePool (``karpenter.sh/v1``,
+  ``nodeClassRef``, requirements on ``eks.amazonaws.com/instance-category`` and
+  ``-instance-generation``) fields used here; a NodeClass with the cluster's own node role needs no
+  access entry of its own (EKS made one for that role with the cluster).
+- metrics-server.html: the Kubernetes Metrics Server, which the HorizontalPodAutoscaler reads, "isn't
+  deployed by default"; it is the EKS add-on ``metrics-server``.
 - auto-configure-nlb.html: Auto Mode's load balancer class is ``eks.amazonaws.com/nlb``;
   tag-subnets-auto.html: load balancer subnets are found by the tags ``kubernetes.io/role/elb``
   (public) and ``kubernetes.io/role/internal-elb`` (private).
@@ -72,6 +82,12 @@ AUTO_MODE_LOAD_BALANCER_CLASS = "eks.amazonaws.com/nlb"
 LOAD_BALANCER_CONTROLLER_CLASS = "service.k8s.aws/nlb"
 #: The name of the default StorageClass made for a new cluster (the name AWS's example uses).
 STORAGE_CLASS_NAME = "auto-ebs-sc"
+#: The NodeClass and NodePool a new cluster runs Kong's pods on: network policy enforced
+#: (auto-net-pol.html). Kong's pods select the pool by Karpenter's node label.
+NODE_POOL = "kong"
+NODE_POOL_LABEL = "karpenter.sh/nodepool"
+#: The EKS add-on that installs the Kubernetes Metrics Server (metrics-server.html).
+METRICS_SERVER_ADDON = "metrics-server"
 #: kubeconfig ``exec`` credential plugin API version that ``aws eks get-token`` answers with.
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 
@@ -270,6 +286,9 @@ class EksSettings(TypedDict, total=False):
     """existing cluster: the StorageClass for volumes (default: the cluster's default class)"""
     load_balancer_class: str
     """existing cluster: the proxy Service's load balancer class (default the AWS Load Balancer Controller's)"""
+    metrics_server: bool
+    """install the EKS add-on ``metrics-server``, which the HorizontalPodAutoscaler needs (default: true for a
+    new cluster; false for an existing one, whose owner may run it already)"""
 
 
 class EksClusterArgs(EksSettings, total=False):
@@ -344,8 +363,14 @@ class EksCluster(pulumi.ComponentResource):
     ``storage_class_name`` (:data:`STORAGE_CLASS_NAME`; an existing cluster's
     ``config.storage_class_name``, possibly None) and ``load_balancer_class``
     (:data:`AUTO_MODE_LOAD_BALANCER_CLASS`; an existing cluster's ``config.load_balancer_class``,
-    default :data:`LOAD_BALANCER_CONTROLLER_CLASS`). ``provider``: the ``pulumi_kubernetes``
+    default :data:`LOAD_BALANCER_CONTROLLER_CLASS`), ``vpc_id`` and ``subnet_ids`` (the cluster's
+    network: an existing cluster supplies the stack's), ``pod_node_selector`` (see
+    :meth:`_network_policy_nodes`). ``provider``: the ``pulumi_kubernetes``
     provider, which waits for the access entries so that its first request is allowed.
+
+    Add-on: ``metrics-server`` (``config.metrics_server``; default on for a new cluster, off for an
+    existing one). A new cluster also gets network policy enforcement for Kong's pods
+    (:meth:`_network_policy_nodes`).
 
     The Kubernetes API must be reachable from where ``pulumi up`` runs: with
     ``endpointPublicAccess`` false or ``publicAccessCidrs`` that exclude it, run from inside the VPC.
@@ -369,6 +394,13 @@ class EksCluster(pulumi.ComponentResource):
     """the StorageClass for volumes (none: the cluster's default)"""
     load_balancer_class: pulumi.Output[str]
     """the load balancer class of LoadBalancer Services"""
+    vpc_id: pulumi.Output[str]
+    """the cluster's VPC"""
+    subnet_ids: pulumi.Output[list[str]]
+    """the cluster's subnets (a new cluster: the private subnets it was given)"""
+    pod_node_selector: pulumi.Output[dict[str, str]]
+    """the node selector of pods that need network policy enforced (a new cluster: the :data:`NODE_POOL`
+    pool; an existing cluster: none, its own nodes)"""
     _ca_data: pulumi.Output[str]
 
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -410,9 +442,18 @@ class EksCluster(pulumi.ComponentResource):
             self.storage_class_name = pulumi.Output.from_input(cfg.get("storage_class_name"))
             lb_class = cfg.get("load_balancer_class") or LOAD_BALANCER_CONTROLLER_CLASS
             self.load_balancer_class = pulumi.Output.from_input(lb_class)
+            self.pod_node_selector = pulumi.Output.from_input({})
         else:
             self.storage_class_name = self._storage_class(name).metadata.apply(lambda m: m.name)
             self.load_balancer_class = pulumi.Output.from_input(AUTO_MODE_LOAD_BALANCER_CLASS)
+            self.pod_node_selector = self._network_policy_nodes(name, cfg)
+        metrics_server = cfg.get("metrics_server")
+        if metrics_server if metrics_server is not None else not existing:
+            # Created with resolveConflicts NONE: on a cluster that runs a Metrics Server of its own
+            # the add-on fails with a conflict instead of taking it over.
+            aws.eks.Addon(f"{name}-metrics-server", cluster_name=self.cluster_name, addon_name=METRICS_SERVER_ADDON,
+                          resolve_conflicts_on_create="NONE", resolve_conflicts_on_update="PRESERVE",
+                          opts=pulumi.ResourceOptions(parent=self, depends_on=access))
 
         self.register_outputs({
             "clusterName": self.cluster_name,
@@ -421,6 +462,9 @@ class EksCluster(pulumi.ComponentResource):
             "kubeconfig": self.kubeconfig,
             "storageClassName": self.storage_class_name,
             "loadBalancerClass": self.load_balancer_class,
+            "vpcId": self.vpc_id,
+            "subnetIds": self.subnet_ids,
+            "podNodeSelector": self.pod_node_selector,
         })
 
     # --- An existing cluster -----------------------------------------------------------------
@@ -432,6 +476,8 @@ class EksCluster(pulumi.ComponentResource):
         self.endpoint = found.endpoint
         self._ca_data = found.certificate_authorities.apply(lambda cas: cas[0].data)
         self.cluster_security_group_id = found.vpc_config.apply(lambda v: v.cluster_security_group_id)
+        self.vpc_id = found.vpc_config.apply(lambda v: v.vpc_id)
+        self.subnet_ids = found.vpc_config.apply(lambda v: sorted(v.subnet_ids))
         return []
 
     # --- A new EKS Auto Mode cluster -----------------------------------------------------------
@@ -523,7 +569,51 @@ class EksCluster(pulumi.ComponentResource):
         self.endpoint = cluster.endpoint
         self._ca_data = cluster.certificate_authority.apply(lambda ca: ca.data or "")
         self.cluster_security_group_id = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
+        self.vpc_id = cluster.vpc_config.apply(lambda v: v.vpc_id or "")
+        self.subnet_ids = pulumi.Output.from_input(cfg["private_subnet_ids"])
+        self._node_role_name = node_role.name
         return access
+
+    def _network_policy_nodes(self, name: str, cfg: dict) -> pulumi.Output[dict]:
+        """Network policy on Auto Mode (auto-net-pol.html): the VPC CNI's ConfigMap turns the
+        controller on; NodeClass and NodePool :data:`NODE_POOL` make nodes that enforce policies
+        (``networkPolicy: DefaultAllow``: pods no policy selects keep all traffic). Returns the node
+        selector of Kong's pods, which names the pool once it exists.
+
+        The NodeClass puts nodes where the built-in one does: the cluster's subnets and security
+        group, with the cluster's node role. The pool takes on-demand instances of the general
+        purpose families (c, m, r; generation 5 or later), x86 and Arm (Kong's and PostgreSQL's
+        images are multi-arch), and consolidates nodes that are empty or underused, which respects
+        PodDisruptionBudgets.
+        """
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        controller = k8s.core.v1.ConfigMap(
+            f"{name}-network-policy-controller",
+            metadata={"name": "amazon-vpc-cni", "namespace": "kube-system"},
+            data={"enable-network-policy-controller": "true"}, opts=k8s_opts)
+        node_class = k8s.apiextensions.CustomResource(
+            f"{name}-node-class", api_version="eks.amazonaws.com/v1", kind="NodeClass",
+            metadata={"name": NODE_POOL},
+            spec={"role": self._node_role_name,
+                  "subnetSelectorTerms": pulumi.Output.from_input(cfg["private_subnet_ids"]).apply(
+                      lambda ids: [{"id": subnet} for subnet in ids]),
+                  "securityGroupSelectorTerms": [{"id": self.cluster_security_group_id}],
+                  "networkPolicy": "DefaultAllow", "networkPolicyEventLogs": "Disabled"},
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[controller]))
+        pool = k8s.apiextensions.CustomResource(
+            f"{name}-node-pool", api_version="karpenter.sh/v1", kind="NodePool",
+            metadata={"name": NODE_POOL},
+            spec={"template": {"spec": {
+                      "nodeClassRef": {"group": "eks.amazonaws.com", "kind": "NodeClass", "name": NODE_POOL},
+                      "requirements": [
+                          {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+                          {"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["c", "m", "r"]},
+                          {"key": "eks.amazonaws.com/instance-generation", "operator": "Gt", "values": ["4"]},
+                          {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}]}},
+                  "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "30s"}},
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[node_class]))
+        # Built from the pool's URN so that whatever uses the selector waits for the pool.
+        return pool.urn.apply(lambda _: {NODE_POOL_LABEL: NODE_POOL})
 
     def _storage_class(self, name: str) -> k8s.storage.v1.StorageClass:
         """The cluster's default StorageClass (create-storage-class.html): encrypted gp3 EBS volumes

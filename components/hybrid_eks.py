@@ -16,10 +16,27 @@ import pulumi
 from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for, provider_identity
 from components.image_source import ImageSource, import_statement, node_role_policy, pulled_repository
 from components.kong_facts import ADMIN_HTTPS_PORT, NO_ROUTE, STATUS_PATH
-from components.kong_hybrid import HybridInstall, KongHybrid, KongHybridArgs
+from components.kong_hybrid import ADMIN_TOKEN_HEADER, ADMIN_TOKEN_KEY, HybridInstall, KongHybrid, KongHybridArgs
 from components.network import Network, NetworkArgs
 from components.package import earlier_urn, type_token, with_defaults
 from components.postgres import IMAGE_REPOSITORY, POSTGRES_DEFAULTS, PostgresMode, PostgresSettings
+
+
+def admin_port_forward(namespace: str, admin_service: str, token_secret: str) -> str:
+    """The commands that reach the Admin API, which is only inside the cluster: a kubeconfig from
+    the stack, ``kubectl port-forward`` to the Admin API Service and a ``curl`` of its status; with
+    RBAC (``token_secret`` not empty) the ``curl`` sends the super admin's token, read from its
+    Secret when it runs (never from the stack)."""
+    kubectl = "kubectl --kubeconfig kubeconfig.json"
+    lines = ["pulumi stack output kubeconfig --show-secrets > kubeconfig.json && "
+             f"{kubectl} port-forward -n {namespace} service/{admin_service} {ADMIN_HTTPS_PORT}:{ADMIN_HTTPS_PORT}"]
+    header = ""
+    if token_secret:
+        lines.append(f"TOKEN=$({kubectl} get secret -n {namespace} {token_secret} "
+                     f"-o jsonpath='{{.data.{ADMIN_TOKEN_KEY}}}' | base64 -d)")
+        header = f' -H "{ADMIN_TOKEN_HEADER}: $TOKEN"'
+    lines.append(f"curl -sk{header} https://localhost:{ADMIN_HTTPS_PORT}{STATUS_PATH}")
+    return "   # then: ".join(lines)
 
 
 class HybridEksGatewayArgs(HybridInstall, total=False):
@@ -37,9 +54,12 @@ class HybridEksGateway(pulumi.ComponentResource):
     """Kong Gateway in hybrid mode on EKS (type ``kong-aws:index:HybridEksGateway``): the whole
     hybrid-eks mode.
 
-    Children: ``{name}-network`` (:class:`Network`), ``{name}-eks`` (:class:`EksCluster`; a new
-    cluster is named ``<project>-<stack>-eks``) and ``{name}-hybrid`` (:class:`KongHybrid`, given the
-    cluster's Kubernetes provider).
+    Children: ``{name}-network`` (:class:`Network`; none with an existing cluster, whose VPC and
+    subnets the database uses), ``{name}-eks`` (:class:`EksCluster`; a new cluster is named
+    ``<project>-<stack>-eks``) and ``{name}-hybrid`` (:class:`KongHybrid`, given the cluster's
+    Kubernetes provider and the node selector of its network-policy nodes).
+
+    Raises ``ValueError`` when ``network`` is given with an existing cluster.
 
     Outputs (stack outputs of the mode, see :meth:`stack_outputs`): ``proxy_hostname`` /
     ``proxy_url`` (the data planes' NLB), ``curl_check``, ``admin_port_forward`` (how to reach the
@@ -91,21 +111,32 @@ class HybridEksGateway(pulumi.ComponentResource):
                              opts=pulumi.ResourceOptions(parent=self))
         cache_import = import_statement(args["kong"], pulled)
 
-        network = Network(f"{name}-network", Network.args_for_service(args.get("network"), "eks-control-plane"),
-                          opts=child(earlier_urn("kong-aws:network:Network", "network")))
         eks = cast(EksClusterArgs, {
             **(args.get("eks") or {}), **identity, "region": args["region"],
-            "private_subnet_ids": network.private_subnet_ids,
             "new_cluster_name": cluster_name_for(pulumi.get_project(), pulumi.get_stack(), "eks")})
-        if cache_import is not None and eks.get("cluster_name") is None:
+        existing = eks.get("cluster_name") is not None
+        if existing:
+            # The cluster supplies the network: its VPC and subnets hold the database too.
+            if args.get("network"):
+                raise ValueError("network is set with an existing cluster (eks.cluster_name), which supplies the "
+                                 "network: give one of them")
+        else:
+            network = Network(f"{name}-network", Network.args_for_service(args.get("network"), "eks-control-plane"),
+                              opts=child(earlier_urn("kong-aws:network:Network", "network")))
+            eks["private_subnet_ids"] = network.private_subnet_ids
+        if cache_import is not None and not existing:
             # Auto Mode nodes fill the cache; an existing cluster's node role is its owner's (README).
             eks["node_role_policy"] = json.dumps(node_role_policy(cache_import))
         cluster = EksCluster(f"{name}-eks", eks, opts=child(earlier_urn("kong-aws:eks:EksCluster", "eks")))
 
+        # The database's network: the new VPC's private subnets, or the existing cluster's VPC and subnets.
+        vpc_id, subnet_ids = (cluster.vpc_id, cluster.subnet_ids) if existing else \
+            (network.vpc_id, network.private_subnet_ids)
         hybrid_args = KongHybridArgs(
-            kong=args["kong"], vpc_id=network.vpc_id, private_subnet_ids=network.private_subnet_ids,
+            kong=args["kong"], vpc_id=vpc_id, private_subnet_ids=subnet_ids,
             cluster_security_group_id=cluster.cluster_security_group_id,
-            storage_class_name=cluster.storage_class_name, load_balancer_class=cluster.load_balancer_class)
+            storage_class_name=cluster.storage_class_name, load_balancer_class=cluster.load_balancer_class,
+            node_selector=cluster.pod_node_selector)
         for key in HybridInstall.__optional_keys__:
             if args.get(key) is not None:
                 hybrid_args[key] = args[key]  # type: ignore[literal-required]
@@ -121,10 +152,8 @@ class HybridEksGateway(pulumi.ComponentResource):
         self.proxy_hostname = host
         self.proxy_url = pulumi.Output.concat("http://", host)
         self.curl_check = pulumi.Output.concat("curl -si http://", host, f"/ | head -n 1   # expect {NO_ROUTE}")
-        self.admin_port_forward = pulumi.Output.concat(
-            "pulumi stack output kubeconfig --show-secrets > kubeconfig.json && "
-            "kubectl --kubeconfig kubeconfig.json port-forward -n ", kong.namespace, " service/", kong.admin_service,
-            f" {ADMIN_HTTPS_PORT}:{ADMIN_HTTPS_PORT}   # then: curl -sk https://localhost:{ADMIN_HTTPS_PORT}{STATUS_PATH}")
+        self.admin_port_forward = pulumi.Output.all(kong.namespace, kong.admin_service, kong.admin_token_secret).apply(
+            lambda v: admin_port_forward(*v))
         self.eks_cluster_name = cluster.cluster_name
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig)
         self.namespace = kong.namespace

@@ -98,14 +98,14 @@ def hybrid_eks(config: HybridEksConfig) -> pulumi.ComponentResource:
         certificate=certificate_settings(config),  # type: ignore[typeddict-item]
         eks=_given(config.eks, "cluster_name", "version", "endpoint_public_access",  # type: ignore[typeddict-item]
                    "public_access_cidrs", "admin_role_arns", "preview_role_arns", "log_retention_days",
-                   "storage_class_name", "load_balancer_class"),
+                   "storage_class_name", "load_balancer_class", "metrics_server"),
         hybrid=_given(config.hybrid, "namespace", "chart_version", "control_plane_release",  # type: ignore[typeddict-item]
                       "data_plane_release", "cluster_mtls", "control_plane_replicas", "data_plane_min_replicas",
                       "data_plane_max_replicas", "data_plane_cpu_target_percent", "proxy_internal",
-                      "allowed_cidrs", "proxy_protocol"),
+                      "allowed_cidrs", "proxy_protocol", "admin_rbac"),
         postgres=_given(config.postgres, "mode", "version", "instance_class",  # type: ignore[typeddict-item]
                         "allocated_storage_gib", "multi_az", "backup_retention_days", "deletion_protection",
-                        "apply_immediately", "storage_gib"),
+                        "apply_immediately", "storage_gib", "log_retention_days", "source_security_group_ids"),
     )
     provided = config.provided_certificate
     if provided is not None:

@@ -983,7 +983,9 @@ def test_a_section_of_the_other_mode_names_the_mode_that_uses_it(base_config, ke
 NO_COMPONENT_DEFAULT = {"vpc_id", "organization", "secrets_kms_key_arn", "certificate_arn", "cluster_name",
                         "storage_class_name", "load_balancer_class", "control_plane_endpoint",
                         "telemetry_endpoint", "control_plane_name", "api_url", "availability_zone_ids",
-                        "docker_hub_credentials_secret_arn", "nat_gateways"}
+                        "docker_hub_credentials_secret_arn", "nat_gateways",
+                        # default by cluster: on for a new one, off for an existing one
+                        "metrics_server"}
 
 
 def _sections():
@@ -1452,3 +1454,24 @@ def test_zone_ids_of_a_region_the_table_does_not_know_are_left_to_the_cloud(base
     config = with_section({**base_config, "aws:region": "xx-future-1"}, "network",
                           availabilityZoneIds=["xxf1-az1", "xxf1-az2"])
     assert load(config).network.availability_zone_ids == ["xxf1-az1", "xxf1-az2"]
+
+
+def test_data_plane_labels_are_refused_in_hybrid_eks_and_say_why(base_config):
+    config = hybrid(kong={"version": "3.10.0.2", "dataPlaneLabels": {"env": "dev"}})
+    line = only_problem(config, "kong-aws:kong.dataPlaneLabels")
+    assert '{"env": "dev"}' in line and "Konnect" in line and "self-hosted" in line
+    # The same labels are fine where Konnect reads them.
+    assert load(with_section(base_config, "kong", dataPlaneLabels={"env": "dev"})).kong.data_plane_labels
+
+
+@pytest.mark.parametrize("network", [{"vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": [
+    "subnet-0123456789abcdef0", "subnet-0123456789abcdef1"], "publicSubnetIds": [
+    "subnet-0123456789abcdef2", "subnet-0123456789abcdef3"]}, {"egress": "nat-single"}, {}])
+def test_an_existing_cluster_refuses_network_settings(network):
+    config = hybrid(eks={"clusterName": "platform-prod"}, network=network)
+    line = only_problem(config, "kong-aws:network")
+    assert "'platform-prod'" in line and "supplies the network" in line
+
+
+def test_an_existing_cluster_without_network_settings_is_accepted():
+    assert load(hybrid(eks={"clusterName": "platform-prod"})).eks.existing

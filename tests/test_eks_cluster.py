@@ -50,7 +50,7 @@ ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPoli
 VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 MANAGED_POLICY_ARN = re.compile(r"^arn:aws:iam::aws:policy/([A-Za-z0-9]+)$")
 OUTPUTS = ("cluster_name", "endpoint", "cluster_security_group_id", "kubeconfig", "storage_class_name",
-           "load_balancer_class")
+           "load_balancer_class", "vpc_id", "subnet_ids", "pod_node_selector")
 
 
 def _args(eks: Optional[dict], private: list[str] = PRIVATE) -> EksClusterArgs:
@@ -557,3 +557,61 @@ def test_existing_cluster_without_a_storage_class_and_with_its_own_load_balancer
     result = _run({"clusterName": "platform-prod", "loadBalancerClass": "example.com/nlb"})
     assert result.outputs["storage_class_name"] == (None, False)
     assert result.outputs["load_balancer_class"] == ("example.com/nlb", False)
+
+
+# --- what the releases need: metrics-server, network policy, the cluster's own network ----------
+
+ADDON = "aws:eks/addon:Addon"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+NODE_CLASS = "kubernetes:eks.amazonaws.com/v1:NodeClass"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+
+
+def _addon_request(inputs: dict) -> dict:
+    """The CreateAddon request a registered ``aws.eks.Addon`` stands for."""
+    return {"clusterName": inputs["clusterName"], "addonName": inputs["addonName"],
+            "resolveConflicts": inputs["resolveConflictsOnCreate"]}
+
+
+@pytest.mark.parametrize("eks, installed", [
+    (None, True), ({"metricsServer": False}, False),
+    ({"clusterName": "platform-prod"}, False), ({"clusterName": "platform-prod", "metricsServer": True}, True)])
+def test_metrics_server_add_on_on_new_clusters_and_on_request(botocore_loader, eks, installed):
+    result = _run(eks)
+    addons = result.of_type(ADDON)
+    assert len(addons) == int(installed)
+    for addon in addons:
+        assert addon.inputs["addonName"] == "metrics-server"
+        # Never takes over a Metrics Server someone else installed.
+        assert addon.inputs["resolveConflictsOnCreate"] == "NONE"
+        assert validate_aws_request(botocore_loader, "eks", "CreateAddon", _addon_request(addon.inputs)) == []
+        expected = (eks or {}).get("clusterName") or result.one(CLUSTER).inputs["name"]
+        assert addon.inputs["clusterName"] == expected
+
+
+def test_a_new_cluster_enforces_network_policy_on_the_pool_kong_runs_on():
+    result = _run()
+    (controller,) = result.of_type(CONFIG_MAP)
+    assert controller.inputs["metadata"] == {"name": "amazon-vpc-cni", "namespace": "kube-system"}
+    assert controller.inputs["data"] == {"enable-network-policy-controller": "true"}
+    node_class, pool = result.one(NODE_CLASS), result.one(NODE_POOL)
+    spec = node_class.inputs["spec"]
+    assert spec["networkPolicy"] == "DefaultAllow"
+    # Where the built-in node class puts nodes: the cluster's private subnets, its security group and node role.
+    assert spec["subnetSelectorTerms"] == [{"id": subnet} for subnet in PRIVATE]
+    (node_role,) = [r for r in result.of_type(ROLE) if "ec2.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    assert spec["role"] == node_role.name or spec["role"].startswith(node_role.name)
+    assert spec["securityGroupSelectorTerms"][0]["id"].startswith("sg-")
+    template = pool.inputs["spec"]["template"]["spec"]
+    assert template["nodeClassRef"] == {"group": "eks.amazonaws.com", "kind": "NodeClass",
+                                        "name": node_class.inputs["metadata"]["name"]}
+    assert node_class.urn in pool.dependencies and controller.urn in node_class.dependencies
+    assert result.outputs["pod_node_selector"] == ({"karpenter.sh/nodepool": pool.inputs["metadata"]["name"]}, False)
+
+
+def test_an_existing_cluster_supplies_its_network_and_gets_no_node_pool():
+    result = _run({"clusterName": "platform-prod"})
+    assert result.of_type(NODE_CLASS) == result.of_type(NODE_POOL) == result.of_type(CONFIG_MAP) == []
+    assert result.outputs["pod_node_selector"] == ({}, False)
+    assert result.outputs["vpc_id"][0].startswith("vpc-")
+    assert len(result.outputs["subnet_ids"][0]) == 2

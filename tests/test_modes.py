@@ -29,19 +29,21 @@ LOAD_BALANCER = {"internal": True, "tlsMode": "terminate",
                  "deregistrationDelaySeconds": 10, "deletionProtection": True, "proxyProtocol": True}
 KONG = {"image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/kong", "version": "3.10.0.1",
         "routerFlavor": "expressions", "logLevel": "warn", "dataPlaneLabels": {"team": "edge"}}
+#: hybrid-eks refuses data plane labels (Konnect-only).
+KONG_HYBRID = {key: value for key, value in KONG.items() if key != "dataPlaneLabels"}
 CERTIFICATE = {"keyAlgorithm": "rsa-4096", "commonName": "edge", "organization": "Example", "validityDays": 365,
                "earlyRenewalDays": 60}
 NETWORK = {"cidrBlock": "10.20.0.0/16", "availabilityZoneCount": 3, "natGateways": "single"}
 EKS = {"version": "1.32", "endpointPublicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"],
        "adminRoleArns": ["arn:aws:iam::123456789012:role/platform"], "logRetentionDays": 7,
-       "previewRoleArns": ["arn:aws:iam::123456789012:role/platform-preview"]}
+       "previewRoleArns": ["arn:aws:iam::123456789012:role/platform-preview"], "metricsServer": False}
 HYBRID = {"namespace": "gateway", "chartVersion": "3.4.1", "controlPlaneRelease": "edge-cp",
           "dataPlaneRelease": "edge-dp", "clusterMtls": "shared", "controlPlaneReplicas": 3,
           "dataPlaneMinReplicas": 3, "dataPlaneMaxReplicas": 12, "dataPlaneCpuTargetPercent": 55,
-          "proxyInternal": True, "allowedCidrs": ["10.0.0.0/8"], "proxyProtocol": True}
+          "proxyInternal": True, "allowedCidrs": ["10.0.0.0/8"], "proxyProtocol": True, "adminRbac": False}
 POSTGRES = {"mode": "rds", "version": "16.4", "instanceClass": "db.r7g.large", "allocatedStorageGiB": 100,
             "multiAz": False, "backupRetentionDays": 14, "deletionProtection": False, "storageGiB": 50,
-            "applyImmediately": True}
+            "applyImmediately": True, "logRetentionDays": 90, "sourceSecurityGroupIds": ["sg-0123456789abcdef0"]}
 # The keys the configs above cannot hold with theirs: Docker Hub through the ECR cache, zones by ID
 # with one NAT gateway, an existing VPC, manual certificate slots, an existing cluster.
 KONG_CACHED = {"version": "3.10.0.1", "imageSource": "ecr-pull-through", "pullThroughCachePrefix": "hub",
@@ -118,7 +120,7 @@ def test_every_managed_konnect_setting_reaches_the_gateway(monkeypatch):
 
 
 def test_every_hybrid_eks_setting_reaches_the_gateway(monkeypatch):
-    config = _load("hybrid-eks", {"kong": KONG, "certificate": CERTIFICATE, "network": NETWORK, "eks": EKS,
+    config = _load("hybrid-eks", {"kong": KONG_HYBRID, "certificate": CERTIFICATE, "network": NETWORK, "eks": EKS,
                                   "hybrid": HYBRID, "postgres": POSTGRES})
     args = _recorded(monkeypatch, "hybrid_eks", "HybridEksGateway", lambda: modes.hybrid_eks(config))
     for key in ("kong", "certificate", "network", "eks", "hybrid", "postgres"):
@@ -137,7 +139,7 @@ def test_the_konnect_ecs_settings_that_exclude_others_reach_the_gateway(monkeypa
 
 
 def test_an_existing_clusters_settings_reach_the_gateway(monkeypatch):
-    config = _load("hybrid-eks", {"kong": KONG, "eks": EKS_EXISTING, "postgres": {"mode": "in-cluster"}})
+    config = _load("hybrid-eks", {"kong": KONG_HYBRID, "eks": EKS_EXISTING, "postgres": {"mode": "in-cluster"}})
     args = _recorded(monkeypatch, "hybrid_eks", "HybridEksGateway", lambda: modes.hybrid_eks(config))
     assert _plain(args["eks"]) == _fields(config.eks) == {"cluster_name": "platform", "storage_class_name": "gp3",
                                                           "load_balancer_class": "service.k8s.aws/nlb"}
