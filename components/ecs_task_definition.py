@@ -18,6 +18,7 @@ from components.image_source import ecr_repository_arn, import_statement, pulled
 from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, SecretSetting,
                                       container_environment, image_reference)
+from components.kong_settings import worker_processes as kong_worker_processes
 from components.konnect_api import KonnectEndpoint, parse_endpoint
 from components.package import type_token, with_defaults
 
@@ -99,9 +100,9 @@ TASK_DEFINITION_DEFAULTS: dict[str, Any] = {
 
 
 def worker_processes(cpu_units: int) -> int:
-    """nginx worker processes for a task of ``cpu_units`` (1024 = 1 vCPU): one per whole vCPU,
-    at least one. Kong's ``auto`` would count the Fargate host's CPUs, not the task's share."""
-    return max(1, cpu_units // 1024)
+    """nginx worker processes for a task of ``cpu_units`` (1024 = 1 vCPU): the rule of
+    :func:`components.kong_settings.worker_processes`."""
+    return kong_worker_processes(cpu_units / 1024)
 
 
 def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: KonnectEndpoint,

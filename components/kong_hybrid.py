@@ -13,12 +13,14 @@ builds the ECS data plane's) and are rendered as the chart's ``env:`` block.
 
 import enum
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Required, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.certificates import (CLIENT_USAGES, SERVER_USAGES, CertificateSettings, ClusterCertificate,
                                      ClusterCertificateArgs)
@@ -27,9 +29,11 @@ from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CHART_REPOSITORY, CL
                                    PRIVATE_IPV4_BLOCKS, PROXY_PROTOCOL_FLAG, STATUS_PATH, STATUS_PORT, TELEMETRY_PORT,
                                    ClusterMtls, chart_service_host, chart_service_name)
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, KubernetesSecretKey,
-                                      PostgresConnection, helm_env, image_reference)
+                                      PostgresConnection, helm_env, image_reference, kubernetes_cpu, worker_processes)
+from components.network_policy import kong_network_policies
 from components.package import type_token, with_defaults
-from components.postgres import Postgres, PostgresArgs, PostgresSettings
+from components.postgres import (POSTGRES_DEFAULTS, Postgres, PostgresArgs, PostgresMode, PostgresSettings,
+                                 pod_selector, rds_ca_bundle_pem)
 
 __all__ = ["CLUSTER_PORT", "TELEMETRY_PORT", "chart_service_host", "KongHybrid", "KongHybridArgs", "HybridInstall",
            "HybridSettings", "HYBRID_DEFAULTS"]
@@ -37,6 +41,26 @@ __all__ = ["CLUSTER_PORT", "TELEMETRY_PORT", "chart_service_host", "KongHybrid",
 #: Where the chart mounts each ``secretVolumes`` entry: ``/etc/secrets/<secret name>``.
 SECRET_MOUNT = "/etc/secrets"
 LICENSE_SECRET = "kong-enterprise-license"
+#: With a license and ``admin_rbac``: the Secret that holds the RBAC token of Kong's super admin
+#: ``kong_admin`` (key ``password``: ``kong migrations bootstrap`` creates the super admin with
+#: the token in ``KONG_PASSWORD``) and Kong Manager's session settings (key
+#: ``admin_gui_session_conf``, which the chart's ``enterprise.rbac.session_conf_secret`` names).
+#: Source: Kong's "Enable Basic Auth for Kong Manager" and "Create a Super Admin" guides
+#: (developer.konghq.com/how-to/enable-basic-auth-on-kong-manager, /how-to/create-a-super-admin).
+ADMIN_SECRET = "kong-admin"
+ADMIN_TOKEN_KEY = "password"
+SESSION_CONF_KEY = "admin_gui_session_conf"
+#: The header that carries an RBAC token to the Admin API (Kong's RBAC guides).
+ADMIN_TOKEN_HEADER = "Kong-Admin-Token"
+#: Where the control plane mounts the database's CA bundle (the chart's ``extraConfigMaps``).
+DATABASE_CA_MOUNT = "/etc/kong-postgres-ca"
+#: The labels of pods in Kong's namespace that may use the Admin API besides the control plane's
+#: own (:func:`components.network_policy.kong_network_policies`).
+ADMIN_CLIENT_LABELS = {"kong-aws/admin-client": "true"}
+#: Container resources of the two releases. Data plane nginx workers follow the CPU request
+#: (:func:`components.kong_settings.worker_processes`).
+CONTROL_PLANE_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+DATA_PLANE_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 #: The subject name of a ``shared`` cluster certificate, the one Kong's hybrid guide uses.
 SHARED_NAME = DEFAULT_CLUSTER_CN
 
@@ -70,6 +94,9 @@ class HybridSettings(TypedDict, total=False):
     proxy_protocol: bool
     """proxy protocol v2 from the proxy NLB to Kong's proxy listeners (default false): Kong sees the
     clients' addresses"""
+    admin_rbac: bool
+    """with an enterprise license: Kong RBAC on the Admin API and basic-auth on Kong Manager, the super
+    admin's token in the Secret :data:`ADMIN_SECRET` (default true; without a license Kong has no RBAC)"""
 
 
 class HybridInstall(TypedDict, total=False):
@@ -106,6 +133,9 @@ class KongHybridArgs(HybridInstall, total=False):
     """in-cluster PostgreSQL: the StorageClass of its volume (none: the cluster's default)"""
     load_balancer_class: pulumi.Input[str]
     """the proxy Service's load balancer class (default: none, the cluster's default)"""
+    node_selector: pulumi.Input[dict[str, str]]
+    """the nodeSelector of Kong's pods (default none): nodes that enforce network policies
+    (:attr:`components.eks_cluster.EksCluster.pod_node_selector`)"""
     image_source_ready: pulumi.Input[str]
     """resolves once the images can be pulled (:attr:`components.image_source.ImageSource.ready`):
     what pulls is declared after it"""
@@ -118,7 +148,7 @@ HYBRID_DEFAULTS: HybridSettings = {
     "data_plane_release": "kong-dp", "cluster_mtls": ClusterMtls.PKI, "control_plane_replicas": 2,
     "data_plane_min_replicas": 2, "data_plane_max_replicas": 6, "data_plane_cpu_target_percent": 70,
     # Proxy protocol off unless asked for, as on ECS (components/proxy_load_balancer.py says why).
-    "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"], "proxy_protocol": False}
+    "proxy_internal": False, "allowed_cidrs": ["0.0.0.0/0"], "proxy_protocol": False, "admin_rbac": True}
 
 #: The proxy Service's annotations with proxy protocol (AWS Load Balancer Controller "Service
 #: annotations", honoured by EKS Auto Mode): PROXY protocol v2 on every target group, and health
@@ -165,21 +195,25 @@ def _ca_path(hybrid: Mapping[str, Any], secrets: ClusterSecrets) -> Optional[str
 
 
 def control_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets,
-                       database: PostgresConnection) -> KongNode:
+                       database: PostgresConnection, database_ca: Optional[str] = None) -> KongNode:
     """The control plane of a hybrid install, as configuration data: its database, its cluster
     certificate and (``pki``) the CA it verifies data planes with, read from the files the chart
-    mounts from ``secrets``."""
+    mounts from ``secrets``. ``database_ca``: the path of the CA bundle that verifies the database
+    server (``pg_ssl_verify``), added to ``lua_ssl_trusted_certificate``, which is what Kong verifies
+    PostgreSQL's certificate with (Kong's configuration reference, ``pg_ssl_verify``)."""
     cert = secrets.control_plane
+    trusted = ("system", database_ca) if database_ca else ("system",)
     return KongNode(role="control_plane", database="postgres", postgres=database,
                     cluster_cert=_mount(cert, "tls.crt"), cluster_cert_key=_mount(cert, "tls.key"),
-                    cluster_ca_cert=_ca_path(hybrid, secrets), **_common(kong, hybrid))
+                    cluster_ca_cert=_ca_path(hybrid, secrets), trusted_certificates=trusted, **_common(kong, hybrid))
 
 
-def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets) -> KongNode:
+def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets,
+                    licensed: bool = True) -> KongNode:
     """The data plane of a hybrid install, as configuration data.
 
-    It dials ``<control plane release>-kong-cluster`` (8005) and ``-clustertelemetry`` (8006) in
-    the namespace, verifying the control plane by that name (``pki``: Kong adds ``cluster_ca_cert``
+    It dials ``<control plane release>-kong-cluster`` (8005) and, ``licensed``,
+    ``-clustertelemetry`` (8006) in the namespace, verifying the control plane by that name (``pki``: Kong adds ``cluster_ca_cert``
     to ``lua_ssl_trusted_certificate`` itself, per ../shared/reference/kong_conf_validation.json) or
     by the shared certificate, listed as trusted as in the chart's hybrid example.
 
@@ -197,11 +231,12 @@ def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets:
         cluster_cert=_mount(cert, "tls.crt"), cluster_cert_key=_mount(cert, "tls.key"),
         cluster_ca_cert=_ca_path(hybrid, secrets),
         control_plane=ClusterEndpoint(f"{cluster_host}:{CLUSTER_PORT}", cluster_host if pki else SHARED_NAME),
-        telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME),
-        labels=kong["data_plane_labels"],
+        telemetry=ClusterEndpoint(f"{telemetry_host}:{TELEMETRY_PORT}", telemetry_host if pki else SHARED_NAME)
+        if licensed else None,
         trusted_certificates=("system",) if pki else ("system", _mount(secrets.control_plane, "tls.crt")),
         proxy_protocol=bool(hybrid["proxy_protocol"]),
         trusted_ips=PRIVATE_IPV4_BLOCKS if hybrid["proxy_protocol"] else (),
+        worker_processes=worker_processes(kubernetes_cpu(DATA_PLANE_RESOURCES["requests"]["cpu"])),
         **_common(kong, hybrid))
 
 
@@ -217,29 +252,73 @@ def _service(enabled: bool, **extra: Any) -> dict:
     return {"enabled": enabled, **extra}
 
 
+def _pod_placement(release: str, node_selector: Optional[Mapping[str, str]]) -> dict:
+    """Values that spread a release's pods over zones (required: a zone outage leaves the others
+    serving; Auto Mode then starts nodes in the zones that lack pods) and over nodes (preferred),
+    counting only pods of the same revision (``pod-template-hash``, so a rolling update spreads the
+    new pods too), and put them on ``node_selector``'s nodes. Kubernetes docs, "Pod Topology Spread
+    Constraints" (``matchLabelKeys``: beta and on by default since 1.27)."""
+    selector = {"matchLabels": {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "app"}}
+    values: dict[str, Any] = {"topologySpreadConstraints": [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": selector, "matchLabelKeys": ["pod-template-hash"]},
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": selector, "matchLabelKeys": ["pod-template-hash"]}]}
+    if node_selector:
+        values["nodeSelector"] = dict(node_selector)
+    return values
+
+
+def _enterprise(licensed: bool, rbac: bool) -> dict:
+    if not licensed:
+        return {"enabled": False}
+    values: dict[str, Any] = {"enabled": True, "license_secret": LICENSE_SECRET}
+    if rbac:
+        values["rbac"] = {"enabled": True, "admin_gui_auth": "basic-auth", "session_conf_secret": ADMIN_SECRET}
+    return values
+
+
+def _disruption_budget(min_pods: int) -> dict:
+    # One pod may go at a time; with a single pod a budget would block every node drain (the chart
+    # refuses to render it: templates/pdb.yaml), so there is none.
+    return {"enabled": min_pods > 1, "maxUnavailable": 1}
+
+
 def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: KongNode, secrets: ClusterSecrets,
-                         licensed: bool, cert_sha256: str) -> dict:
+                         licensed: bool, cert_sha256: str, node_selector: Optional[Mapping[str, str]] = None) -> dict:
     """Helm values of the control plane release (keys as in the chart's values.yaml).
 
-    Admin API and Kong Manager: ClusterIP services (reachable inside the cluster only), the Admin
-    API over TLS. Proxy and the ingress controller off; the chart's bundled PostgreSQL off.
+    Admin API and Kong Manager: ClusterIP services (reachable inside the cluster only, and there
+    only from the release's own pods: :mod:`components.network_policy`), the Admin API over TLS.
+    With a license and ``admin_rbac``, Kong RBAC (``enforce_rbac on``, Kong Manager basic-auth) and
+    the super admin's token from :data:`ADMIN_SECRET` as ``KONG_PASSWORD``, which the chart hands
+    to the migration Jobs too (``kong migrations bootstrap`` creates the admin with it). Proxy and
+    the ingress controller off; the chart's bundled PostgreSQL off.
     """
+    rbac = licensed and bool(hybrid["admin_rbac"])
+    env = helm_env(node.settings())
+    if rbac:
+        env["password"] = {"valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": ADMIN_TOKEN_KEY}}}
     volumes = [secrets.control_plane] + ([secrets.ca] if secrets.ca else [])
     values = {
         "image": _image(kong),
-        "env": helm_env(node.settings()),
+        "env": env,
         "secretVolumes": volumes,
         "replicaCount": hybrid["control_plane_replicas"],
         "admin": _service(True, type="ClusterIP", http={"enabled": False},
                           tls={"enabled": True, "servicePort": ADMIN_HTTPS_PORT, "containerPort": ADMIN_HTTPS_PORT}),
-        "manager": _service(True, type="ClusterIP"),
+        # Kong Manager and cluster telemetry are Enterprise listeners: the chart declares their
+        # container ports and listen settings only with enterprise.enabled (templates/deployment.yaml,
+        # _helpers.tpl), as its free-mode hybrid example has neither (example-values/
+        # minimal-kong-hybrid-control.yaml), so their Services exist only with a license.
+        "manager": _service(licensed, type="ClusterIP"),
         # The chart turns the Dev Portal's Services on (NodePort) whenever enterprise is enabled;
         # nothing listens behind them here (no portal_* settings), so they stay off.
         "portal": _service(False),
         "portalapi": _service(False),
         "cluster": _service(True, type="ClusterIP",
                             tls={"enabled": True, "servicePort": CLUSTER_PORT, "containerPort": CLUSTER_PORT}),
-        "clustertelemetry": _service(True, type="ClusterIP",
+        "clustertelemetry": _service(licensed, type="ClusterIP",
                                      tls={"enabled": True, "servicePort": TELEMETRY_PORT,
                                           "containerPort": TELEMETRY_PORT}),
         "proxy": _service(False),
@@ -247,16 +326,17 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
         "postgresql": {"enabled": False},
         "migrations": {"preUpgrade": True, "postUpgrade": True},
         "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
-        "podDisruptionBudget": {"enabled": hybrid["control_plane_replicas"] > 1, "maxUnavailable": 1},
-        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "podDisruptionBudget": _disruption_budget(hybrid["control_plane_replicas"]),
+        "resources": CONTROL_PLANE_RESOURCES,
+        "enterprise": _enterprise(licensed, rbac),
+        **_pod_placement(hybrid["control_plane_release"], node_selector),
     }
-    values["enterprise"] = ({"enabled": True, "license_secret": LICENSE_SECRET} if licensed
-                            else {"enabled": False})
     return values
 
 
 def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: KongNode, secrets: ClusterSecrets,
-                      licensed: bool, cert_sha256: str, load_balancer_class: Optional[str]) -> dict:
+                      licensed: bool, cert_sha256: str, load_balancer_class: Optional[str],
+                      node_selector: Optional[Mapping[str, str]] = None) -> dict:
     """Helm values of the data plane release (keys as in the chart's values.yaml).
 
     The proxy is an AWS NLB ``LoadBalancer`` (``loadBalancerClass`` of the cluster, internet-facing
@@ -295,7 +375,7 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                 "type": "Utilization", "averageUtilization": hybrid["data_plane_cpu_target_percent"]}}}],
         },
-        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+        "podDisruptionBudget": _disruption_budget(hybrid["data_plane_min_replicas"]),
         "admin": _service(False),
         "manager": _service(False),
         "portal": _service(False),
@@ -306,10 +386,11 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
         "readinessProbe": probe,
         "livenessProbe": probe,
         "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
-        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "resources": DATA_PLANE_RESOURCES,
+        # RBAC guards the Admin API, which data planes do not serve.
+        "enterprise": _enterprise(licensed, False),
+        **_pod_placement(hybrid["data_plane_release"], node_selector),
     }
-    values["enterprise"] = ({"enabled": True, "license_secret": LICENSE_SECRET} if licensed
-                            else {"enabled": False})
     return values
 
 
@@ -318,13 +399,19 @@ class KongHybrid(pulumi.ComponentResource):
 
     Children: the namespace; the cluster certificates (``pki``: a CA, a control plane certificate
     for the names data planes dial, a data plane client certificate; ``shared``: one) and their
-    Secrets; the enterprise license Secret (when given); :class:`Postgres`; the control plane
-    Helm release; the data plane Helm release, which waits for the control plane's.
+    Secrets; the enterprise license Secret (when given) and, with RBAC, the admin Secret
+    (:data:`ADMIN_SECRET`, from two ``RandomPassword``); :class:`Postgres`; the control plane
+    Helm release; the data plane Helm release, which waits for the control plane's. Both releases
+    skip the chart's CRDs (its ingress controller is off).
 
     Outputs: ``namespace``, ``proxy_hostname`` (the proxy NLB's DNS name), ``control_plane_release``
     / ``data_plane_release`` (release names),
     ``proxy_service`` (``<release>-kong-proxy``), ``admin_service``, ``control_plane_values`` and
-    ``data_plane_values`` (the Helm values, which hold no secret), ``cluster_ca_pem``.
+    ``data_plane_values`` (the Helm values, which hold no secret), ``cluster_ca_pem``,
+    ``admin_token_secret``.
+
+    Raises ``ValueError`` for a provided certificate without ``cluster_mtls`` ``shared`` and for
+    ``kong.data_plane_labels`` (Konnect-only).
     """
 
     namespace: pulumi.Output[str]
@@ -345,6 +432,8 @@ class KongHybrid(pulumi.ComponentResource):
     """the data plane release's Helm values (no secret in them)"""
     cluster_ca_pem: pulumi.Output[str]
     """the CA data planes verify the control plane with, PEM"""
+    admin_token_secret: pulumi.Output[str]
+    """the Secret holding the Admin API's RBAC token (key ``password``), or ``""`` without RBAC"""
 
     def __init__(self, name: str, args: KongHybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
         hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
@@ -352,6 +441,9 @@ class KongHybrid(pulumi.ComponentResource):
         provided = args.get("cluster_cert_pem") is not None
         if provided and ClusterMtls(hybrid["cluster_mtls"]) is not ClusterMtls.SHARED:
             raise ValueError("a provided certificate is the shared cluster certificate: use cluster_mtls 'shared'")
+        if kong["data_plane_labels"]:
+            raise ValueError("kong.data_plane_labels are Konnect labels (cluster_dp_labels), which a self-hosted "
+                             "control plane does not support (Kong's configuration reference)")
         super().__init__(type_token(KongHybrid), name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self)
         ns_name = hybrid["namespace"]
@@ -386,35 +478,52 @@ class KongHybrid(pulumi.ComponentResource):
             secret_resources.append(k8s.core.v1.Secret(
                 f"{name}-license", metadata={"name": LICENSE_SECRET, "namespace": ns_name}, type="Opaque",
                 string_data={"license": pulumi.Output.secret(args["enterprise_license"])}, opts=in_ns))
+        rbac = licensed and bool(hybrid["admin_rbac"])
+        if rbac:
+            secret_resources.append(self._admin_secret(name, ns_name, in_ns))
 
         database_args = cast(PostgresArgs, {
             **(args.get("postgres") or {}), "namespace": ns_name,
             "client_pod_labels": {"app.kubernetes.io/instance": hybrid["control_plane_release"]},
             **{key: args[key] for key in ("storage_class_name", "vpc_id", "private_subnet_ids",
-                                          "cluster_security_group_id", "image_source_ready")
+                                          "cluster_security_group_id", "image_source_ready", "node_selector")
                if args.get(key) is not None}})
         database = Postgres(f"{name}-postgres", database_args, opts=pulumi.ResourceOptions(
             parent=self, depends_on=[namespace], aliases=[pulumi.Alias(type_=_TYPE_BEFORE["Postgres"])]))
 
+        policies = self._network_policies(name, hybrid, database_args, ns_name, in_ns)
+
         cert_hash = pulumi.Output.all(*[c.cert_sha256 for c in certificates.values()]).apply(
             lambda hashes: hashlib.sha256("".join(hashes).encode()).hexdigest())
 
+        node_selector = pulumi.Output.from_input(args.get("node_selector") or {})
+
         def cp_values(values: list) -> dict:
-            host, port, user, db, secret_name, secret_key, ssl, digest = values
+            host, port, user, db, secret_name, secret_key, ssl, digest, selector, verify, ca_map, ca_key = values
             connection = PostgresConnection(host=host, port=int(port), user=user, database=db, ssl=bool(ssl),
+                                            ssl_verify=bool(verify),
                                             password=KubernetesSecretKey(secret_name, secret_key))
-            node = control_plane_node(kong, hybrid, secrets, connection)
-            return control_plane_values(kong, hybrid, node, secrets, licensed, digest)
+            database_ca = f"{DATABASE_CA_MOUNT}/{ca_key}" if verify and ca_map else None
+            node = control_plane_node(kong, hybrid, secrets, connection, database_ca)
+            out = control_plane_values(kong, hybrid, node, secrets, licensed, digest, selector)
+            if database_ca:
+                out["extraConfigMaps"] = [{"name": ca_map, "mountPath": DATABASE_CA_MOUNT}]
+                # A new bundle rolls the pods, as a new certificate does.
+                out["podAnnotations"]["kong-aws/database-ca-sha256"] = hashlib.sha256(
+                    rds_ca_bundle_pem().encode()).hexdigest()
+            return out
 
         def dp_values(values: list) -> dict:
-            digest, lb_class = values
-            node = data_plane_node(kong, hybrid, secrets)
-            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class)
+            digest, lb_class, selector = values
+            node = data_plane_node(kong, hybrid, secrets, licensed)
+            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class, selector)
 
         self.control_plane_values = pulumi.Output.all(
             database.host, database.port, database.user, database.database, database.password_secret_name,
-            database.password_secret_key, database.ssl, cert_hash).apply(cp_values)
-        self.data_plane_values = pulumi.Output.all(cert_hash, args.get("load_balancer_class")).apply(dp_values)
+            database.password_secret_key, database.ssl, cert_hash, node_selector, database.ssl_verify,
+            database.ca_config_map_name, database.ca_config_map_key).apply(cp_values)
+        self.data_plane_values = pulumi.Output.all(cert_hash, args.get("load_balancer_class"),
+                                                   node_selector).apply(dp_values)
         # The releases pull Kong's image: declared once the image source is ready (waited for, not used).
         ready = pulumi.Output.from_input(args.get("image_source_ready", ""))
         self.control_plane_values = pulumi.Output.all(self.control_plane_values, ready).apply(lambda v: v[0])
@@ -422,11 +531,13 @@ class KongHybrid(pulumi.ComponentResource):
 
         release_common = dict(chart=CHART, version=hybrid["chart_version"], namespace=ns_name,
                               repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
-                              atomic=True, cleanup_on_fail=True, timeout=900)
+                              atomic=True, cleanup_on_fail=True, timeout=900,
+                              # The chart's CRDs serve its ingress controller, which is off here.
+                              skip_crds=True)
         control_plane = k8s.helm.v3.Release(
             f"{name}-cp", name=hybrid["control_plane_release"], values=self.control_plane_values,
             **release_common,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, database, *secret_resources]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, database, *secret_resources, *policies]))
         data_plane = k8s.helm.v3.Release(
             f"{name}-dp", name=hybrid["data_plane_release"], values=self.data_plane_values, **release_common,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane, *secret_resources]))
@@ -448,6 +559,7 @@ class KongHybrid(pulumi.ComponentResource):
         self.admin_service = pulumi.Output.from_input(chart_service_name(hybrid["control_plane_release"], "admin"))
         self.cluster_ca_pem = certificates["ca"].cert_pem if "ca" in certificates else \
             certificates["control_plane"].cert_pem
+        self.admin_token_secret = pulumi.Output.from_input(ADMIN_SECRET if rbac else "")
         self.register_outputs({
             "namespace": self.namespace,
             "proxyHostname": self.proxy_hostname,
@@ -458,7 +570,40 @@ class KongHybrid(pulumi.ComponentResource):
             "controlPlaneValues": self.control_plane_values,
             "dataPlaneValues": self.data_plane_values,
             "clusterCaPem": self.cluster_ca_pem,
+            "adminTokenSecret": self.admin_token_secret,
         })
+
+    def _network_policies(self, name: str, hybrid: Mapping[str, Any], database: Mapping[str, Any], namespace: str,
+                          opts: pulumi.ResourceOptions) -> list[k8s.networking.v1.NetworkPolicy]:
+        """The namespace's NetworkPolicies (:func:`components.network_policy.kong_network_policies`),
+        declared before the releases. The default deny comes last and goes first: it depends on
+        the policies that let traffic in, so no ``pulumi up`` ever has it alone in place."""
+        in_cluster = PostgresMode(with_defaults(dict(database), POSTGRES_DEFAULTS)["mode"]) is PostgresMode.IN_CLUSTER
+        manifests = kong_network_policies(
+            namespace, hybrid["control_plane_release"], hybrid["data_plane_release"],
+            postgres_pod_labels=pod_selector(f"{name}-postgres") if in_cluster else None,
+            admin_client_labels=ADMIN_CLIENT_LABELS)
+        def declare(manifest: dict, options: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
+            return k8s.networking.v1.NetworkPolicy(f"{name}-policy-{manifest['metadata']['name']}",
+                                                   metadata=manifest["metadata"], spec=manifest["spec"], opts=options)
+
+        allows = [declare(m, opts) for m in manifests if m["spec"].get("ingress")]
+        after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=allows))
+        return allows + [declare(m, after) for m in manifests if not m["spec"].get("ingress")]
+
+    def _admin_secret(self, name: str, namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+        """The Secret :data:`ADMIN_SECRET`: the super admin's RBAC token and Kong Manager's session
+        settings (the session plugin's ``secret``, cookies over HTTPS only), both from
+        ``pulumi_random`` and so Pulumi secrets from the start; neither reaches Helm values or outputs.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        token = random.RandomPassword(f"{name}-admin-token", length=40, special=False, opts=child)
+        session = random.RandomPassword(f"{name}-session-secret", length=40, special=False, opts=child)
+        session_conf = session.result.apply(lambda secret: json.dumps({"secret": secret, "cookie_secure": True}))
+        return k8s.core.v1.Secret(
+            f"{name}-{ADMIN_SECRET}", metadata={"name": ADMIN_SECRET, "namespace": namespace}, type="Opaque",
+            string_data=pulumi.Output.secret({ADMIN_TOKEN_KEY: token.result, SESSION_CONF_KEY: session_conf}),
+            opts=opts)
 
     def _certificates(self, name: str, args: KongHybridArgs, hybrid: Mapping[str, Any]) -> dict[str, ClusterCertificate]:
         # The subject names are the roles' own; the rest of the user's certificate settings apply to all.

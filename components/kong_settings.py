@@ -256,6 +256,23 @@ class KongNode:
             raise ValueError("trusted_ips is set only with proxy_protocol here")
 
 
+def worker_processes(vcpus: float) -> int:
+    """``nginx_worker_processes`` for a container given ``vcpus`` CPUs (a Fargate task's share, a
+    Kubernetes CPU request): one worker per whole CPU, at least one. Kong's default ``auto`` counts
+    the host's CPUs, not the container's share, and would start more workers than it has CPU for."""
+    return max(1, int(vcpus))
+
+
+def kubernetes_cpu(quantity: str) -> float:
+    """A Kubernetes CPU quantity (``"1"``, ``"1.5"``, ``"500m"``) in CPUs; raises ``ValueError`` for
+    another form (Kubernetes' resource quantity syntax: a decimal number, ``m`` for thousandths)."""
+    text = str(quantity)
+    try:
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        raise ValueError(f"not a Kubernetes CPU quantity: {quantity!r}") from None
+
+
 def env_name(setting: str) -> str:
     """The environment variable Kong reads for ``setting`` (``KONG_`` + upper case)."""
     return "KONG_" + setting.upper()

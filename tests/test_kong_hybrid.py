@@ -27,6 +27,7 @@ from pulumi.runtime import rpc
 from components.kong_hybrid import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
 from tests.conftest import REFERENCE, SEEDS, example_render, reference_json
 from tools import render
+from tools import mocks
 from tools.mocks import mask_secrets
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -41,7 +42,7 @@ LICENSE = json.dumps({"license": {"payload": {"customer": "Example", "license_ke
 HYBRID_CONFIG: dict[str, Any] = {
     "aws:region": "ap-northeast-1",
     "kong-aws:mode": "hybrid-eks",
-    "kong-aws:kong": {"version": "3.10.0.2", "dataPlaneLabels": {"env": "dev"}},
+    "kong-aws:kong": {"version": "3.10.0.2"},
     "kong-aws:postgres": {"mode": "in-cluster"},
     "kong-aws:eks": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]},
 }
@@ -50,6 +51,11 @@ HYBRID_CONFIG: dict[str, Any] = {
 @pytest.fixture
 def hybrid_config() -> dict[str, Any]:
     return copy.deepcopy(HYBRID_CONFIG)
+
+
+def licensed(config: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """``config`` with an enterprise license (seed 002's setup), and the secret keys to run it with."""
+    return {**config, "kong-aws:enterpriseLicense": LICENSE}, {"kong-aws:enterpriseLicense"}
 
 
 def releases(result) -> dict[str, dict]:
@@ -167,14 +173,19 @@ def test_control_plane_settings(run_stack, hybrid_config):
     postgres_service = next(r for r in result.of_type("kubernetes:core/v1:Service"))
     assert env["pg_host"] == f"{postgres_service.inputs['metadata']['name']}.kong.svc.cluster.local"
     assert cp["cluster"]["enabled"] and cp["cluster"]["tls"]["enabled"]
-    assert cp["clustertelemetry"]["enabled"] and cp["clustertelemetry"]["tls"]["enabled"]
+    # Free mode: no Enterprise listeners, so no Services for them (the chart declares neither port).
+    assert cp["clustertelemetry"]["enabled"] is False and cp["manager"]["enabled"] is False
+    assert "cluster_telemetry_endpoint" not in values(result, "kong-dp")["env"]
+    enterprise = values(run_stack(*licensed(hybrid_config)), "kong-cp")
+    assert enterprise["clustertelemetry"]["enabled"] and enterprise["clustertelemetry"]["tls"]["enabled"]
+    assert enterprise["manager"]["enabled"] and enterprise["manager"]["type"] == "ClusterIP"
     assert cp["proxy"]["enabled"] is False and cp["ingressController"]["enabled"] is False
     assert cp["postgresql"]["enabled"] is False  # the bundled bitnami subchart
     assert cp["migrations"] == {"preUpgrade": True, "postUpgrade": True}
 
 
 def test_data_plane_dials_exactly_the_services_the_control_plane_release_creates(run_stack, hybrid_config):
-    result = run_stack(hybrid_config)
+    result = run_stack(*licensed(hybrid_config))
     cp, env = whole(values(result, "kong-cp")), values(result, "kong-dp")["env"]
     # Seed 002's data plane values name the services of its real install (releases kong-cp, kong-dp
     # in namespace kong); our derived names must be those.
@@ -195,7 +206,7 @@ def test_data_plane_dials_exactly_the_services_the_control_plane_release_creates
 def test_renamed_releases_keep_the_data_plane_pointed_at_the_control_plane(run_stack, hybrid_config):
     hybrid_config["kong-aws:hybrid"] = {"namespace": "gateway", "controlPlaneRelease": "edge-cp",
                                         "dataPlaneRelease": "edge-dp"}
-    result = run_stack(hybrid_config)
+    result = run_stack(*licensed(hybrid_config))
     env = values(result, "edge-dp")["env"]
     assert env["cluster_control_plane"] == f"{chart_service_host('edge-cp', 'cluster', 'gateway')}:{CLUSTER_PORT}"
     assert env["cluster_control_plane"] == f"edge-cp-kong-cluster.gateway.svc.cluster.local:{CLUSTER_PORT}"
@@ -263,10 +274,106 @@ def test_license_is_only_in_its_secret(run_stack, hybrid_config):
     hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
     result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"})
     for name in ("kong-cp", "kong-dp"):
-        assert values(result, name)["enterprise"] == {"enabled": True, "license_secret": "kong-enterprise-license"}
+        enterprise = values(result, name)["enterprise"]
+        assert (enterprise["enabled"], enterprise["license_secret"]) == (True, "kong-enterprise-license")
     assert secret_data(result, "kong-enterprise-license")["license"] == LICENSE
     masked = json.dumps([mask_secrets(r.inputs) for r in result.registrations])
     assert "TOPSECRET-LICENSE-KEY" not in masked
+
+
+def test_with_a_license_the_admin_api_enforces_rbac_with_a_token_kept_in_a_secret(run_stack, hybrid_config):
+    hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
+    result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"})
+    cp, dp = values(result, "kong-cp"), values(result, "kong-dp")
+    assert cp["enterprise"]["rbac"] == {"enabled": True, "admin_gui_auth": "basic-auth", "session_conf_secret": "kong-admin"}
+    # The super admin's token reaches `kong migrations bootstrap` as KONG_PASSWORD, from the Secret.
+    assert cp["env"]["password"] == {"valueFrom": {"secretKeyRef": {"name": "kong-admin", "key": "password"}}}
+    assert "rbac" not in dp["enterprise"] and "password" not in dp["env"]
+    admin = secret_data(result, "kong-admin")
+    token, session = admin["password"], json.loads(admin["admin_gui_session_conf"])
+    assert len(token) >= 32 and token.isalnum()
+    assert len(session["secret"]) >= 32 and session["cookie_secure"] is True and session["secret"] != token
+    (reg,) = [r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]
+    assert rpc.is_rpc_secret(reg.inputs["stringData"])
+    # Neither value is anywhere else: not in Helm values, other inputs or the stack's outputs.
+    elsewhere = json.dumps([mask_secrets(r.inputs) for r in result.registrations if r is not reg] +
+                           [mask_secrets(result.outputs)], default=str)
+    assert token not in elsewhere and session["secret"] not in elsewhere
+    command = result.outputs["adminPortForward"][0]
+    assert "get secret -n kong kong-admin -o jsonpath='{.data.password}'" in command
+    assert 'curl -sk -H "Kong-Admin-Token: $TOKEN" https://localhost:8444/status' in command
+
+
+@pytest.mark.parametrize("licensed", [False, True])
+def test_no_rbac_without_a_license_or_when_turned_off(run_stack, hybrid_config, licensed):
+    # Without a license adminRbac keeps its default (true) and still means nothing.
+    if licensed:
+        hybrid_config["kong-aws:hybrid"] = {"adminRbac": False}
+        hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
+    result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"} if licensed else None)
+    cp = values(result, "kong-cp")
+    assert "rbac" not in cp["enterprise"] and "password" not in cp["env"]
+    assert not [r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]
+    assert "Kong-Admin-Token" not in result.outputs["adminPortForward"][0]
+
+
+# One pod without an autoscaler, and min == max: tests/test_chart_render.py renders those.
+@pytest.mark.parametrize("low, high, budget", [(1, 4, False), (2, 6, True)])
+def test_a_disruption_budget_only_when_a_pod_can_stay_up(run_stack, hybrid_config, low, high, budget):
+    hybrid_config["kong-aws:hybrid"] = {"dataPlaneMinReplicas": low, "dataPlaneMaxReplicas": high,
+                                        "controlPlaneReplicas": low}
+    result = run_stack(hybrid_config)
+    for release in ("kong-cp", "kong-dp"):
+        assert values(result, release)["podDisruptionBudget"] == {"enabled": budget, "maxUnavailable": 1}
+
+
+def test_pods_spread_over_zones_and_nodes_on_the_network_policy_pool(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    (pool,) = result.of_type("kubernetes:karpenter.sh/v1:NodePool")
+    for release in ("kong-cp", "kong-dp"):
+        placement = values(result, release)
+        assert placement["nodeSelector"] == {"karpenter.sh/nodepool": pool.inputs["metadata"]["name"]}
+        zone, host = placement["topologySpreadConstraints"]
+        assert (zone["topologyKey"], zone["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
+        assert (host["topologyKey"], host["whenUnsatisfiable"]) == ("kubernetes.io/hostname", "ScheduleAnyway")
+        for constraint in (zone, host):
+            assert constraint["maxSkew"] == 1 and constraint["matchLabelKeys"] == ["pod-template-hash"]
+            assert constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] == release
+    # The pool exists before the releases' pods ask for it.
+    assert all(pool.urn in r.dependencies or pool.urn in sum(r.property_dependencies.values(), [])
+               for r in result.of_type(RELEASE))
+
+
+def test_releases_skip_the_charts_crds(run_stack, hybrid_config):
+    assert all(r["skipCrds"] is True for r in releases(run_stack(hybrid_config)).values())
+
+
+def test_data_plane_workers_follow_the_pods_cpu_request(run_stack, hybrid_config):
+    from components.kong_settings import kubernetes_cpu, worker_processes
+    dp = values(run_stack(hybrid_config), "kong-dp")
+    cpu = kubernetes_cpu(dp["resources"]["requests"]["cpu"])
+    assert dp["env"]["nginx_worker_processes"] == str(worker_processes(cpu)) == str(max(1, int(cpu)))
+
+
+@pytest.mark.parametrize("quantity, cpus", [("1", 1.0), ("500m", 0.5), ("2.5", 2.5), ("1500m", 1.5)])
+def test_kubernetes_cpu_quantities(quantity, cpus):
+    from components.kong_settings import kubernetes_cpu, worker_processes
+    assert kubernetes_cpu(quantity) == cpus
+    assert worker_processes(cpus) == max(1, int(cpus))
+
+
+def test_an_existing_cluster_supplies_the_network_of_the_database(run_stack, hybrid_config):
+    hybrid_config["kong-aws:eks"] = {"clusterName": "platform-prod"}
+    hybrid_config["kong-aws:postgres"] = {"mode": "rds"}
+    result = run_stack(hybrid_config)
+    assert not [r for r in result.registrations if r.type.startswith("aws:ec2/") and r.type !=
+                "aws:ec2/securityGroup:SecurityGroup"], "no VPC, subnets, NAT gateways or routes of our own"
+    assert result.of_type("kong-aws:index:Network") == []
+    cluster = next(args for token, args in result.invokes if token == "aws:eks/getCluster:getCluster")
+    state = mocks.FakeCloud("ap-northeast-1")._eks_cluster_state(cluster["name"])["vpcConfig"]
+    (group,) = result.of_type("aws:ec2/securityGroup:SecurityGroup")
+    assert group.inputs["vpcId"] == state["vpcId"]
+    assert sorted(result.one("aws:rds/subnetGroup:SubnetGroup").inputs["subnetIds"]) == sorted(state["subnetIds"])
 
 
 def test_without_a_license_kong_runs_free(run_stack, hybrid_config):
@@ -337,7 +444,7 @@ def _handshake(server_files: dict, client_files: dict, server_name: str) -> tupl
 
 
 def test_pki_handshake_data_plane_verifies_control_plane_by_name_and_back(run_stack, hybrid_config):
-    result = run_stack(hybrid_config)
+    result = run_stack(*licensed(hybrid_config))
     cp, dp, ca = secret_data(result, "kong-cluster-cp"), secret_data(result, "kong-cluster-dp"), \
         secret_data(result, "kong-cluster-ca")["ca.crt"]
     env = values(result, "kong-dp")["env"]
@@ -474,3 +581,57 @@ def test_switching_proxy_protocol_on_updates_the_data_plane_release_only():
     after = run_program(main_program(), config_text(switched), stack="dev-eks", prior=before)
     (dp,) = [r for r in after.of_type(RELEASE) if r.inputs["name"] == "kong-dp"]
     assert plan(before, after).changes() == {dp.urn: UPDATE}
+
+
+# ---------------------------------------------------------------------------------------------
+# The database's TLS, and who may reach what inside the cluster
+
+def test_rds_server_certificate_is_verified_with_the_mounted_ca_bundle(run_stack, hybrid_config):
+    from components.postgres import CA_CONFIG_MAP_KEY, CA_CONFIG_MAP_NAME, rds_ca_bundle_pem
+    hybrid_config["kong-aws:postgres"] = {"mode": "rds"}
+    result = run_stack(hybrid_config)
+    cp = values(result, "kong-cp")
+    assert (cp["env"]["pg_ssl"], cp["env"]["pg_ssl_verify"]) == ("on", "on")
+    (mount,) = cp["extraConfigMaps"]
+    assert mount["name"] == CA_CONFIG_MAP_NAME
+    trusted = cp["env"]["lua_ssl_trusted_certificate"].split(",")
+    assert trusted == ["system", f"{mount['mountPath']}/{CA_CONFIG_MAP_KEY}"]
+    (config_map,) = [r for r in result.of_type("kubernetes:core/v1:ConfigMap")
+                     if r.inputs["metadata"]["name"] == CA_CONFIG_MAP_NAME]
+    assert config_map.inputs["metadata"]["namespace"] == "kong"
+    assert config_map.inputs["data"][CA_CONFIG_MAP_KEY] == rds_ca_bundle_pem()
+    assert len(cp["podAnnotations"]["kong-aws/database-ca-sha256"]) == 64
+
+
+def test_in_cluster_postgres_has_no_tls_to_verify(run_stack, hybrid_config):
+    cp = values(run_stack(hybrid_config), "kong-cp")
+    assert (cp["env"]["pg_ssl"], cp["env"]["pg_ssl_verify"]) == ("off", "off")
+    assert "extraConfigMaps" not in cp and cp["env"]["lua_ssl_trusted_certificate"] == "system"
+
+
+@pytest.mark.parametrize("postgres", ["in-cluster", "rds"])
+def test_network_policies_are_declared_before_the_releases_and_deny_comes_last(run_stack, hybrid_config, postgres):
+    from components.network_policy import DEFAULT_DENY_NAME, kong_network_policies
+    hybrid_config["kong-aws:postgres"] = {"mode": postgres}
+    result = run_stack(hybrid_config)
+    policies = {r.inputs["metadata"]["name"]: r for r in result.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r.inputs["metadata"]["name"] != "kong-postgres"}
+    (postgres_reg,) = result.of_type("kong-aws:index:Postgres")
+    expected = kong_network_policies(
+        "kong", "kong-cp", "kong-dp", admin_client_labels={"kong-aws/admin-client": "true"},
+        postgres_pod_labels=(__import__("components.postgres", fromlist=["pod_selector"]).pod_selector(postgres_reg.name)
+                             if postgres == "in-cluster" else None))
+    assert {m["metadata"]["name"]: m["spec"] for m in expected} == {n: r.inputs["spec"] for n, r in policies.items()}
+    deny = policies.pop(DEFAULT_DENY_NAME)
+    assert {r.urn for r in policies.values()} <= set(deny.dependencies)
+    cp_release = next(r for r in result.of_type(RELEASE) if r.inputs["name"] == "kong-cp")
+    assert {r.urn for r in [deny, *policies.values()]} <= set(cp_release.dependencies)
+
+
+
+def test_in_cluster_postgres_runs_on_the_network_policy_pool_too(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    (pool,) = result.of_type("kubernetes:karpenter.sh/v1:NodePool")
+    (database,) = result.of_type("kubernetes:apps/v1:StatefulSet")
+    assert database.inputs["spec"]["template"]["spec"]["nodeSelector"] == {
+        "karpenter.sh/nodepool": pool.inputs["metadata"]["name"]}
