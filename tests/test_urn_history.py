@@ -93,8 +93,14 @@ def test_only_the_new_components_are_new(name):
     slots = ["kong-aws:index:ClusterCertificate", "tls:index/privateKey:PrivateKey",
              "tls:index/selfSignedCert:SelfSignedCert"]
     hybrid = ["kong-aws:index:HybridEksGateway", "kong-aws:index:ImageSource"]
-    expected = {"dev": sorted(konnect_ecs + slots), "konnect-managed": konnect_ecs, "dev-eks": hybrid,
-                "dev-eks-rds-shared": hybrid}
+    # What a cluster needs for the releases (issue 10): the metrics-server add-on, network policy
+    # nodes (the VPC CNI's ConfigMap, a NodeClass and a NodePool) and the namespace's NetworkPolicies;
+    # with RDS, its CA bundle's ConfigMap and its postgresql log group.
+    cluster = ["aws:eks/addon:Addon", "kubernetes:core/v1:ConfigMap", "kubernetes:eks.amazonaws.com/v1:NodeClass",
+               "kubernetes:karpenter.sh/v1:NodePool", "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    expected = {"dev": sorted(konnect_ecs + slots), "konnect-managed": konnect_ecs,
+                "dev-eks": sorted(hybrid + cluster),
+                "dev-eks-rds-shared": sorted(hybrid + cluster + ["aws:cloudwatch/logGroup:LogGroup"])}
     assert fresh == expected[name]
 
 
