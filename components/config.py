@@ -322,7 +322,7 @@ class KongConfig(_Section):
     log_level: Optional[LogLevel] = None
     """Kong's log levels, `debug` … `emerg`"""
     data_plane_labels: Optional[Labels] = None
-    """`cluster_dp_labels`; at most 5; keys and values 1-63 characters, letters/digits at both ends, `-_.` between; keys must not start with `kong`, `konnect`, `insomnia`, `mesh`, `kic`, `kuma` or `_` ([Konnect labels](https://developer.konghq.com/konnect-platform/konnect-labels/)); a number is read as its text"""
+    """konnect-ecs only (Konnect labels; hybrid-eks refuses them): `cluster_dp_labels`; at most 5; keys and values 1-63 characters, letters/digits at both ends, `-_.` between; keys must not start with `kong`, `konnect`, `insomnia`, `mesh`, `kic`, `kuma` or `_` ([Konnect labels](https://developer.konghq.com/konnect-platform/konnect-labels/)); a number is read as its text"""
     image_source: Optional[ImageSourceKind] = None
     """`direct` (pull `image` from its registry: Docker Hub, anonymously, unless `image` is an ECR or other registry URI) or `ecr-pull-through` (Docker Hub through an ECR pull through cache rule, with `dockerHubCredentialsSecretArn`)"""
     docker_hub_credentials_secret_arn: Optional[str] = None

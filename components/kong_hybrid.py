@@ -399,8 +399,8 @@ class KongHybrid(pulumi.ComponentResource):
 
     Children: the namespace; the cluster certificates (``pki``: a CA, a control plane certificate
     for the names data planes dial, a data plane client certificate; ``shared``: one) and their
-    Secrets; the enterprise license Secret (when given) and, with RBAC, the admin Secret
-    (:data:`ADMIN_SECRET`, from two ``RandomPassword``); :class:`Postgres`; the control plane
+    Secrets; the enterprise license Secret (when given) and with it the admin Secret
+    (:data:`ADMIN_SECRET`, from two ``RandomPassword``; used once ``admin_rbac`` is on); :class:`Postgres`; the control plane
     Helm release; the data plane Helm release, which waits for the control plane's. Both releases
     skip the chart's CRDs (its ingress controller is off).
 
@@ -479,7 +479,9 @@ class KongHybrid(pulumi.ComponentResource):
                 f"{name}-license", metadata={"name": LICENSE_SECRET, "namespace": ns_name}, type="Opaque",
                 string_data={"license": pulumi.Output.secret(args["enterprise_license"])}, opts=in_ns))
         rbac = licensed and bool(hybrid["admin_rbac"])
-        if rbac:
+        if licensed:
+            # Made with a license whether or not RBAC is on yet, so that a stack made before RBAC
+            # can seed its super admin with this token first (docs/runbooks.md, 8).
             secret_resources.append(self._admin_secret(name, ns_name, in_ns))
 
         database_args = cast(PostgresArgs, {
@@ -574,7 +576,7 @@ class KongHybrid(pulumi.ComponentResource):
         })
 
     def _network_policies(self, name: str, hybrid: Mapping[str, Any], database: Mapping[str, Any], namespace: str,
-                          opts: pulumi.ResourceOptions) -> list[k8s.networking.v1.NetworkPolicy]:
+                          opts: pulumi.ResourceOptions) -> "list[k8s.networking.v1.NetworkPolicy]":
         """The namespace's NetworkPolicies (:func:`components.network_policy.kong_network_policies`),
         declared before the releases. The default deny comes last and goes first: it depends on
         the policies that let traffic in, so no ``pulumi up`` ever has it alone in place."""
@@ -591,7 +593,7 @@ class KongHybrid(pulumi.ComponentResource):
         after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=allows))
         return allows + [declare(m, after) for m in manifests if not m["spec"].get("ingress")]
 
-    def _admin_secret(self, name: str, namespace: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
+    def _admin_secret(self, name: str, namespace: str, opts: pulumi.ResourceOptions) -> "k8s.core.v1.Secret":
         """The Secret :data:`ADMIN_SECRET`: the super admin's RBAC token and Kong Manager's session
         settings (the session plugin's ``secret``, cookies over HTTPS only), both from
         ``pulumi_random`` and so Pulumi secrets from the start; neither reaches Helm values or outputs.

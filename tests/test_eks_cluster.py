@@ -9,6 +9,7 @@ kubeconfig is read back from the stack output.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 from typing import Any, Optional
@@ -64,11 +65,26 @@ def _args(eks: Optional[dict], private: list[str] = PRIVATE) -> EksClusterArgs:
     return EksClusterArgs(**settings, private_subnet_ids=private, region=REGION)  # type: ignore[typeddict-item]
 
 
+_RUNS: dict[str, RunResult] = {}
+_CALL = mocks.FakeCloud.call
+
+
 def _run(eks: Optional[dict] = None, alt_provider: bool = False, prior: Optional[RunResult] = None,
          transformation=None) -> RunResult:
     """Run one EksCluster (config ``kong-aws:eks`` = ``eks``) and export its outputs; with
     ``alt_provider`` the component is given an explicit AWS provider ``alt``; ``prior`` is an
-    earlier run standing for the state; ``transformation`` is applied to the component's children."""
+    earlier run standing for the state; ``transformation`` is applied to the component's children.
+    A plain run (none of those, the fake cloud unpatched) is made once per worker; callers get copies."""
+    if not alt_provider and prior is None and transformation is None and mocks.FakeCloud.call is _CALL:
+        key = json.dumps(eks, sort_keys=True)
+        if key not in _RUNS:
+            _RUNS[key] = _run_afresh(eks)
+        return copy.deepcopy(_RUNS[key])
+    return _run_afresh(eks, alt_provider, prior, transformation)
+
+
+def _run_afresh(eks: Optional[dict] = None, alt_provider: bool = False, prior: Optional[RunResult] = None,
+                transformation=None) -> RunResult:
 
     def program() -> None:
         options = pulumi.ResourceOptions(transformations=[transformation] if transformation else None)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import rpc
 
 from components.kong_hybrid import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
-from tests.conftest import REFERENCE, SEEDS, example_render, reference_json
+from tests.conftest import REFERENCE, SEEDS, config_text, example_render, reference_json
 from tools import render
 from tools import mocks
 from tools.mocks import mask_secrets
@@ -313,18 +313,20 @@ def test_no_rbac_without_a_license_or_when_turned_off(run_stack, hybrid_config, 
     result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"} if licensed else None)
     cp = values(result, "kong-cp")
     assert "rbac" not in cp["enterprise"] and "password" not in cp["env"]
-    assert not [r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]
+    # With a license the token's Secret exists all the same, to seed a super admin before RBAC is on.
+    assert len([r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]) == int(licensed)
     assert "Kong-Admin-Token" not in result.outputs["adminPortForward"][0]
 
 
-# One pod without an autoscaler, and min == max: tests/test_chart_render.py renders those.
-@pytest.mark.parametrize("low, high, budget", [(1, 4, False), (2, 6, True)])
-def test_a_disruption_budget_only_when_a_pod_can_stay_up(run_stack, hybrid_config, low, high, budget):
-    hybrid_config["kong-aws:hybrid"] = {"dataPlaneMinReplicas": low, "dataPlaneMaxReplicas": high,
-                                        "controlPlaneReplicas": low}
+def test_a_disruption_budget_only_when_a_pod_can_stay_up(run_stack, hybrid_config):
+    # One data plane at the least (autoscaled up to 4): no budget; two control planes: a budget. One
+    # pod without an autoscaler, and min == max, are rendered by tests/test_chart_render.py.
+    hybrid_config["kong-aws:hybrid"] = {"dataPlaneMinReplicas": 1, "dataPlaneMaxReplicas": 4,
+                                        "controlPlaneReplicas": 2}
     result = run_stack(hybrid_config)
-    for release in ("kong-cp", "kong-dp"):
-        assert values(result, release)["podDisruptionBudget"] == {"enabled": budget, "maxUnavailable": 1}
+    assert values(result, "kong-dp")["podDisruptionBudget"] == {"enabled": False, "maxUnavailable": 1}
+    assert values(result, "kong-cp")["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+    assert values(run_stack(HYBRID_CONFIG), "kong-dp")["podDisruptionBudget"]["enabled"] is True  # default 2-6
 
 
 def test_pods_spread_over_zones_and_nodes_on_the_network_policy_pool(run_stack, hybrid_config):
@@ -635,3 +637,17 @@ def test_in_cluster_postgres_runs_on_the_network_policy_pool_too(run_stack, hybr
     (database,) = result.of_type("kubernetes:apps/v1:StatefulSet")
     assert database.inputs["spec"]["template"]["spec"]["nodeSelector"] == {
         "karpenter.sh/nodepool": pool.inputs["metadata"]["name"]}
+
+
+def test_turning_rbac_on_for_a_licensed_stack_updates_the_control_plane_release_only():
+    """Day 2 (docs/runbooks.md, 8): a licensed stack that ran with adminRbac false already has the
+    token's Secret (its super admin was seeded with it); turning RBAC on changes only kong-cp."""
+    from tools.mocks import main_program, run_program
+    from tools.plan import UPDATE, plan
+
+    config, secrets = licensed({**HYBRID_CONFIG, "kong-aws:hybrid": {"adminRbac": False}})
+    before = run_program(main_program(), config_text(config), secrets)
+    after = run_program(main_program(), config_text({**config, "kong-aws:hybrid": {"adminRbac": True}}), secrets,
+                        prior=before)
+    (cp,) = [r for r in after.of_type(RELEASE) if r.inputs["name"] == "kong-cp"]
+    assert plan(before, after).changes() == {cp.urn: UPDATE}

@@ -78,6 +78,10 @@ def sdk_symbol(token: str, invoke: bool = False) -> Optional[tuple[str, str]]:
         return sdk + ("" if head == "index" else "." + head.replace(".", "_")), _snake(member)
     info = getattr(rpc.get_resource_module(pkg, middle, ""), "mod_info", None)
     if info is None or token not in info["classes"]:
+        if pkg == "kubernetes" and "." in middle.split("/")[0]:
+            # A custom resource of another API group (eks.amazonaws.com/v1 NodeClass): declared
+            # through the SDK's generic class.
+            return "pulumi_kubernetes.apiextensions", "CustomResource"
         raise LookupError(f"{sdk} registers no resource type {token}")
     return info["fqn"], info["classes"][token]
 
