@@ -41,7 +41,7 @@ from components.kong_settings import KONG_DEFAULTS, ImageSourceKind
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectEndpoint, KonnectRegion, api_url_for,  # noqa: F401
                                     parse_endpoint)
 from components.network import EGRESS_OF_NAT_GATEWAYS, NETWORK_DEFAULTS, Egress, NatGateways
-from components.postgres import POSTGRES_DEFAULTS, PostgresMode
+from components.postgres import POSTGRES_DEFAULTS, SECURITY_GROUP_ID, PostgresMode
 from components.proxy_load_balancer import LOAD_BALANCER_DEFAULTS, TlsMode
 from components.rollout_gate import ROLLOUT_GATE_DEFAULTS, RolloutGateMode
 
@@ -237,7 +237,7 @@ Region = Annotated[str, _matching(_REGION, "not an AWS region name such as us-we
 
 #: AWS resource ids (``vpc-0123456789abcdef0``, ``subnet-...``).
 VpcId = Annotated[str, _matching(_regex(r"vpc-[0-9a-f]{8,17}"), "not an AWS vpc id (vpc-0123456789abcdef0)")]
-SecurityGroupId = Annotated[str, _matching(_regex(r"sg-[0-9a-f]{8,17}"),
+SecurityGroupId = Annotated[str, _matching(SECURITY_GROUP_ID,
                                            "not an AWS security group id (sg-0123456789abcdef0)")]
 SubnetId = Annotated[str, _matching(_regex(r"subnet-[0-9a-f]{8,17}"),
                                     "not an AWS subnet id (subnet-0123456789abcdef0)")]
@@ -997,7 +997,7 @@ class HybridConfig(_Section):
     proxy_protocol: Optional[bool] = None
     """proxy protocol v2 from the proxy NLB to Kong, so Kong sees client addresses (docs/runbooks.md before switching it on a running stack)"""
     admin_rbac: Optional[bool] = None
-    """with `enterpriseLicense`: Kong RBAC on the Admin API and basic-auth on Kong Manager, the super admin's token in the Secret `kong-admin` (docs/runbooks.md before turning it on for a stack made without it)"""
+    """with `enterpriseLicense`, and required then: Kong RBAC on the Admin API and basic-auth on Kong Manager, the super admin's token in the Secret `kong-admin` (docs/runbooks.md, 8, before turning it on for a stack made without it)"""
 
     @model_validator(mode="after")
     def _replicas_and_releases(self, info: ValidationInfo) -> "HybridConfig":
@@ -1410,11 +1410,16 @@ class HybridEksConfig(_Stack):
                              "IAM role(s) `pulumi up` runs as, e.g. [\"arn:aws:iam::123456789012:role/kong-aws-deploy\"] "
                              "(nothing is derived from whoever runs Pulumi, so that a preview or another engineer's "
                              "`up` cannot change who is admin)"))
+        if view.enterprise_license is not None and hybrid is not None and hybrid.admin_rbac is None:
+            problems.append((("hybrid", "adminRbac"), "not set, with enterpriseLicense; say true (Kong RBAC on the "
+                             "Admin API, for a stack whose database is new) or false: a database bootstrapped "
+                             "without RBAC has no super admin, and turning RBAC on would lock everyone out of the "
+                             "Admin API (docs/runbooks.md, 8)"))
         labels = view.kong.data_plane_labels if view.kong is not None else None
         if labels:
             problems.append((("kong", "dataPlaneLabels"), f"got {_show(dict(labels))}; cluster_dp_labels \"are only "
                              "compatible with hybrid mode deployments with Kong Konnect\" and do not work with a "
-                             "self-hosted control plane (Kong's configuration reference): remove them in mode "
+                             "self-hosted control plane (Kong Gateway 3.9's configuration reference): remove them in mode "
                              "hybrid-eks"))
         if eks is not None and eks.existing and "network" in given:
             problems.append((("network",), f"set with eks.clusterName {_show(eks.cluster_name)}; an existing cluster "

@@ -581,9 +581,10 @@ class EksCluster(pulumi.ComponentResource):
         selector of Kong's pods, which names the pool once it exists.
 
         The NodeClass puts nodes where the built-in one does: the cluster's subnets and security
-        group, with the cluster's node role. The pool takes on-demand instances of the general
-        purpose families (c, m, r; generation 5 or later), x86 and Arm (Kong's and PostgreSQL's
-        images are multi-arch), and consolidates nodes that are empty or underused, which respects
+        group, with the cluster's node role. The pool takes what the built-in ``general-purpose``
+        pool takes (set-builtin-node-pools.html): on-demand instances of the c, m and r families,
+        generation 5 or later, amd64 only, so an image built for one platform keeps running where
+        it ran; it consolidates nodes that are empty or underused, which respects
         PodDisruptionBudgets.
         """
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
@@ -609,7 +610,7 @@ class EksCluster(pulumi.ComponentResource):
                           {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
                           {"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["c", "m", "r"]},
                           {"key": "eks.amazonaws.com/instance-generation", "operator": "Gt", "values": ["4"]},
-                          {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64", "arm64"]}]}},
+                          {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}},
                   "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "30s"}},
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[node_class]))
         # Built from the pool's URN so that whatever uses the selector waits for the pool.

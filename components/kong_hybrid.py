@@ -11,6 +11,7 @@ Kong's settings for both releases come from :mod:`components.kong_settings` (the
 builds the ECS data plane's) and are rendered as the chart's ``env:`` block.
 """
 
+import copy
 import enum
 import hashlib
 import json
@@ -30,10 +31,9 @@ from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CHART_REPOSITORY, CL
                                    ClusterMtls, chart_service_host, chart_service_name)
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, KubernetesSecretKey,
                                       PostgresConnection, helm_env, image_reference, kubernetes_cpu, worker_processes)
-from components.network_policy import kong_network_policies
+from components.network_policy import kong_network_policies, release_deployment_labels, release_pod_labels
 from components.package import type_token, with_defaults
-from components.postgres import (POSTGRES_DEFAULTS, Postgres, PostgresArgs, PostgresMode, PostgresSettings,
-                                 pod_selector, rds_ca_bundle_pem)
+from components.postgres import Postgres, PostgresArgs, PostgresSettings, rds_ca_bundle_pem
 
 __all__ = ["CLUSTER_PORT", "TELEMETRY_PORT", "chart_service_host", "KongHybrid", "KongHybridArgs", "HybridInstall",
            "HybridSettings", "HYBRID_DEFAULTS"]
@@ -258,7 +258,7 @@ def _pod_placement(release: str, node_selector: Optional[Mapping[str, str]]) -> 
     counting only pods of the same revision (``pod-template-hash``, so a rolling update spreads the
     new pods too), and put them on ``node_selector``'s nodes. Kubernetes docs, "Pod Topology Spread
     Constraints" (``matchLabelKeys``: beta and on by default since 1.27)."""
-    selector = {"matchLabels": {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "app"}}
+    selector = {"matchLabels": release_deployment_labels(release)}
     values: dict[str, Any] = {"topologySpreadConstraints": [
         {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
          "labelSelector": selector, "matchLabelKeys": ["pod-template-hash"]},
@@ -327,7 +327,7 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
         "migrations": {"preUpgrade": True, "postUpgrade": True},
         "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
         "podDisruptionBudget": _disruption_budget(hybrid["control_plane_replicas"]),
-        "resources": CONTROL_PLANE_RESOURCES,
+        "resources": copy.deepcopy(CONTROL_PLANE_RESOURCES),
         "enterprise": _enterprise(licensed, rbac),
         **_pod_placement(hybrid["control_plane_release"], node_selector),
     }
@@ -386,7 +386,7 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
         "readinessProbe": probe,
         "livenessProbe": probe,
         "podAnnotations": {"kong-aws/cluster-cert-sha256": cert_sha256},
-        "resources": DATA_PLANE_RESOURCES,
+        "resources": copy.deepcopy(DATA_PLANE_RESOURCES),
         # RBAC guards the Admin API, which data planes do not serve.
         "enterprise": _enterprise(licensed, False),
         **_pod_placement(hybrid["data_plane_release"], node_selector),
@@ -486,14 +486,15 @@ class KongHybrid(pulumi.ComponentResource):
 
         database_args = cast(PostgresArgs, {
             **(args.get("postgres") or {}), "namespace": ns_name,
-            "client_pod_labels": {"app.kubernetes.io/instance": hybrid["control_plane_release"]},
+            # The control plane release's pods and migration Jobs (the chart's labels).
+            "client_pod_labels": release_pod_labels(hybrid["control_plane_release"]),
             **{key: args[key] for key in ("storage_class_name", "vpc_id", "private_subnet_ids",
                                           "cluster_security_group_id", "image_source_ready", "node_selector")
                if args.get(key) is not None}})
         database = Postgres(f"{name}-postgres", database_args, opts=pulumi.ResourceOptions(
             parent=self, depends_on=[namespace], aliases=[pulumi.Alias(type_=_TYPE_BEFORE["Postgres"])]))
 
-        policies = self._network_policies(name, hybrid, database_args, ns_name, in_ns)
+        policies = self._network_policies(name, hybrid, ns_name, in_ns)
 
         cert_hash = pulumi.Output.all(*[c.cert_sha256 for c in certificates.values()]).apply(
             lambda hashes: hashlib.sha256("".join(hashes).encode()).hexdigest())
@@ -575,16 +576,16 @@ class KongHybrid(pulumi.ComponentResource):
             "adminTokenSecret": self.admin_token_secret,
         })
 
-    def _network_policies(self, name: str, hybrid: Mapping[str, Any], database: Mapping[str, Any], namespace: str,
+    def _network_policies(self, name: str, hybrid: Mapping[str, Any], namespace: str,
                           opts: pulumi.ResourceOptions) -> "list[k8s.networking.v1.NetworkPolicy]":
         """The namespace's NetworkPolicies (:func:`components.network_policy.kong_network_policies`),
         declared before the releases. The default deny comes last and goes first: it depends on
-        the policies that let traffic in, so no ``pulumi up`` ever has it alone in place."""
-        in_cluster = PostgresMode(with_defaults(dict(database), POSTGRES_DEFAULTS)["mode"]) is PostgresMode.IN_CLUSTER
+        the policies that let traffic in, so no ``pulumi up`` ever has it alone in place. The
+        in-cluster database's own policy is :class:`Postgres`'s (the control plane release's pods
+        and Jobs, ``client_pod_labels``), so none is asked for here."""
         manifests = kong_network_policies(
             namespace, hybrid["control_plane_release"], hybrid["data_plane_release"],
-            postgres_pod_labels=pod_selector(f"{name}-postgres") if in_cluster else None,
-            admin_client_labels=ADMIN_CLIENT_LABELS)
+            postgres_pod_labels=None, admin_client_labels=ADMIN_CLIENT_LABELS)
         def declare(manifest: dict, options: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
             return k8s.networking.v1.NetworkPolicy(f"{name}-policy-{manifest['metadata']['name']}",
                                                    metadata=manifest["metadata"], spec=manifest["spec"], opts=options)

@@ -52,7 +52,8 @@ SUBNETS = {"privateSubnetIds": ["subnet-0a000000000000001", "subnet-0a0000000000
 #: different parts of the render share a variant (a program run costs a quarter of a second).
 VARIANTS: dict[str, Optional[tuple[dict[str, Any], set[str]]]] = {
     "dev-eks": None,
-    "enterprise-license-rds": (_variant(enterpriseLicense=LICENSE, postgres={"mode": "rds"}),
+    "enterprise-license-rds": (_variant(enterpriseLicense=LICENSE, postgres={"mode": "rds"},
+                                        hybrid={"adminRbac": True}),
                                {"kong-aws:enterpriseLicense"}),
     "shared-no-autoscaler": (_variant(hybrid={"clusterMtls": "shared", "dataPlaneMinReplicas": 3,
                                               "dataPlaneMaxReplicas": 3}), set()),

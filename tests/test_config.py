@@ -882,11 +882,11 @@ def test_a_provided_certificate_is_the_shared_one():
 
 def test_license_must_be_secret_and_a_kong_license():
     text = json.dumps({"license": {"payload": {}, "signature": "s", "version": "1"}})
-    assert load({**hybrid(), PREFIX + "enterpriseLicense": text},
+    assert load({**hybrid(hybrid={"adminRbac": True}), PREFIX + "enterpriseLicense": text},
                 secret_keys={PREFIX + "enterpriseLicense"}).enterprise_license.get_secret_value() == text
-    line = only_problem({**hybrid(), PREFIX + "enterpriseLicense": text}, "kong-aws:enterpriseLicense")
+    line = only_problem({**hybrid(hybrid={"adminRbac": True}), PREFIX + "enterpriseLicense": text}, "kong-aws:enterpriseLicense")
     assert "plain text" in line and text not in line
-    line = only_problem({**hybrid(), PREFIX + "enterpriseLicense": "not json"}, "kong-aws:enterpriseLicense",
+    line = only_problem({**hybrid(hybrid={"adminRbac": True}), PREFIX + "enterpriseLicense": "not json"}, "kong-aws:enterpriseLicense",
                         secret_keys={PREFIX + "enterpriseLicense"})
     assert "license" in line and "not json" not in line
 
@@ -1475,3 +1475,14 @@ def test_an_existing_cluster_refuses_network_settings(network):
 
 def test_an_existing_cluster_without_network_settings_is_accepted():
     assert load(hybrid(eks={"clusterName": "platform-prod"})).eks.existing
+
+
+def test_a_license_needs_an_explicit_admin_rbac_choice():
+    license_key = PREFIX + "enterpriseLicense"
+    licence = json.dumps({"license": {"payload": {"license_key": "K"}, "signature": "s", "version": "1"}})
+    line = only_problem({**hybrid(), license_key: licence}, "kong-aws:hybrid.adminRbac", secret_keys={license_key})
+    assert "lock everyone out" in line and "runbooks.md, 8" in line
+    for choice in (True, False):
+        assert load({**hybrid(hybrid={"adminRbac": choice}), license_key: licence},
+                    secret_keys={license_key}).hybrid.admin_rbac is choice
+    assert load(hybrid()).hybrid.admin_rbac is None  # free mode: no choice to make

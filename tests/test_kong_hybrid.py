@@ -53,9 +53,11 @@ def hybrid_config() -> dict[str, Any]:
     return copy.deepcopy(HYBRID_CONFIG)
 
 
-def licensed(config: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """``config`` with an enterprise license (seed 002's setup), and the secret keys to run it with."""
-    return {**config, "kong-aws:enterpriseLicense": LICENSE}, {"kong-aws:enterpriseLicense"}
+def licensed(config: dict[str, Any], admin_rbac: bool = True) -> tuple[dict[str, Any], set[str]]:
+    """``config`` with an enterprise license (seed 002's setup) and ``hybrid.adminRbac`` (required
+    with one), and the secret keys to run it with."""
+    hybrid = {**config.get("kong-aws:hybrid", {}), "adminRbac": admin_rbac}
+    return {**config, "kong-aws:enterpriseLicense": LICENSE, "kong-aws:hybrid": hybrid}, {"kong-aws:enterpriseLicense"}
 
 
 def releases(result) -> dict[str, dict]:
@@ -271,8 +273,7 @@ def test_rds_is_private_and_requires_tls(run_stack, hybrid_config):
 
 
 def test_license_is_only_in_its_secret(run_stack, hybrid_config):
-    hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
-    result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"})
+    result = run_stack(*licensed(hybrid_config))
     for name in ("kong-cp", "kong-dp"):
         enterprise = values(result, name)["enterprise"]
         assert (enterprise["enabled"], enterprise["license_secret"]) == (True, "kong-enterprise-license")
@@ -282,8 +283,7 @@ def test_license_is_only_in_its_secret(run_stack, hybrid_config):
 
 
 def test_with_a_license_the_admin_api_enforces_rbac_with_a_token_kept_in_a_secret(run_stack, hybrid_config):
-    hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
-    result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"})
+    result = run_stack(*licensed(hybrid_config))
     cp, dp = values(result, "kong-cp"), values(result, "kong-dp")
     assert cp["enterprise"]["rbac"] == {"enabled": True, "admin_gui_auth": "basic-auth", "session_conf_secret": "kong-admin"}
     # The super admin's token reaches `kong migrations bootstrap` as KONG_PASSWORD, from the Secret.
@@ -304,17 +304,14 @@ def test_with_a_license_the_admin_api_enforces_rbac_with_a_token_kept_in_a_secre
     assert 'curl -sk -H "Kong-Admin-Token: $TOKEN" https://localhost:8444/status' in command
 
 
-@pytest.mark.parametrize("licensed", [False, True])
-def test_no_rbac_without_a_license_or_when_turned_off(run_stack, hybrid_config, licensed):
+@pytest.mark.parametrize("with_license", [False, True])
+def test_no_rbac_without_a_license_or_when_turned_off(run_stack, hybrid_config, with_license):
     # Without a license adminRbac keeps its default (true) and still means nothing.
-    if licensed:
-        hybrid_config["kong-aws:hybrid"] = {"adminRbac": False}
-        hybrid_config["kong-aws:enterpriseLicense"] = LICENSE
-    result = run_stack(hybrid_config, secret_keys={"kong-aws:enterpriseLicense"} if licensed else None)
+    result = run_stack(*licensed(hybrid_config, admin_rbac=False)) if with_license else run_stack(hybrid_config)
     cp = values(result, "kong-cp")
     assert "rbac" not in cp["enterprise"] and "password" not in cp["env"]
     # With a license the token's Secret exists all the same, to seed a super admin before RBAC is on.
-    assert len([r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]) == int(licensed)
+    assert len([r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]) == int(with_license)
     assert "Kong-Admin-Token" not in result.outputs["adminPortForward"][0]
 
 
@@ -616,13 +613,16 @@ def test_network_policies_are_declared_before_the_releases_and_deny_comes_last(r
     from components.network_policy import DEFAULT_DENY_NAME, kong_network_policies
     hybrid_config["kong-aws:postgres"] = {"mode": postgres}
     result = run_stack(hybrid_config)
-    policies = {r.inputs["metadata"]["name"]: r for r in result.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
-                if r.inputs["metadata"]["name"] != "kong-postgres"}
-    (postgres_reg,) = result.of_type("kong-aws:index:Postgres")
-    expected = kong_network_policies(
-        "kong", "kong-cp", "kong-dp", admin_client_labels={"kong-aws/admin-client": "true"},
-        postgres_pod_labels=(__import__("components.postgres", fromlist=["pod_selector"]).pod_selector(postgres_reg.name)
-                             if postgres == "in-cluster" else None))
+    from components.network_policy import release_pod_labels
+    policies = {r.inputs["metadata"]["name"]: r for r in result.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    # The in-cluster database's policy is its component's own: the control plane release's pods and Jobs.
+    database_policy = policies.pop("kong-postgres", None)
+    assert (database_policy is not None) is (postgres == "in-cluster")
+    if database_policy is not None:
+        (rule,) = database_policy.inputs["spec"]["ingress"]
+        assert rule["from"] == [{"podSelector": {"matchLabels": release_pod_labels("kong-cp")}}]
+    expected = kong_network_policies("kong", "kong-cp", "kong-dp", admin_client_labels={"kong-aws/admin-client": "true"},
+                                     postgres_pod_labels=None)
     assert {m["metadata"]["name"]: m["spec"] for m in expected} == {n: r.inputs["spec"] for n, r in policies.items()}
     deny = policies.pop(DEFAULT_DENY_NAME)
     assert {r.urn for r in policies.values()} <= set(deny.dependencies)
@@ -645,7 +645,7 @@ def test_turning_rbac_on_for_a_licensed_stack_updates_the_control_plane_release_
     from tools.mocks import main_program, run_program
     from tools.plan import UPDATE, plan
 
-    config, secrets = licensed({**HYBRID_CONFIG, "kong-aws:hybrid": {"adminRbac": False}})
+    config, secrets = licensed(HYBRID_CONFIG, admin_rbac=False)
     before = run_program(main_program(), config_text(config), secrets)
     after = run_program(main_program(), config_text({**config, "kong-aws:hybrid": {"adminRbac": True}}), secrets,
                         prior=before)

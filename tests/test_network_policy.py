@@ -59,7 +59,7 @@ BASE_CONFIG: dict[str, Any] = {
 #: without one.
 SCENARIOS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "default": ({"kong-aws:hybrid": {"namespace": "kong", "controlPlaneRelease": "kong-cp",
-                                     "dataPlaneRelease": "kong-dp"},
+                                     "dataPlaneRelease": "kong-dp", "adminRbac": True},
                  "kong-aws:enterpriseLicense": LICENSE}, ("kong-aws:enterpriseLicense",)),
     "renamed": ({"kong-aws:hybrid": {"namespace": "gateway", "controlPlaneRelease": "edge-cp",
                                      "dataPlaneRelease": "edge-dp"}}, ()),
