@@ -32,11 +32,9 @@ from tools.mocks import RunResult
 # The runs
 
 def _variant(**sections: Any) -> dict[str, Any]:
-    """HYBRID_CONFIG without kong.dataPlaneLabels (soon an error for hybrid-eks), with
-    ``sections`` (``hybrid={...}`` -> ``kong-aws:hybrid``) merged into its sections; ``eks``
-    replaces that section (a new cluster's keys are refused with an existing one)."""
+    """HYBRID_CONFIG with ``sections`` (``hybrid={...}`` -> ``kong-aws:hybrid``) merged into its
+    sections; ``eks`` replaces that section (a new cluster's keys are refused with an existing one)."""
     config = copy.deepcopy(HYBRID_CONFIG)
-    config["kong-aws:kong"].pop("dataPlaneLabels", None)
     for key, value in sections.items():
         full = f"kong-aws:{key}"
         merge = isinstance(value, dict) and key != "eks"
@@ -57,9 +55,10 @@ VARIANTS: dict[str, Optional[tuple[dict[str, Any], set[str]]]] = {
                                {"kong-aws:enterpriseLicense"}),
     "shared-no-autoscaler": (_variant(hybrid={"clusterMtls": "shared", "dataPlaneMinReplicas": 3,
                                               "dataPlaneMaxReplicas": 3}), set()),
-    "one-data-plane-existing-vpc-internal-proxy": (_variant(
+    "one-replica-each-existing-vpc-internal-proxy": (_variant(
         network={"vpcId": "vpc-0a1b2c3d4e5f60718", **SUBNETS},
-        hybrid={"dataPlaneMinReplicas": 1, "dataPlaneMaxReplicas": 1, "proxyInternal": True}), set()),
+        hybrid={"dataPlaneMinReplicas": 1, "dataPlaneMaxReplicas": 1, "controlPlaneReplicas": 1,
+                "proxyInternal": True}), set()),
     "existing-cluster-image-digest": (_variant(eks={"clusterName": "platform-prod", "storageClassName": "gp3"},
                                                kong={"version": DIGEST}), set()),
 }

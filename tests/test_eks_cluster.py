@@ -65,8 +65,10 @@ def _args(eks: Optional[dict], private: list[str] = PRIVATE) -> EksClusterArgs:
     return EksClusterArgs(**settings, private_subnet_ids=private, region=REGION)  # type: ignore[typeddict-item]
 
 
-_RUNS: dict[str, RunResult] = {}
+_RUNS: dict[tuple, RunResult] = {}
 _CALL = mocks.FakeCloud.call
+#: What a cached run depends on besides its arguments: tests that patch one get runs of their own.
+_HARNESS = (_CALL, mocks.FakeCloud.new_resource, EksCluster, cli_identity, kubeconfig_document)
 
 
 def _run(eks: Optional[dict] = None, alt_provider: bool = False, prior: Optional[RunResult] = None,
@@ -75,8 +77,11 @@ def _run(eks: Optional[dict] = None, alt_provider: bool = False, prior: Optional
     ``alt_provider`` the component is given an explicit AWS provider ``alt``; ``prior`` is an
     earlier run standing for the state; ``transformation`` is applied to the component's children.
     A plain run (none of those, the fake cloud unpatched) is made once per worker; callers get copies."""
-    if not alt_provider and prior is None and transformation is None and mocks.FakeCloud.call is _CALL:
-        key = json.dumps(eks, sort_keys=True)
+    import components.eks_cluster as module
+    harness = (mocks.FakeCloud.call, mocks.FakeCloud.new_resource, module.EksCluster, module.cli_identity,
+               module.kubeconfig_document)
+    if not alt_provider and prior is None and transformation is None and harness == _HARNESS:
+        key = (json.dumps(eks, sort_keys=True),)
         if key not in _RUNS:
             _RUNS[key] = _run_afresh(eks)
         return copy.deepcopy(_RUNS[key])
@@ -598,8 +603,14 @@ def test_metrics_server_add_on_on_new_clusters_and_on_request(botocore_loader, e
     assert len(addons) == int(installed)
     for addon in addons:
         assert addon.inputs["addonName"] == "metrics-server"
-        # Never takes over a Metrics Server someone else installed.
-        assert addon.inputs["resolveConflictsOnCreate"] == "NONE"
+        # Never takes over a Metrics Server someone else installed, nor settings someone changed.
+        assert (addon.inputs["resolveConflictsOnCreate"], addon.inputs["resolveConflictsOnUpdate"]) == ("NONE", "PRESERVE")
+        update = {"clusterName": addon.inputs["clusterName"], "addonName": "metrics-server",
+                  "resolveConflicts": addon.inputs["resolveConflictsOnUpdate"]}
+        assert validate_aws_request(botocore_loader, "eks", "UpdateAddon", update) == []
+        # On a new cluster, after the access entries (the deploy role may then act on the cluster).
+        entries = {r.urn for r in result.of_type(ENTRY)}
+        assert entries <= set(addon.dependencies)
         assert validate_aws_request(botocore_loader, "eks", "CreateAddon", _addon_request(addon.inputs)) == []
         expected = (eks or {}).get("clusterName") or result.one(CLUSTER).inputs["name"]
         assert addon.inputs["clusterName"] == expected
@@ -616,9 +627,18 @@ def test_a_new_cluster_enforces_network_policy_on_the_pool_kong_runs_on():
     # Where the built-in node class puts nodes: the cluster's private subnets, its security group and node role.
     assert spec["subnetSelectorTerms"] == [{"id": subnet} for subnet in PRIVATE]
     (node_role,) = [r for r in result.of_type(ROLE) if "ec2.amazonaws.com" in r.inputs["assumeRolePolicy"]]
-    assert spec["role"] == node_role.name or spec["role"].startswith(node_role.name)
-    assert spec["securityGroupSelectorTerms"][0]["id"].startswith("sg-")
+    # The same role the cluster's compute config names (EKS made its access entry with the cluster).
+    cluster = result.one(CLUSTER)
+    assert node_role.urn in cluster.property_dependencies["computeConfig"]
+    assert node_role.urn in node_class.property_dependencies["spec"]
+    assert spec["securityGroupSelectorTerms"] == [{"id": result.outputs["cluster_security_group_id"][0]}]
     template = pool.inputs["spec"]["template"]["spec"]
+    # What the built-in general-purpose pool takes (set-builtin-node-pools.html): amd64 on-demand c/m/r, gen 5+.
+    assert sorted((r["key"], r["operator"], tuple(r["values"])) for r in template["requirements"]) == [
+        ("eks.amazonaws.com/instance-category", "In", ("c", "m", "r")),
+        ("eks.amazonaws.com/instance-generation", "Gt", ("4",)),
+        ("karpenter.sh/capacity-type", "In", ("on-demand",)),
+        ("kubernetes.io/arch", "In", ("amd64",))]
     assert template["nodeClassRef"] == {"group": "eks.amazonaws.com", "kind": "NodeClass",
                                         "name": node_class.inputs["metadata"]["name"]}
     assert node_class.urn in pool.dependencies and controller.urn in node_class.dependencies
@@ -629,5 +649,6 @@ def test_an_existing_cluster_supplies_its_network_and_gets_no_node_pool():
     result = _run({"clusterName": "platform-prod"})
     assert result.of_type(NODE_CLASS) == result.of_type(NODE_POOL) == result.of_type(CONFIG_MAP) == []
     assert result.outputs["pod_node_selector"] == ({}, False)
-    assert result.outputs["vpc_id"][0].startswith("vpc-")
-    assert len(result.outputs["subnet_ids"][0]) == 2
+    found = mocks.FakeCloud(REGION)._eks_cluster_state("platform-prod")["vpcConfig"]
+    assert result.outputs["vpc_id"][0] == found["vpcId"]
+    assert result.outputs["subnet_ids"][0] == sorted(found["subnetIds"])

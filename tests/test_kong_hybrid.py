@@ -8,6 +8,7 @@ handshake between the certificates Kong would mount.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import socket
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pulumi.runtime import rpc
 
 from components.kong_hybrid import CLUSTER_PORT, TELEMETRY_PORT, chart_service_host
+from tests import chart_render
 from tests.conftest import REFERENCE, SEEDS, config_text, example_render, reference_json
 from tools import render
 from tools import mocks
@@ -295,6 +297,11 @@ def test_with_a_license_the_admin_api_enforces_rbac_with_a_token_kept_in_a_secre
     assert len(session["secret"]) >= 32 and session["cookie_secure"] is True and session["secret"] != token
     (reg,) = [r for r in result.of_type(SECRET) if r.inputs["metadata"]["name"] == "kong-admin"]
     assert rpc.is_rpc_secret(reg.inputs["stringData"])
+    generators = result.of_type("random:index/randomPassword:RandomPassword")
+    made = [g for g in generators if g.urn in reg.property_dependencies["stringData"]]
+    assert len(made) == 2 and all((g.inputs["length"], g.inputs["special"]) == (40, False) for g in made)
+    cp_release = next(r for r in result.of_type(RELEASE) if r.inputs["name"] == "kong-cp")
+    assert reg.urn in cp_release.dependencies  # the token exists before bootstrap reads it
     # Neither value is anywhere else: not in Helm values, other inputs or the stack's outputs.
     elsewhere = json.dumps([mask_secrets(r.inputs) for r in result.registrations if r is not reg] +
                            [mask_secrets(result.outputs)], default=str)
@@ -335,8 +342,12 @@ def test_pods_spread_over_zones_and_nodes_on_the_network_policy_pool(run_stack, 
         zone, host = placement["topologySpreadConstraints"]
         assert (zone["topologyKey"], zone["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
         assert (host["topologyKey"], host["whenUnsatisfiable"]) == ("kubernetes.io/hostname", "ScheduleAnyway")
+        # The selector picks the release's own pods, as the chart labels them.
+        (deployment,) = [m for m in chart_render.render(result, release, True).applied() if m["kind"] == "Deployment"]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         for constraint in (zone, host):
             assert constraint["maxSkew"] == 1 and constraint["matchLabelKeys"] == ["pod-template-hash"]
+            assert constraint["labelSelector"]["matchLabels"].items() <= pod_labels.items()
             assert constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"] == release
     # The pool exists before the releases' pods ask for it.
     assert all(pool.urn in r.dependencies or pool.urn in sum(r.property_dependencies.values(), [])
@@ -348,17 +359,24 @@ def test_releases_skip_the_charts_crds(run_stack, hybrid_config):
 
 
 def test_data_plane_workers_follow_the_pods_cpu_request(run_stack, hybrid_config):
-    from components.kong_settings import kubernetes_cpu, worker_processes
     dp = values(run_stack(hybrid_config), "kong-dp")
-    cpu = kubernetes_cpu(dp["resources"]["requests"]["cpu"])
-    assert dp["env"]["nginx_worker_processes"] == str(worker_processes(cpu)) == str(max(1, int(cpu)))
+    # The data plane requests one CPU: one nginx worker, not Kong's `auto` (the node's CPUs).
+    assert (dp["resources"]["requests"]["cpu"], dp["env"]["nginx_worker_processes"]) == ("1", "1")
 
 
-@pytest.mark.parametrize("quantity, cpus", [("1", 1.0), ("500m", 0.5), ("2.5", 2.5), ("1500m", 1.5)])
-def test_kubernetes_cpu_quantities(quantity, cpus):
+@pytest.mark.parametrize("quantity, cpus, workers", [("1", 1.0, 1), ("500m", 0.5, 1), ("2.5", 2.5, 2),
+                                                     ("1500m", 1.5, 1), ("4", 4.0, 4)])
+def test_kubernetes_cpu_quantities_and_their_workers(quantity, cpus, workers):
     from components.kong_settings import kubernetes_cpu, worker_processes
     assert kubernetes_cpu(quantity) == cpus
-    assert worker_processes(cpus) == max(1, int(cpus))
+    assert worker_processes(cpus) == workers
+
+
+@pytest.mark.parametrize("quantity", ["", "one", "1Gi", "m"])
+def test_a_cpu_quantity_kubernetes_would_refuse_is_refused(quantity):
+    from components.kong_settings import kubernetes_cpu
+    with pytest.raises(ValueError, match="not a Kubernetes CPU quantity"):
+        kubernetes_cpu(quantity)
 
 
 def test_an_existing_cluster_supplies_the_network_of_the_database(run_stack, hybrid_config):
@@ -599,7 +617,9 @@ def test_rds_server_certificate_is_verified_with_the_mounted_ca_bundle(run_stack
                      if r.inputs["metadata"]["name"] == CA_CONFIG_MAP_NAME]
     assert config_map.inputs["metadata"]["namespace"] == "kong"
     assert config_map.inputs["data"][CA_CONFIG_MAP_KEY] == rds_ca_bundle_pem()
-    assert len(cp["podAnnotations"]["kong-aws/database-ca-sha256"]) == 64
+    # A new bundle rolls the control plane: the pods carry the hash of what the ConfigMap holds.
+    digest = hashlib.sha256(config_map.inputs["data"][CA_CONFIG_MAP_KEY].encode()).hexdigest()
+    assert cp["podAnnotations"]["kong-aws/database-ca-sha256"] == digest
 
 
 def test_in_cluster_postgres_has_no_tls_to_verify(run_stack, hybrid_config):
@@ -651,3 +671,21 @@ def test_turning_rbac_on_for_a_licensed_stack_updates_the_control_plane_release_
                         prior=before)
     (cp,) = [r for r in after.of_type(RELEASE) if r.inputs["name"] == "kong-cp"]
     assert plan(before, after).changes() == {cp.urn: UPDATE}
+
+
+def test_the_components_refuse_what_the_config_refuses():
+    """Callers of the component package reach the components without the config layer."""
+    from components.hybrid_eks import HybridEksGateway
+    from components.kong_hybrid import KongHybrid
+    from tools.mocks import run_program
+
+    def labelled() -> None:
+        KongHybrid("kong", {"kong": {"version": "3.10.0.2", "data_plane_labels": {"env": "dev"}}})
+
+    def existing_with_network() -> None:
+        HybridEksGateway("kong", {"kong": {"version": "3.10.0.2"}, "region": "us-east-1",
+                                  "eks": {"cluster_name": "platform-prod"}, "network": {"cidr_block": "10.1.0.0/16"}})
+
+    for program, message in ((labelled, "Konnect labels"), (existing_with_network, "supplies the network")):
+        with pytest.raises(Exception, match=message):
+            run_program(program, {"aws:region": "us-east-1"})

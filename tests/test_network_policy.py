@@ -318,7 +318,8 @@ def test_the_rendered_chart_has_the_pods_the_policies_are_about(install):
 
 
 def test_who_reaches_which_port(install):
-    policies = install.policies() + install.registered_policies
+    # What the program registers, alone (the module's own output is checked against it elsewhere).
+    policies = install.registered_policies
     assert matrix_failures(install, policies) == []
 
 
