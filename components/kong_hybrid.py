@@ -57,7 +57,7 @@ DATABASE_CA_MOUNT = "/etc/kong-postgres-ca"
 #: The labels of pods in Kong's namespace that may use the Admin API besides the control plane's
 #: own (:func:`components.network_policy.kong_network_policies`).
 ADMIN_CLIENT_LABELS = {"kong-aws/admin-client": "true"}
-#: Container resources of the two releases. Data plane nginx workers follow the CPU request
+#: Container resources of the two releases. Both releases' nginx workers follow the CPU request
 #: (:func:`components.kong_settings.worker_processes`).
 CONTROL_PLANE_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 DATA_PLANE_RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
@@ -205,7 +205,9 @@ def control_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secre
     trusted = ("system", database_ca) if database_ca else ("system",)
     return KongNode(role="control_plane", database="postgres", postgres=database,
                     cluster_cert=_mount(cert, "tls.crt"), cluster_cert_key=_mount(cert, "tls.key"),
-                    cluster_ca_cert=_ca_path(hybrid, secrets), trusted_certificates=trusted, **_common(kong, hybrid))
+                    cluster_ca_cert=_ca_path(hybrid, secrets), trusted_certificates=trusted,
+                    worker_processes=worker_processes(kubernetes_cpu(CONTROL_PLANE_RESOURCES["requests"]["cpu"])),
+                    **_common(kong, hybrid))
 
 
 def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets,

@@ -358,10 +358,13 @@ def test_releases_skip_the_charts_crds(run_stack, hybrid_config):
     assert all(r["skipCrds"] is True for r in releases(run_stack(hybrid_config)).values())
 
 
-def test_data_plane_workers_follow_the_pods_cpu_request(run_stack, hybrid_config):
-    dp = values(run_stack(hybrid_config), "kong-dp")
-    # The data plane requests one CPU: one nginx worker, not Kong's `auto` (the node's CPUs).
+def test_nginx_workers_follow_the_pods_cpu_request(run_stack, hybrid_config):
+    result = run_stack(hybrid_config)
+    dp, cp = values(result, "kong-dp"), values(result, "kong-cp")
+    # One CPU (data plane) and half of one (control plane): one nginx worker each, not Kong's
+    # `auto`, which counts the node's CPUs.
     assert (dp["resources"]["requests"]["cpu"], dp["env"]["nginx_worker_processes"]) == ("1", "1")
+    assert (cp["resources"]["requests"]["cpu"], cp["env"]["nginx_worker_processes"]) == ("500m", "1")
 
 
 @pytest.mark.parametrize("quantity, cpus, workers", [("1", 1.0, 1), ("500m", 0.5, 1), ("2.5", 2.5, 2),
