@@ -15,6 +15,7 @@ import copy
 import functools
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from typing import Any, Optional, Union
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
-from helm_python import Chart
 from pulumi.runtime import rpc
 
 from components import network_policy
@@ -32,8 +32,8 @@ from components.kong_facts import (ADMIN_HTTPS_PORT, CLUSTER_PORT, LISTENER_PORT
                                    TELEMETRY_PORT)
 from components.network_policy import kong_network_policies
 from components.postgres import PORT as POSTGRES_PORT
-from tests.conftest import REFERENCE, config_text
-from tools.mocks import main_program, run_program
+from tests import chart_render
+from tests.conftest import REFERENCE, _cached_run, _harness
 
 KUBERNETES_VERSION = "1.33.0"
 CHART_DIR = REFERENCE / "kong-chart-3.4.1"
@@ -220,16 +220,19 @@ class Install:
         return kong_network_policies(self.namespace, self.control_plane_release, self.data_plane_release, **args)
 
 
-def _render(values: dict, release: str, namespace: str) -> list[dict]:
-    rendered = Chart.load(str(CHART_DIR)).render(values, name=release, namespace=namespace, is_install=True)
-    return [doc for path, text in rendered.items() if not path.endswith("NOTES.txt")
-            for doc in yaml.safe_load_all(text) if doc]
+def _render(values: dict, release: str, namespace: str, version: str) -> list[dict]:
+    # The install as tests/chart_render.py renders it (cached, shared with the chart tests); the
+    # pre-/post-upgrade Jobs are rendered on an install too, so every migration Job is here.
+    rendered = chart_render.render_values(json.dumps(values, sort_keys=True), release, namespace, version, True, True)
+    return copy.deepcopy(list(rendered.manifests))
 
 
 @functools.lru_cache(maxsize=None)
 def _install(scenario: str) -> Install:
     extra, secret_keys = SCENARIOS[scenario]
-    result = run_program(main_program(), config_text({**BASE_CONFIG, **extra}), set(secret_keys) or None)
+    # A program run shared with the other tests of this worker that ask for the same config.
+    result = _cached_run(json.dumps({**BASE_CONFIG, **extra}, sort_keys=True), tuple(sorted(secret_keys)), "test",
+                         os.environ.get("KONNECT_TOKEN"), _harness())
     releases = {r.inputs["name"]: r.inputs for r in result.of_type(RELEASE)}
     hybrid = extra["kong-aws:hybrid"]
     ns, cp, dp = hybrid["namespace"], hybrid["controlPlaneRelease"], hybrid["dataPlaneRelease"]
@@ -237,7 +240,7 @@ def _install(scenario: str) -> Install:
     deployments: dict[str, dict] = {}
     for role, release in (("control plane", cp), ("data plane", dp)):
         assert releases[release]["namespace"] == ns
-        for doc in _render(_plain(releases[release]["values"]), release, ns):
+        for doc in _render(_plain(releases[release]["values"]), release, ns, chart_render.kubernetes_version(result)):
             if doc["kind"] not in ("Deployment", "Job"):
                 continue
             template = doc["spec"]["template"]
