@@ -588,7 +588,7 @@ def test_proxy_protocol_on_the_nlb_matches_kongs_proxy_listeners(run_stack, hybr
     assert [k for k in env if k not in KONG_PARAMS] == []
 
 
-def test_switching_proxy_protocol_on_updates_the_data_plane_release_only():
+def test_switching_proxy_protocol_on_updates_the_data_plane_release_only(run_stack):
     """Day 2 (docs/runbooks.md, "Switching proxy protocol"): the switch is one in-place update of
     the kong-dp release, which carries both the Service annotation the controller applies to the
     NLB and Kong's listeners; the control plane, the database and the certificates stay."""
@@ -596,9 +596,9 @@ def test_switching_proxy_protocol_on_updates_the_data_plane_release_only():
     from tools.mocks import main_program, run_program
     from tools.plan import UPDATE, plan
 
-    before = run_program(main_program(), config_text(HYBRID_CONFIG), stack="dev-eks")
+    before = run_stack(HYBRID_CONFIG)  # the state: the run other tests of this worker share
     switched = {**HYBRID_CONFIG, "kong-aws:hybrid": {"proxyProtocol": True}}
-    after = run_program(main_program(), config_text(switched), stack="dev-eks", prior=before)
+    after = run_program(main_program(), config_text(switched), prior=before)
     (dp,) = [r for r in after.of_type(RELEASE) if r.inputs["name"] == "kong-dp"]
     assert plan(before, after).changes() == {dp.urn: UPDATE}
 
@@ -662,14 +662,14 @@ def test_in_cluster_postgres_runs_on_the_network_policy_pool_too(run_stack, hybr
         "karpenter.sh/nodepool": pool.inputs["metadata"]["name"]}
 
 
-def test_turning_rbac_on_for_a_licensed_stack_updates_the_control_plane_release_only():
+def test_turning_rbac_on_for_a_licensed_stack_updates_the_control_plane_release_only(run_stack):
     """Day 2 (docs/runbooks.md, 8): a licensed stack that ran with adminRbac false already has the
     token's Secret (its super admin was seeded with it); turning RBAC on changes only kong-cp."""
     from tools.mocks import main_program, run_program
     from tools.plan import UPDATE, plan
 
     config, secrets = licensed(HYBRID_CONFIG, admin_rbac=False)
-    before = run_program(main_program(), config_text(config), secrets)
+    before = run_stack(config, secrets)  # shared with the test of adminRbac false
     after = run_program(main_program(), config_text({**config, "kong-aws:hybrid": {"adminRbac": True}}), secrets,
                         prior=before)
     (cp,) = [r for r in after.of_type(RELEASE) if r.inputs["name"] == "kong-cp"]
