@@ -34,6 +34,7 @@ from components.network_policy import kong_network_policies
 from components.postgres import PORT as POSTGRES_PORT
 from tests import chart_render
 from tests.conftest import REFERENCE, _cached_run, _harness
+from tests.test_kong_hybrid import HYBRID_CONFIG, LICENSE
 
 KUBERNETES_VERSION = "1.33.0"
 CHART_DIR = REFERENCE / "kong-chart-3.4.1"
@@ -43,17 +44,9 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 #: The labels a later gateway-config Job would carry (any non-Kong labels do for the tests).
 ADMIN_CLIENT_LABELS = {"kong-aws/admin-client": "true"}
-LICENSE = json.dumps({"license": {"payload": {"customer": "Example", "license_key": "EXAMPLE-KEY"},
-                                  "signature": "0123abcd", "version": "1"}})
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-
-BASE_CONFIG: dict[str, Any] = {
-    "aws:region": "us-east-1",
-    "kong-aws:mode": "hybrid-eks",
-    "kong-aws:kong": {"version": "3.10.0.2"},
-    "kong-aws:postgres": {"mode": "in-cluster"},
-    "kong-aws:eks": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-deployer"]},
-}
+#: The hybrid stack of tests/test_kong_hybrid.py (in-cluster PostgreSQL, a new cluster).
+BASE_CONFIG: dict[str, Any] = HYBRID_CONFIG
 #: Two installs: the default release names with a license (the chart then declares the Kong
 #: Manager and cluster telemetry container ports), and renamed releases in another namespace
 #: without one.
