@@ -40,13 +40,10 @@ from typing import Any, Optional, cast
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-#: Regional Konnect API hosts. Source: ../shared/reference/konnect-endpoints.json (``api_base_urls``):
-#: control planes are regional; ``global.api.konghq.com`` serves identity only.
-REGIONS = ("us", "eu", "au", "me", "in", "sg")
-
-
 class KonnectRegion(str, enum.Enum):
-    """A Konnect region; its control planes live at ``https://<region>.api.konghq.com``."""
+    """A Konnect region; its control planes live at ``https://<region>.api.konghq.com``. Source:
+    ../shared/reference/konnect-endpoints.json (``api_base_urls``): control planes are regional;
+    ``global.api.konghq.com`` serves identity only."""
 
     US = "us"
     EU = "eu"
@@ -54,6 +51,10 @@ class KonnectRegion(str, enum.Enum):
     ME = "me"
     IN = "in"
     SG = "sg"
+
+
+#: The region codes, in :class:`KonnectRegion`'s order.
+REGIONS = tuple(region.value for region in KonnectRegion)
 
 
 #: Defaults of the Konnect settings of :class:`components.konnect_ecs.KonnectArgs`, the only place

@@ -24,7 +24,6 @@ from typing import Any, Optional, Union
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
-from pulumi.runtime import rpc
 
 from components import network_policy
 from components.kong_facts import (ADMIN_HTTPS_PORT, CLUSTER_PORT, LISTENER_PORTS, MANAGER_HTTP_PORT,
@@ -35,6 +34,7 @@ from components.postgres import PORT as POSTGRES_PORT
 from tests import chart_render
 from tests.conftest import REFERENCE, _cached_run, _harness
 from tests.test_kong_hybrid import HYBRID_CONFIG, LICENSE
+from tools.mocks import plain_values
 
 KUBERNETES_VERSION = "1.33.0"
 CHART_DIR = REFERENCE / "kong-chart-3.4.1"
@@ -177,15 +177,9 @@ def allowed(policies: Sequence[Mapping[str, Any]], source: Source, target: Pod, 
 # The program's install, rendered.
 
 def _plain(value: Any) -> Any:
-    """Registered inputs as Helm would get them: secrets unwrapped, whole floats as ints."""
-    value = rpc.unwrap_rpc_secret(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    """Registered inputs as Helm would get them (tests/chart_render.py's rule): secret markers
+    removed, whole floats as ints."""
+    return chart_render.whole_numbers(plain_values(value))
 
 
 def _container_ports(pod_spec: Mapping[str, Any]) -> tuple[tuple[Optional[str], int, str], ...]:
