@@ -195,18 +195,21 @@ def _ca_path(hybrid: Mapping[str, Any], secrets: ClusterSecrets) -> Optional[str
 
 
 def control_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets,
-                       database: PostgresConnection, database_ca: Optional[str] = None) -> KongNode:
+                       database: PostgresConnection, database_ca: Optional[str] = None,
+                       rbac: bool = False) -> KongNode:
     """The control plane of a hybrid install, as configuration data: its database, its cluster
     certificate and (``pki``) the CA it verifies data planes with, read from the files the chart
     mounts from ``secrets``. ``database_ca``: the path of the CA bundle that verifies the database
     server (``pg_ssl_verify``), added to ``lua_ssl_trusted_certificate``, which is what Kong verifies
-    PostgreSQL's certificate with (Kong's configuration reference, ``pg_ssl_verify``)."""
+    PostgreSQL's certificate with (Kong's configuration reference, ``pg_ssl_verify``). ``rbac``: the
+    super admin's token from :data:`ADMIN_SECRET` as ``KONG_PASSWORD``."""
     cert = secrets.control_plane
     trusted = ("system", database_ca) if database_ca else ("system",)
     return KongNode(role="control_plane", database="postgres", postgres=database,
                     cluster_cert=_mount(cert, "tls.crt"), cluster_cert_key=_mount(cert, "tls.key"),
                     cluster_ca_cert=_ca_path(hybrid, secrets), trusted_certificates=trusted,
                     worker_processes=worker_processes(kubernetes_cpu(CONTROL_PLANE_RESOURCES["requests"]["cpu"])),
+                    super_admin_password=KubernetesSecretKey(ADMIN_SECRET, ADMIN_TOKEN_KEY) if rbac else None,
                     **_common(kong, hybrid))
 
 
@@ -297,10 +300,10 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
     to the migration Jobs too (``kong migrations bootstrap`` creates the admin with it). Proxy and
     the ingress controller off; the chart's bundled PostgreSQL off.
     """
-    rbac = licensed and bool(hybrid["admin_rbac"])
-    env = helm_env(node.settings())
-    if rbac:
-        env["password"] = {"valueFrom": {"secretKeyRef": {"name": ADMIN_SECRET, "key": ADMIN_TOKEN_KEY}}}
+    settings = node.settings()
+    # RBAC is on when the node bootstraps a super admin (control_plane_node's ``rbac``).
+    rbac = licensed and "password" in settings
+    env = helm_env(settings)
     volumes = [secrets.control_plane] + ([secrets.ca] if secrets.ca else [])
     values = {
         "image": _image(kong),
@@ -509,7 +512,7 @@ class KongHybrid(pulumi.ComponentResource):
                                             ssl_verify=bool(verify),
                                             password=KubernetesSecretKey(secret_name, secret_key))
             database_ca = f"{DATABASE_CA_MOUNT}/{ca_key}" if verify and ca_map else None
-            node = control_plane_node(kong, hybrid, secrets, connection, database_ca)
+            node = control_plane_node(kong, hybrid, secrets, connection, database_ca, rbac)
             out = control_plane_values(kong, hybrid, node, secrets, licensed, digest, selector)
             if database_ca:
                 out["extraConfigMaps"] = [{"name": ca_map, "mountPath": DATABASE_CA_MOUNT}]

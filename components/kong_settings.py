@@ -141,6 +141,9 @@ class KongNode:
       blocks, required then: the load balancer's addresses). Default off: Kong's ``proxy_listen``.
     - ``status_proxy_protocol``: the status listener requires the header too (a load balancer
       with proxy protocol sends it on its health check connections as well). Default off.
+    - ``super_admin_password``: ``KONG_PASSWORD``, from which ``kong migrations bootstrap`` makes
+      the RBAC super admin ``kong_admin`` (Kong's "Create a Super Admin" guide); not a ``kong.conf``
+      setting, only an environment variable the bootstrap reads. Nodes with a database only.
 
     Raises ``ValueError`` from :meth:`settings` when the description breaks a rule Kong enforces
     at start-up.
@@ -165,6 +168,7 @@ class KongNode:
     proxy_protocol: bool = False
     trusted_ips: tuple[str, ...] = ()
     status_proxy_protocol: bool = False
+    super_admin_password: Optional[SettingValue] = None
 
     def settings(self) -> dict[str, SettingValue]:
         """The node's ``kong.conf`` settings, ``{name: value}`` with Kong's lower-case names.
@@ -195,6 +199,8 @@ class KongNode:
             out["trusted_ips"] = ",".join(self.trusted_ips)
         if self.worker_processes is not None:
             out["nginx_worker_processes"] = str(self.worker_processes)
+        if self.super_admin_password is not None:
+            out["password"] = self.super_admin_password
         if self.postgres is not None:
             pg = self.postgres
             out.update({"pg_host": pg.host, "pg_port": str(pg.port), "pg_user": pg.user,
@@ -252,6 +258,8 @@ class KongNode:
         if self.proxy_protocol and not self.trusted_ips:
             raise ValueError("proxy_protocol needs trusted_ips (the load balancer's addresses): without them Kong "
                              "ignores the client address the header carries")
+        if self.super_admin_password is not None and self.database == "off":
+            raise ValueError("the super admin's password is for nodes with a database (kong migrations bootstrap)")
         if self.trusted_ips and not self.proxy_protocol:
             raise ValueError("trusted_ips is set only with proxy_protocol here")
 

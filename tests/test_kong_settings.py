@@ -377,3 +377,14 @@ def test_helm_env_leaves_the_proxy_listener_to_the_chart_but_keeps_real_ip_setti
     env = helm_env(_self_hosted_data_plane(proxy_protocol=True, trusted_ips=TRUSTED).settings())
     assert "proxy_listen" not in env and "status_listen" not in env
     assert (env["real_ip_header"], env["trusted_ips"]) == ("proxy_protocol", "10.0.0.0/16")
+
+
+def test_the_super_admin_password_reaches_the_bootstrap_from_its_secret_only():
+    token = KubernetesSecretKey("kong-admin", "password")
+    env = helm_env(_traditional(super_admin_password=token).settings())
+    # KONG_PASSWORD is what `kong migrations bootstrap` reads (Kong's "Create a Super Admin" guide).
+    assert env_name("password") == "KONG_PASSWORD"
+    assert env["password"] == {"valueFrom": {"secretKeyRef": {"name": "kong-admin", "key": "password"}}}
+    assert "password" not in _traditional().settings()
+    with pytest.raises(ValueError, match="nodes with a database"):
+        dataclasses.replace(_konnect_data_plane(), super_admin_password=token).settings()
