@@ -692,3 +692,50 @@ def test_the_components_refuse_what_the_config_refuses():
     for program, message in ((labelled, "Konnect labels"), (existing_with_network, "supplies the network")):
         with pytest.raises(Exception, match=message):
             run_program(program, {"aws:region": "us-east-1"})
+
+
+# Day 2: each option this issue added, toggled between two `pulumi up`s, planned from the first run.
+_EXISTING = {"clusterName": "platform-prod", "storageClassName": "gp3"}
+DAY2 = {
+    # Down to one data plane: its PodDisruptionBudget goes with the data plane release's update only.
+    "one-data-plane": ({}, {"kong-aws:hybrid": {"dataPlaneMinReplicas": 1, "dataPlaneMaxReplicas": 1}},
+                       [("kubernetes:helm.sh/v3:Release", "update")]),
+    # The add-on asked for on an existing cluster: created, nothing else touched.
+    "metrics-server-on-existing-cluster": (
+        {"kong-aws:eks": _EXISTING}, {"kong-aws:eks": {**_EXISTING, "metricsServer": True}},
+        [("aws:eks/addon:Addon", "create")]),
+    # A new retention: the log group updated in place, the database untouched.
+    "rds-log-retention": ({"kong-aws:postgres": {"mode": "rds"}},
+                          {"kong-aws:postgres": {"mode": "rds", "logRetentionDays": 90}},
+                          [("aws:cloudwatch/logGroup:LogGroup", "update")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAY2))
+def test_toggling_an_option_plans_only_its_own_change(run_stack, hybrid_config, name):
+    from tools.mocks import main_program, run_program
+    from tools.plan import plan
+
+    before_changes, after_changes, expected = DAY2[name]
+    before_config = {**hybrid_config, **before_changes}
+    before = run_stack(before_config)
+    after = run_program(main_program(), config_text({**before_config, **after_changes}), prior=before)
+    by_urn = {r.urn: r for r in after.registrations}
+    assert sorted((by_urn[urn].type, change) for urn, change in plan(before, after).changes().items()) == expected
+
+
+def test_adding_a_license_replaces_and_deletes_nothing(run_stack, hybrid_config):
+    """The license Secret, the admin Secret and its two generators are created, the releases
+    updated (enterprise on, RBAC on, the Enterprise Services), nothing replaced or deleted."""
+    from tools.mocks import main_program, run_program
+    from tools.plan import plan
+
+    before = run_stack(hybrid_config)
+    config, secrets = licensed(hybrid_config)
+    after = run_program(main_program(), config_text(config), secrets, prior=before)
+    by_urn = {r.urn: r for r in after.registrations}
+    assert sorted((by_urn[urn].type, change) for urn, change in plan(before, after).changes().items()) == [
+        ("kubernetes:core/v1:Secret", "create"), ("kubernetes:core/v1:Secret", "create"),
+        ("kubernetes:helm.sh/v3:Release", "update"), ("kubernetes:helm.sh/v3:Release", "update"),
+        ("random:index/randomPassword:RandomPassword", "create"),
+        ("random:index/randomPassword:RandomPassword", "create")]
