@@ -40,10 +40,10 @@ from typing import Any, Optional, cast
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+# Regional Konnect API hosts. Source: ../shared/reference/konnect-endpoints.json (``api_base_urls``):
+# control planes are regional; ``global.api.konghq.com`` serves identity only.
 class KonnectRegion(str, enum.Enum):
-    """A Konnect region; its control planes live at ``https://<region>.api.konghq.com``. Source:
-    ../shared/reference/konnect-endpoints.json (``api_base_urls``): control planes are regional;
-    ``global.api.konghq.com`` serves identity only."""
+    """A Konnect region; its control planes live at ``https://<region>.api.konghq.com``."""
 
     US = "us"
     EU = "eu"
