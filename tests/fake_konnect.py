@@ -20,6 +20,12 @@ values, so a key is removed by leaving it out; :attr:`FakeKonnect.merge_labels` 
 instead, to test a client against that reading); a ``PATCH`` to a name another control plane has
 is answered 400 (the operation lists 400, not 409).
 
+It also serves the Control Planes Configuration API's core entities (services, routes, plugins,
+consumers and their credentials, upstreams and targets, certificates, SNIs, CA certificates,
+vaults) under ``/v2/control-planes/{id}/core-entities/``, checked against
+../shared/reference/konnect/konnect-control-planes-config-v2.openapi.yaml: see :class:`CoreEntities`
+(:attr:`FakeKonnect.core`).
+
 Tests script it: :meth:`FakeKonnect.fail` makes the next N answers to a path an error (429 with
 ``Retry-After``, 5xx, 401, 403, 404 ...), and :attr:`FakeKonnect.calls` records every request
 (method, path, query, body, status answered) in order.
@@ -142,6 +148,8 @@ class FakeKonnect:
         self.merge_labels = False
         self._lock = threading.Lock()
         self._validators = _validators(schemas, spec_paths)
+        #: The configuration API's entities (``/core-entities/...``), see :class:`CoreEntities`.
+        self.core = CoreEntities(self)
         self._server: Optional[ThreadingHTTPServer] = None
         self._timer: Optional[threading.Timer] = None
 
@@ -251,7 +259,9 @@ class FakeKonnect:
             self.calls.append(call)
             status, headers, body = self._answer(call, raw, handler.headers.get("Content-Type", ""))
             call.status = status
-            answered = "application/json" if status < 400 else "application/problem+json"
+            # Core-entity answers say their own type (Kong's errors are application/json).
+            answered = headers.pop("Content-Type", None) or (
+                "application/json" if status < 400 else "application/problem+json")
             if body is not None and not accepts(call.accept, answered):
                 self.problems.append(f"{call.method} {call.path}: answered {status} as {answered}, which "
                                      f"Accept: {call.accept} does not admit")
@@ -260,8 +270,7 @@ class FakeKonnect:
         for key, value in headers.items():
             handler.send_header(key, value)
         if body is not None:
-            content_type = "application/json" if status < 400 else "application/problem+json"
-            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Type", answered)
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
@@ -293,6 +302,8 @@ class FakeKonnect:
         return (None, {"known": known})
 
     def _answer(self, call: Call, raw: bytes, content_type: str):
+        if CORE.match(call.path):
+            return self.core.answer(call, raw, content_type)
         route, params = self._route(call.method, call.path)
         if route is None:
             self.problems.append(f"{call.method} {call.path}: not in the spec subset")
@@ -431,3 +442,352 @@ class FakeKonnect:
             return self._error(404, f"certificate {cert} not found")
         del self.certificates[cp][cert]
         return 204, {}, None
+
+
+# ---------------------------------------------------------------------------------------------
+# The Control Planes Configuration API's core entities (tests/test_konnect_entities.py).
+
+#: The spec of the configuration API (OpenAPI 3.1), read in place.
+CONFIG_SPEC = "konnect/konnect-control-planes-config-v2.openapi.yaml"
+CORE = re.compile(ONE_CP + r"/core-entities/.*")
+#: Collections the fake serves: top-level ones, and nested ones with their parent field.
+TOP = ("services", "routes", "plugins", "consumers", "upstreams", "certificates", "snis", "ca_certificates", "vaults")
+NESTED = {"key-auth": ("consumers", "consumer"), "basic-auth": ("consumers", "consumer"),
+          "hmac-auth": ("consumers", "consumer"), "jwt": ("consumers", "consumer"),
+          "acls": ("consumers", "consumer"), "targets": ("upstreams", "upstream")}
+#: The field ``GET``/``PUT /{collection}/{x}`` also takes instead of an id (the spec's "using ID or
+#: name/username/prefix/target" wording).
+LOOKUP = {"services": "name", "routes": "name", "upstreams": "name", "consumers": "username", "snis": "name",
+          "vaults": "prefix", "targets": "target"}
+#: Fields Kong keeps unique per collection (Kong's entity schemas): single fields, or tuples of
+#: fields unique together (a plugin per name and scope, an ACL group per consumer, a target per upstream).
+UNIQUE: dict[str, tuple] = {
+    "services": ("name",), "routes": ("name",), "upstreams": ("name",), "consumers": ("username", "custom_id"),
+    "snis": ("name",), "vaults": ("prefix",), "key-auth": ("key",), "basic-auth": ("username",),
+    "hmac-auth": ("username",), "jwt": ("key",), "acls": (("consumer", "group"),),
+    "targets": (("upstream", "target"),), "plugins": (("name", "service", "route", "consumer"), "instance_name"),
+}
+#: Foreign keys: (child collection, field) -> parent collection, and whether deleting the parent
+#: deletes the child (Kong's schemas: plugins, credentials and targets cascade; a service with
+#: routes or a certificate with SNIs is refused, Kong/kong kong/db/errors.lua
+#: ``foreign_key_violation_restricted``).
+FOREIGN = {("routes", "service"): ("services", False), ("snis", "certificate"): ("certificates", False),
+           ("plugins", "service"): ("services", True), ("plugins", "route"): ("routes", True),
+           ("plugins", "consumer"): ("consumers", True), ("targets", "upstream"): ("upstreams", True),
+           **{(c, "consumer"): ("consumers", True) for c in ("key-auth", "basic-auth", "hmac-auth", "jwt", "acls")}}
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_CONFIG: dict[str, Any] = {}
+
+
+def _nullable(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true`` (which the 3.1 spec still uses, and which JSON Schema
+    2020-12 would ignore, refusing null) as JSON Schema: ``null`` added to ``type`` and ``enum``,
+    or ``anyOf [..., null]`` around a schema without a type. Konnect answers ``null`` for unset
+    fields of these (the spec's descriptions: "If set to `null` ..."), so null is accepted."""
+    if isinstance(node, list):
+        return [_nullable(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable") is True:
+        if "type" in out:
+            types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+            out["type"] = [*types, "null"] if "null" not in types else types
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def config_spec() -> dict:
+    """The configuration API spec with ``nullable`` converted (:func:`_nullable`), read once."""
+    if not _CONFIG:
+        import yaml
+
+        from tests.conftest import REFERENCE
+
+        with open(REFERENCE / CONFIG_SPEC) as handle:
+            spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        _CONFIG["spec"] = _nullable(spec)
+        _CONFIG["validators"] = {}
+        # Path templates of the core entities as regexes, for the operation a request is.
+        _CONFIG["paths"] = [(re.compile("/v2" + re.sub(r"\{[^/]+\}", "[^/]+", p)), p)
+                            for p in spec["paths"] if "/core-entities/" in p]
+    return _CONFIG["spec"]
+
+
+def config_validator(schema: dict) -> jsonschema.Draft202012Validator:
+    """A validator of ``schema`` (a schema of the converted spec, with ``$ref`` into its
+    ``components``), built once per schema."""
+    spec = config_spec()
+    key = json.dumps(schema, sort_keys=True)
+    cache = _CONFIG["validators"]
+    if key not in cache:
+        root = {**schema, "components": spec["components"]}
+        checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+        cache[key] = jsonschema.Draft202012Validator(root, format_checker=checker)
+    return cache[key]
+
+
+def _ref_name(schema: Optional[dict]) -> Optional[str]:
+    return schema["$ref"].rsplit("/", 1)[-1] if schema and "$ref" in schema else None
+
+
+class CoreEntities:
+    """The fake's ``/v2/control-planes/{id}/core-entities/...``: the collections of :data:`TOP`
+    and :data:`NESTED` (list with ``size``/``offset``/``tags``/``filter[name][eq]``, ``POST``, and
+    ``GET``/``PUT``/``DELETE`` of one entity), every request and answer body checked against the
+    operation's schemas in the configuration spec (:func:`config_spec`; a request outside it is a
+    problem). It answers as Kong's Admin API does where the spec is silent: ``PUT`` creates or
+    replaces the whole entity (fields left out take the schema's defaults), a unique field or a
+    missing foreign entity is answered 400 ``{"code": 3, "message": "data constraint error",
+    "details": [...]}`` (the spec lists no error for it; the body is the one Kong's kong-operator
+    recognises as a conflict, controller/konnect/ops/ops_errors.go), errors are application/json
+    (the spec's HTTP401Error), 401 ``{"message", "status"}``, 404 ``{"message": "Not found"}``, a
+    ``DELETE`` of nothing is 204. A list's last page has neither ``offset`` nor ``next`` (the spec
+    types both as strings, so it cannot answer null). A service's ``url`` is stored as
+    ``protocol``/``host``/``port``/``path`` (the spec: "write-only and is not returned").
+
+    Entities: :attr:`store` ``{control plane id: {collection: {id: entity}}}``; tests add
+    entities made elsewhere with :meth:`add`.
+    """
+
+    def __init__(self, fake: "FakeKonnect"):
+        self.fake = fake
+        self.store: dict[str, dict[str, dict[str, dict]]] = {}
+        #: Entities per list page unless the request asks for fewer.
+        self.page_size = 100
+
+    # -- scripting -------------------------------------------------------------------------------
+
+    def add(self, plane_id: str, collection: str, entity: dict) -> dict:
+        """An entity that exists before the test (e.g. made in Konnect's UI); an ``id`` is made
+        if it has none. Returns a copy."""
+        with self.fake._lock:
+            item = self._complete(collection, {"id": str(uuid.uuid4()), **entity}, None)
+            self._bucket(plane_id, collection)[item["id"]] = item
+            return json.loads(json.dumps(item))
+
+    def entities(self, plane_id: str, collection: str) -> dict[str, dict]:
+        """The entities of ``collection`` in ``plane_id`` by id (the fake's own dict)."""
+        return self._bucket(plane_id, collection)
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def answer(self, call: Call, raw: bytes, content_type: str):
+        fake = self.fake
+        config_spec()
+        template = next((t for rx, t in _CONFIG["paths"] if rx.fullmatch(call.path)), None)
+        operation = config_spec()["paths"].get(template, {}).get(call.method.lower()) if template else None
+        match = self._match(call.path)
+        if operation is None or match is None:
+            fake.problems.append(f"{call.method} {call.path}: not a core-entity operation of the spec the fake serves")
+            return self._kong_error(404 if template is None else 405, "Not found")
+        if call.authorization not in {f"Bearer {t}" for t in fake.tokens}:
+            body = {"message": "Unauthorized", "status": 401}
+            self._check(config_spec()["components"]["schemas"]["GatewayUnauthorizedError"], body, "401 answer")
+            return 401, {"Content-Type": "application/json"}, body
+        request_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if raw:
+            try:
+                call.body = json.loads(raw)
+            except ValueError:
+                fake.problems.append(f"{call.method} {call.path}: body is not JSON")
+                return self._kong_error(400, "body is not JSON")
+            if request_schema is None:
+                fake.problems.append(f"{call.method} {call.path}: a body where the spec has none")
+                return self._kong_error(400, "unexpected body")
+            if not content_type.startswith("application/json"):
+                fake.problems.append(f"{call.method} {call.path}: Content-Type {content_type!r}")
+            where = f"{call.method} {call.path} request ({_ref_name(request_schema)})"
+            if self._check(request_schema, call.body, where):
+                return self._kong_error(400, "schema violation")
+        elif request_schema is not None and operation.get("requestBody", {}).get("required"):
+            fake.problems.append(f"{call.method} {call.path}: no body; the spec requires one")
+            return self._kong_error(400, "body required")
+        allowed = {self._parameter(p)["name"] for p in operation.get("parameters", [])
+                   if self._parameter(p).get("in") == "query"}
+        bad = sorted(set(call.query) - allowed)
+        if bad:
+            fake.problems.append(f"{call.method} {call.path}: query parameters {bad} not in the spec")
+        cp, collection, parent, ident = match
+        for fault in fake.faults:
+            if fault.matches(call.method, call.path):
+                if fault.times is not None:
+                    fault.times -= 1
+                if fault.commit:
+                    self._dispatch(call, cp, collection, parent, ident, operation)
+                return self._kong_error(fault.status, "injected by the test", dict(fault.headers))
+        return self._dispatch(call, cp, collection, parent, ident, operation)
+
+    def _dispatch(self, call: Call, cp: str, collection: str, parent: Optional[str], ident: Optional[str],
+                  operation: dict):
+        if cp not in self.fake.control_planes:
+            return self._kong_error(404, "Not found")
+        if parent is not None:
+            parent_collection = NESTED[collection][0]
+            found = self._find(cp, parent_collection, parent, None)
+            if found is None:
+                return self._kong_error(404, "Not found")
+            parent = found["id"]
+        handler = {("GET", False): self._list, ("POST", False): self._post, ("GET", True): self._get,
+                   ("PUT", True): self._put, ("DELETE", True): self._delete}[(call.method, ident is not None)]
+        status, body = handler(call, cp, collection, parent, ident)
+        if status >= 400:
+            return self._kong_error(status, body)
+        if body is not None:
+            schema = operation["responses"][str(status)]["content"]["application/json"]["schema"]
+            self._check(schema, body, f"answer {status} to {call.method} {call.path}")
+        return status, {}, body
+
+    def _list(self, call, cp, collection, parent, ident):
+        items = [e for e in self._bucket(cp, collection).values() if self._under(collection, e, parent)]
+        tags = call.query.get("tags", [None])[-1]
+        if tags:
+            wanted = re.split(r"[,/]", tags)
+            every = "," in tags or "/" not in tags
+            items = [e for e in items if (all if every else any)(t in (e.get("tags") or []) for t in wanted)]
+        name = call.query.get("filter[name][eq]", [None])[-1]
+        if name is not None:
+            items = [e for e in items if e.get("username" if collection == "consumers" else "name") == name]
+        size = int(call.query.get("size", [str(self.page_size)])[-1])
+        start = int(call.query.get("offset", ["0"])[-1] or 0)
+        page: dict[str, Any] = {"data": items[start:start + size]}
+        if start + size < len(items):
+            page["offset"] = str(start + size)
+            page["next"] = f"{call.path}?size={size}&offset={start + size}"
+        return 200, page
+
+    def _post(self, call, cp, collection, parent, ident):
+        return self._write(cp, collection, parent, {"id": str(uuid.uuid4()), **call.body}, None, 201)
+
+    def _get(self, call, cp, collection, parent, ident):
+        found = self._find(cp, collection, ident, parent)
+        return (404, "Not found") if found is None else (200, found)
+
+    def _put(self, call, cp, collection, parent, ident):
+        existing = self._find(cp, collection, ident, parent)
+        body = dict(call.body)
+        if existing is not None:
+            body["id"] = existing["id"]
+        elif _UUID_TEXT.fullmatch(ident):
+            body["id"] = ident
+        else:  # a new entity named in the path
+            body.update({"id": str(uuid.uuid4()), LOOKUP[collection]: ident})
+        return self._write(cp, collection, parent, body, existing, 200)
+
+    def _delete(self, call, cp, collection, parent, ident):
+        found = self._find(cp, collection, ident, parent)
+        if found is None:
+            return 204, None
+        for (child, field), (parent_collection, cascade) in FOREIGN.items():
+            if parent_collection != collection:
+                continue
+            refs = [i for i, e in self._bucket(cp, child).items() if (e.get(field) or {}).get("id") == found["id"]]
+            if refs and not cascade:
+                return 400, f"an existing '{child}' entity references this '{collection}' entity"
+            for i in refs:
+                del self._bucket(cp, child)[i]
+        del self._bucket(cp, collection)[found["id"]]
+        return 204, None
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _write(self, cp, collection, parent, body, existing, status):
+        if parent is not None:
+            body[NESTED[collection][1]] = {"id": parent}
+        for (child, field), (parent_collection, _) in FOREIGN.items():
+            ref = (body.get(field) or {}).get("id") if child == collection else None
+            if ref is not None and self._find(cp, parent_collection, ref, None) is None:
+                return 400, self._constraint(field, f"the foreign key '{{id=\"{ref}\"}}' does not reference an "
+                                                    f"existing '{parent_collection}' entity.")
+        item = self._complete(collection, body, existing)
+        for unique in UNIQUE.get(collection, ()):
+            fields = unique if isinstance(unique, tuple) else (unique,)
+            value = [json.dumps(item.get(f), sort_keys=True) for f in fields]
+            if item.get(fields[0]) is None:
+                continue
+            for other in self._bucket(cp, collection).values():
+                if other["id"] != item["id"] and [json.dumps(other.get(f), sort_keys=True) for f in fields] == value:
+                    return 400, self._constraint(fields[-1], f"{fields[-1]} (type: unique) constraint failed")
+        self._bucket(cp, collection)[item["id"]] = item
+        return status, json.loads(json.dumps(item))
+
+    def _complete(self, collection: str, body: dict, existing: Optional[dict]) -> dict:
+        """``body`` as Kong stores it: the schema's defaults for what it leaves out, a service's
+        ``url`` split, timestamps (``created_at`` kept on a replace)."""
+        item = dict(body)
+        if collection == "services" and item.get("url"):
+            parts = urlsplit(item.pop("url"))
+            item.update({"protocol": parts.scheme, "host": parts.hostname,
+                         "port": parts.port or {"https": 443, "grpcs": 443, "wss": 443}.get(parts.scheme, 80),
+                         "path": parts.path or None})
+        for field, schema in self._properties(collection, item).items():
+            if field not in item and isinstance(schema, dict) and "default" in schema:
+                item[field] = schema["default"]
+        now = int(time.time())
+        item["created_at"] = existing["created_at"] if existing else now
+        if "updated_at" in self._properties(collection, item):
+            item["updated_at"] = now
+        return item
+
+    def _properties(self, collection: str, item: dict) -> dict:
+        schemas = config_spec()["components"]["schemas"]
+        name = {"services": "Service", "plugins": "Plugin", "consumers": "Consumer", "upstreams": "Upstream",
+                "certificates": "Certificate", "snis": "SNI", "ca_certificates": "CACertificate", "vaults": "Vault",
+                "targets": "Target", "key-auth": "KeyAuth", "basic-auth": "BasicAuth", "hmac-auth": "HMACAuth",
+                "jwt": "JWT", "acls": "ACL",
+                "routes": "RouteExpression" if "expression" in item else "RouteJson"}[collection]
+        return schemas[name].get("properties", {})
+
+    def _bucket(self, cp: str, collection: str) -> dict[str, dict]:
+        return self.store.setdefault(cp, {}).setdefault(collection, {})
+
+    def _under(self, collection: str, entity: dict, parent: Optional[str]) -> bool:
+        return parent is None or (entity.get(NESTED[collection][1]) or {}).get("id") == parent
+
+    def _find(self, cp: str, collection: str, ident: str, parent: Optional[str]) -> Optional[dict]:
+        bucket = self._bucket(cp, collection)
+        found = bucket.get(ident)
+        if found is None and collection in LOOKUP and not _UUID_TEXT.fullmatch(ident):
+            found = next((e for e in bucket.values() if e.get(LOOKUP[collection]) == ident
+                          and self._under(collection, e, parent)), None)
+        if found is None or not self._under(collection, found, parent):
+            return None
+        return json.loads(json.dumps(found))
+
+    def _match(self, path: str) -> Optional[tuple[str, str, Optional[str], Optional[str]]]:
+        top = re.fullmatch(ONE_CP + r"/core-entities/(?P<c>%s)(?:/(?P<i>[^/]+))?" % "|".join(TOP), path)
+        if top:
+            return top.group("cp"), top.group("c"), None, _unquote(top.group("i"))
+        nested = re.fullmatch(ONE_CP + r"/core-entities/(?P<pc>consumers|upstreams)/(?P<p>[^/]+)/(?P<c>%s)"
+                              r"(?:/(?P<i>[^/]+))?" % "|".join(NESTED), path)
+        if nested and NESTED[nested.group("c")][0] == nested.group("pc"):
+            return nested.group("cp"), nested.group("c"), _unquote(nested.group("p")), _unquote(nested.group("i"))
+        return None
+
+    def _parameter(self, parameter: dict) -> dict:
+        name = _ref_name(parameter)
+        return config_spec()["components"]["parameters"][name] if name else parameter
+
+    def _check(self, schema: dict, body: Any, where: str) -> list[str]:
+        errors = [f"{where}: {e.json_path}: {e.message}" for e in config_validator(schema).iter_errors(body)]
+        self.fake.problems.extend(errors)
+        return errors
+
+    @staticmethod
+    def _constraint(field: str, message: str) -> dict:
+        return {"code": 3, "message": "data constraint error", "details": [
+            {"@type": "type.googleapis.com/kong.admin.model.v1.ErrorDetail", "type": "ERROR_TYPE_REFERENCE",
+             "field": field, "messages": [message]}]}
+
+    @staticmethod
+    def _kong_error(status: int, body: Any, headers: Optional[dict] = None):
+        answer = body if isinstance(body, dict) else {"message": body}
+        return status, {**(headers or {}), "Content-Type": "application/json"}, answer
+
+
+def _unquote(text: Optional[str]) -> Optional[str]:
+    from urllib.parse import unquote
+    return None if text is None else unquote(text)
