@@ -20,6 +20,8 @@ from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, 
                                       container_environment, image_reference)
 from components.kong_settings import worker_processes as kong_worker_processes
 from components.konnect_api import KonnectEndpoint, parse_endpoint
+from components.metrics_agent import ecs_container as metrics_agent_container
+from components.metrics_agent import ecs_task_trust_policy, emf_policy, stack_dimension_value
 from components.package import type_token, with_defaults
 
 CONTAINER_NAME = "kong"
@@ -90,6 +92,9 @@ class DataPlaneTaskDefinitionArgs(TaskSettings, total=False):
     then require it (:func:`data_plane_node`)"""
     trusted_ips: list[str]
     """with ``proxy_protocol``: CIDR blocks of the load balancer's addresses, Kong's ``trusted_ips``"""
+    kong_metrics: bool
+    """a CloudWatch agent next to Kong sends Kong's Prometheus metrics to CloudWatch
+    (:mod:`components.metrics_agent`; default off: the task is as without it)"""
 
 
 #: Defaults of :class:`DataPlaneTaskDefinitionArgs`, the only place they are written: 1 vCPU and
@@ -145,8 +150,9 @@ def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: K
 
 
 def container_definitions(node: KongNode, image: str, log_group: str, region: str, stop_timeout: int,
-                          cert_sha256: str) -> list[dict]:
-    """The task's container definitions (ECS ``ContainerDefinition`` shape, camelCase keys).
+                          cert_sha256: str, sidecars: tuple[dict, ...] = ()) -> list[dict]:
+    """The task's container definitions (ECS ``ContainerDefinition`` shape, camelCase keys): Kong,
+    then ``sidecars`` as given (the metrics agent, :func:`components.metrics_agent.ecs_container`).
 
     ``cert_sha256`` is written as a Docker label so that a new certificate makes a new task
     definition revision and rolls the service.
@@ -179,7 +185,7 @@ def container_definitions(node: KongNode, image: str, log_group: str, region: st
                 "max-buffer-size": "25m",
             },
         },
-    }]
+    }, *sidecars]
 
 
 def execution_role_policy(secret_arn: str, log_group_arn: str, kms_key_arn: Optional[str],
@@ -223,10 +229,13 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
     exists), ``{name}-logs`` (the log group), ``{name}-execution`` (the task execution role, which
     only ECS acting for this account may assume, and its one policy,
     :func:`execution_role_policy`) and ``{name}-task`` (the task definition: one container
-    :data:`CONTAINER_NAME` from :func:`container_definitions`, Linux on Fargate, ``awsvpc``).
+    :data:`CONTAINER_NAME` from :func:`container_definitions`, Linux on Fargate, ``awsvpc``). With
+    ``kong_metrics`` also ``{name}-metrics`` and ``{name}-task-role`` (:meth:`_metrics`), and the
+    task runs the CloudWatch agent next to Kong (:func:`components.metrics_agent.ecs_container`)
+    with that role; without it the task has no task role and one container, as before.
 
     Outputs: ``task_definition_arn``, ``family``, ``secret_arn``, ``log_group_name``,
-    ``execution_role_arn``.
+    ``execution_role_arn``, ``metrics_log_group_name`` (with ``kong_metrics``).
     """
 
     task_definition_arn: pulumi.Output[str]
@@ -239,6 +248,8 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
     """the containers' log group"""
     execution_role_arn: pulumi.Output[str]
     """the task execution role"""
+    metrics_log_group_name: Optional[pulumi.Output[str]]
+    """with ``kong_metrics``: the log group of Kong's metrics (EMF), else None"""
 
     def __init__(self, name: str, args: DataPlaneTaskDefinitionArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
@@ -292,19 +303,24 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
                 lambda arns: json.dumps(execution_role_policy(arns[0], arns[1], kms_key_arn, image, cache_import))),
             opts=child)
 
+        metrics = self._metrics(name, settings, identity.account_id, log_group) if settings.get("kong_metrics") else None
+
         cpu, stop_timeout = int(settings["cpu"]), int(settings["stop_timeout_seconds"])
         proxy_protocol = bool(settings.get("proxy_protocol", False))
         trusted_ips = tuple(settings.get("trusted_ips") or ())
 
         def render(values: list) -> str:
-            secret_arn, version_id, log_group_name, cert_pem, cp_endpoint, tp_endpoint, region = values
+            secret_arn, version_id, log_group_name, cert_pem, cp_endpoint, tp_endpoint, region, *emf_group = values
             # valueFrom: <secret arn>:<json key>:<version stage>:<version id> (pinned version).
             node = data_plane_node(cast(KongArgs, kong), parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint), cpu,
                                    f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}",
                                    proxy_protocol, trusted_ips)
             cert_sha256 = hashlib.sha256(cert_pem.encode()).hexdigest()
+            sidecars = tuple(metrics_agent_container(
+                stack_dimension_value(pulumi.get_project(), pulumi.get_stack()), emf_group[0], region, log_group_name,
+                CONTAINER_NAME) for _ in emf_group)
             return json.dumps(container_definitions(node, image, log_group_name, region, stop_timeout,
-                                                    cert_sha256))
+                                                    cert_sha256, sidecars))
 
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -317,14 +333,17 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
                 operating_system_family="LINUX",
                 cpu_architecture=CpuArchitecture(settings["cpu_architecture"]).value),
             execution_role_arn=role.arn,
+            task_role_arn=metrics[1].arn if metrics else None,
             container_definitions=pulumi.Output.all(
-                secret.arn, secret_version.version_id, log_group.name, settings["cert_pem"],
-                settings["control_plane_endpoint"], settings["telemetry_endpoint"], settings["region"],
                 # Waited for, not used: the image can be pulled once this resolves.
                 pulumi.Output.from_input(settings.get("image_source_ready", "")),
-            ).apply(lambda values: render(values[:-1])),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
+                secret.arn, secret_version.version_id, log_group.name, settings["cert_pem"],
+                settings["control_plane_endpoint"], settings["telemetry_endpoint"], settings["region"],
+                *([metrics[0].name] if metrics else []),
+            ).apply(lambda values: render(values[1:])),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *(metrics[2:] if metrics else [])]))
 
+        self.metrics_log_group_name = metrics[0].name if metrics else None
         self.task_definition_arn = task_definition.arn
         self.family = task_definition.family
         self.secret_arn = secret.arn
@@ -336,4 +355,23 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
             "secretArn": self.secret_arn,
             "logGroupName": self.log_group_name,
             "executionRoleArn": self.execution_role_arn,
+            **({"metricsLogGroupName": self.metrics_log_group_name} if self.metrics_log_group_name is not None else {}),
         })
+
+    def _metrics(self, name: str, settings: dict, account_id: str, logs: aws.cloudwatch.LogGroup
+                 ) -> tuple[aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy]:
+        """With ``kong_metrics``: ``{name}-metrics`` (the EMF log group, next to the containers'
+        and with their retention) and ``{name}-task-role`` (the task role, which only ECS acting for
+        this account may assume, and its one policy, :func:`components.metrics_agent.emf_policy`).
+        Returns (log group, role, policy)."""
+        child = pulumi.ResourceOptions(parent=self)
+        emf_logs = aws.cloudwatch.LogGroup(
+            f"{name}-metrics", name=logs.name.apply(lambda group: f"{group}/kong-metrics"),
+            retention_in_days=settings["log_retention_days"], opts=child)
+        role = aws.iam.Role(
+            f"{name}-task-role", description="ECS task role of the Kong data planes: the CloudWatch agent's metrics",
+            assume_role_policy=json.dumps(ecs_task_trust_policy(account_id)), opts=child)
+        policy = aws.iam.RolePolicy(
+            f"{name}-task-role", role=role.id,
+            policy=emf_logs.arn.apply(lambda arn: json.dumps(emf_policy(arn))), opts=child)
+        return emf_logs, role, policy

@@ -39,6 +39,20 @@ Facts taken from AWS (Amazon EKS User Guide, docs.aws.amazon.com/eks/latest/user
 - auto-configure-nlb.html: Auto Mode's load balancer class is ``eks.amazonaws.com/nlb``;
   tag-subnets-auto.html: load balancer subnets are found by the tags ``kubernetes.io/role/elb``
   (public) and ``kubernetes.io/role/internal-elb`` (private).
+- pod-id-role.html: a role for EKS Pod Identity trusts ``pods.eks.amazonaws.com`` with
+  ``sts:AssumeRole`` and ``sts:TagSession``. pod-id-agent-setup.html: the EKS Pod Identity Agent
+  is built into Auto Mode; other clusters get it from the EKS add-on ``eks-pod-identity-agent``.
+
+And from the Amazon CloudWatch User Guide (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/),
+install-CloudWatch-Observability-EKS-addon.html: the EKS add-on ``amazon-cloudwatch-observability``
+turns on Container Insights with enhanced observability and Application Signals by default, and
+runs Fluent Bit, which sends every container's logs to CloudWatch Logs; from add-on version 3.1.0
+its permissions can come from EKS Pod Identity, an association for the service account
+``cloudwatch-agent`` with a role that has the managed policy CloudWatchAgentServerPolicy (section
+"Option 1"); ``{"containerLogs": {"enabled": false}}`` opts out of the logs ("Opt out of
+collecting container logs"); a custom ``agent.config`` replaces the default agent configuration,
+whose Container Insights part is ``logs.metrics_collected.kubernetes.enhanced_container_insights:
+true`` ("Use a custom CloudWatch agent configuration").
 """
 
 import hashlib
@@ -88,6 +102,19 @@ NODE_POOL = "kong"
 NODE_POOL_LABEL = "karpenter.sh/nodepool"
 #: The EKS add-on that installs the Kubernetes Metrics Server (metrics-server.html).
 METRICS_SERVER_ADDON = "metrics-server"
+#: The EKS add-on of Container Insights with enhanced observability, the service account its
+#: CloudWatch agent runs as, and the managed policy that agent needs
+#: (install-CloudWatch-Observability-EKS-addon.html). The add-on's Helm chart gives its Fluent Bit
+#: and every agent it runs that same account (aws-observability/helm-charts,
+#: charts/amazon-cloudwatch-observability/templates/_helpers.tpl, ``cloudwatch-agent.serviceAccountName``).
+CONTAINER_INSIGHTS_ADDON = "amazon-cloudwatch-observability"
+CONTAINER_INSIGHTS_SERVICE_ACCOUNT = "cloudwatch-agent"
+CONTAINER_INSIGHTS_POLICY = "CloudWatchAgentServerPolicy"
+#: The add-on's configuration values (see :meth:`EksCluster._container_insights`).
+CONTAINER_INSIGHTS_CONFIGURATION = {
+    "agent": {"config": {"logs": {"metrics_collected": {"kubernetes": {"enhanced_container_insights": True}}}}},
+    "containerLogs": {"enabled": False},
+}
 #: kubeconfig ``exec`` credential plugin API version that ``aws eks get-token`` answers with.
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 
@@ -289,6 +316,10 @@ class EksSettings(TypedDict, total=False):
     metrics_server: bool
     """install the EKS add-on ``metrics-server``, which the HorizontalPodAutoscaler needs (default: true for a
     new cluster; false for an existing one, whose owner may run it already)"""
+    container_insights: bool
+    """install the EKS add-on ``amazon-cloudwatch-observability`` (Container Insights with enhanced observability:
+    the pod metrics of the stack's dashboard and alarms) with its IAM role (default: true for a new cluster; false
+    for an existing one, whose owner may run it already; there it also needs the EKS Pod Identity Agent)"""
 
 
 class EksClusterArgs(EksSettings, total=False):
@@ -365,12 +396,15 @@ class EksCluster(pulumi.ComponentResource):
     (:data:`AUTO_MODE_LOAD_BALANCER_CLASS`; an existing cluster's ``config.load_balancer_class``,
     default :data:`LOAD_BALANCER_CONTROLLER_CLASS`), ``vpc_id`` and ``subnet_ids`` (the cluster's
     network: an existing cluster supplies the stack's), ``pod_node_selector`` (see
-    :meth:`_network_policy_nodes`). ``provider``: the ``pulumi_kubernetes``
-    provider, which waits for the access entries so that its first request is allowed.
+    :meth:`_network_policy_nodes`), ``container_insights`` (a plain bool: whether the Container
+    Insights add-on is installed, so the ``ContainerInsights`` pod metrics will exist). ``provider``:
+    the ``pulumi_kubernetes`` provider, which waits for the access entries so that its first
+    request is allowed.
 
-    Add-on: ``metrics-server`` (``config.metrics_server``; default on for a new cluster, off for an
-    existing one). A new cluster also gets network policy enforcement for Kong's pods
-    (:meth:`_network_policy_nodes`).
+    Add-ons: ``metrics-server`` (``config.metrics_server``) and ``amazon-cloudwatch-observability``
+    with its role (``config.container_insights``, :meth:`_container_insights`), each on by default
+    for a new cluster and off for an existing one. A new cluster also gets network policy
+    enforcement for Kong's pods (:meth:`_network_policy_nodes`).
 
     The Kubernetes API must be reachable from where ``pulumi up`` runs: with
     ``endpointPublicAccess`` false or ``publicAccessCidrs`` that exclude it, run from inside the VPC.
@@ -401,7 +435,12 @@ class EksCluster(pulumi.ComponentResource):
     pod_node_selector: pulumi.Output[dict[str, str]]
     """the node selector of pods that need network policy enforced (a new cluster: the :data:`NODE_POOL`
     pool; an existing cluster: none, its own nodes)"""
+    container_insights: bool
+    """whether this stack installs Container Insights with enhanced observability on the cluster (known before
+    anything is declared, so a dashboard can decide its widgets without waiting on an output)"""
     _ca_data: pulumi.Output[str]
+    _partition: pulumi.Output[str]
+    _cluster_label: str
 
     def __init__(self, name: str, args: EksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
         cfg = with_defaults(args, EKS_DEFAULTS)
@@ -454,6 +493,10 @@ class EksCluster(pulumi.ComponentResource):
             aws.eks.Addon(f"{name}-metrics-server", cluster_name=self.cluster_name, addon_name=METRICS_SERVER_ADDON,
                           resolve_conflicts_on_create="NONE", resolve_conflicts_on_update="PRESERVE",
                           opts=pulumi.ResourceOptions(parent=self, depends_on=access))
+        container_insights = cfg.get("container_insights")
+        self.container_insights = container_insights if container_insights is not None else not existing
+        if self.container_insights:
+            self._container_insights(name, access)
 
         self.register_outputs({
             "clusterName": self.cluster_name,
@@ -465,6 +508,7 @@ class EksCluster(pulumi.ComponentResource):
             "vpcId": self.vpc_id,
             "subnetIds": self.subnet_ids,
             "podNodeSelector": self.pod_node_selector,
+            "containerInsights": self.container_insights,
         })
 
     # --- An existing cluster -----------------------------------------------------------------
@@ -478,6 +522,8 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_security_group_id = found.vpc_config.apply(lambda v: v.cluster_security_group_id)
         self.vpc_id = found.vpc_config.apply(lambda v: v.vpc_id)
         self.subnet_ids = found.vpc_config.apply(lambda v: sorted(v.subnet_ids))
+        self._partition = found.arn.apply(lambda arn: arn.split(":")[1])
+        self._cluster_label = cfg["cluster_name"]
         return []
 
     # --- A new EKS Auto Mode cluster -----------------------------------------------------------
@@ -572,7 +618,60 @@ class EksCluster(pulumi.ComponentResource):
         self.vpc_id = cluster.vpc_config.apply(lambda v: v.vpc_id or "")
         self.subnet_ids = pulumi.Output.from_input(cfg["private_subnet_ids"])
         self._node_role_name = node_role.name
+        self._partition = pulumi.Output.from_input(partition)
+        self._cluster_label = cluster_name
         return access
+
+    def _container_insights(self, name: str, access: list[pulumi.Resource]) -> None:
+        """Container Insights with enhanced observability: the EKS add-on
+        :data:`CONTAINER_INSIGHTS_ADDON`, whose CloudWatch agent publishes the ``ContainerInsights``
+        metrics the dashboard and alarms read (pod CPU and memory, ready and desired replicas), and
+        its permissions through EKS Pod Identity (install-CloudWatch-Observability-EKS-addon.html,
+        "Option 1"): a role trusted by ``pods.eks.amazonaws.com`` (``sts:AssumeRole``,
+        ``sts:TagSession``; pod-id-role.html) with :data:`CONTAINER_INSIGHTS_POLICY` (ARN in the
+        cluster's partition), bound by the add-on to the service account
+        :data:`CONTAINER_INSIGHTS_SERVICE_ACCOUNT`. Not the node role: that would give every pod on
+        the nodes the agent's permissions.
+
+        Configuration (:data:`CONTAINER_INSIGHTS_CONFIGURATION`): the agent's configuration is
+        written out with ``enhanced_container_insights: true``, which is the add-on's default, so
+        that the metrics this stack alarms on stay on whatever a later add-on version defaults to
+        (the page says a custom ``agent.config`` replaces the default one); Application Signals,
+        also in the default, is left out (nothing here is instrumented for it). Container logs are
+        off (``containerLogs.enabled: false``): Fluent Bit would send every container's stdout and
+        stderr to ``/aws/containerinsights/<cluster>/application`` (and node logs to ``/dataplane``
+        and ``/host``), groups it creates itself (the chart's Fluent Bit outputs set
+        ``auto_create_group``; aws-observability/helm-charts, amazon-cloudwatch-observability
+        values.yaml) and that no tool of this stack knows about, so their events never expire
+        (CloudWatch Logs API, CreateLogGroup: "by default the log events in the log group do not
+        expire") while every GB is billed to ingest and to store. Kong's own logs stay where
+        Kubernetes keeps them (``kubectl logs``); a team that wants them in CloudWatch can ship
+        them with a retention.
+
+        Created with resolveConflicts NONE (fails rather than take over a CloudWatch agent someone
+        installed with the Helm chart) and PRESERVE on update, as ``metrics-server``; after the
+        access entries and the policy attachment, so the agent has its permissions when it starts.
+        The add-on needs the EKS Pod Identity Agent on the nodes: built into Auto Mode; an existing
+        cluster without it needs the ``eks-pod-identity-agent`` add-on (pod-id-agent-setup.html),
+        or the agent gets no credentials and publishes nothing.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-container-insights-role",
+            description=f"CloudWatch agent (Container Insights) of EKS cluster {self._cluster_label}",
+            assume_role_policy=_trust_policy("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+            opts=child)
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-container-insights-role-{CONTAINER_INSIGHTS_POLICY}", role=role.name,
+            policy_arn=self._partition.apply(lambda part: f"arn:{part}:iam::aws:policy/{CONTAINER_INSIGHTS_POLICY}"),
+            opts=child)
+        aws.eks.Addon(
+            f"{name}-container-insights", cluster_name=self.cluster_name, addon_name=CONTAINER_INSIGHTS_ADDON,
+            configuration_values=json.dumps(CONTAINER_INSIGHTS_CONFIGURATION, sort_keys=True),
+            pod_identity_associations=[aws.eks.AddonPodIdentityAssociationArgs(
+                role_arn=role.arn, service_account=CONTAINER_INSIGHTS_SERVICE_ACCOUNT)],
+            resolve_conflicts_on_create="NONE", resolve_conflicts_on_update="PRESERVE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*access, attachment]))
 
     def _network_policy_nodes(self, name: str, cfg: dict) -> pulumi.Output[dict]:
         """Network policy on Auto Mode (auto-net-pol.html): the VPC CNI's ConfigMap turns the

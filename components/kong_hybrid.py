@@ -25,12 +25,15 @@ import pulumi_random as random
 
 from components.certificates import (CLIENT_USAGES, SERVER_USAGES, CertificateSettings, ClusterCertificate,
                                      ClusterCertificateArgs)
+from components.gateway_sync import (DECK_REPOSITORY, DECK_VERSION, GatewaySync, GatewaySyncArgs,
+                                     GatewaySyncSettings, check_gateway)
 from components.image_source import pulled_repository
 from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CHART_REPOSITORY, CLUSTER_PORT, DEFAULT_CLUSTER_CN,
                                    PRIVATE_IPV4_BLOCKS, PROXY_PROTOCOL_FLAG, STATUS_PATH, STATUS_PORT, TELEMETRY_PORT,
-                                   ClusterMtls, chart_service_host, chart_service_name)
+                                   ClusterMtls, chart_fullname, chart_service_host, chart_service_name)
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, KubernetesSecretKey,
                                       PostgresConnection, helm_env, image_reference, kubernetes_cpu, worker_processes)
+from components.metrics_agent import MetricsSidecarArgs, kubernetes_container, stack_dimension_value
 from components.network_policy import kong_network_policies, release_deployment_labels, release_pod_labels
 from components.package import type_token, with_defaults
 from components.postgres import Postgres, PostgresArgs, PostgresSettings, rds_ca_bundle_pem
@@ -50,6 +53,8 @@ LICENSE_SECRET = "kong-enterprise-license"
 ADMIN_SECRET = "kong-admin"
 ADMIN_TOKEN_KEY = "password"
 SESSION_CONF_KEY = "admin_gui_session_conf"
+#: With a gateway file: the TLS Secret of the Admin API's certificate (:meth:`KongHybrid._admin_certificate`).
+ADMIN_TLS_SECRET = "kong-admin-tls"
 #: The header that carries an RBAC token to the Admin API (Kong's RBAC guides).
 ADMIN_TOKEN_HEADER = "Kong-Admin-Token"
 #: Where the control plane mounts the database's CA bundle (the chart's ``extraConfigMaps``).
@@ -139,6 +144,13 @@ class KongHybridArgs(HybridInstall, total=False):
     image_source_ready: pulumi.Input[str]
     """resolves once the images can be pulled (:attr:`components.image_source.ImageSource.ready`):
     what pulls is declared after it"""
+    gateway_sync: GatewaySyncSettings
+    """the gateway file applied to the control plane by decK from inside the cluster
+    (:class:`components.gateway_sync.GatewaySync`; default none)"""
+    metrics_agent: MetricsSidecarArgs
+    """Kong's Prometheus metrics into CloudWatch: the data plane pods run the CloudWatch agent
+    (:func:`components.metrics_agent.kubernetes_container`), declared once ``ready`` resolves
+    (default none: the pods are as without it)"""
 
 
 #: Defaults of :class:`HybridSettings`, the only place they are written. ``chart_version`` 3.4.1 is
@@ -178,11 +190,13 @@ def _mount(secret: str, key: str) -> str:
 @dataclass(frozen=True)
 class ClusterSecrets:
     """Names of the Kubernetes Secrets that hold the cluster certificates, by mode:
-    ``pki``: a CA (``ca.crt``), a control plane and a data plane TLS secret; ``shared``: one."""
+    ``pki``: a CA (``ca.crt``), a control plane and a data plane TLS secret; ``shared``: one.
+    ``admin``: the Admin API's TLS secret, when the control plane presents a certificate of ours."""
 
     control_plane: str
     data_plane: str
     ca: Optional[str]
+    admin: Optional[str] = None
 
 
 def _common(kong: Mapping[str, Any], hybrid: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,6 +224,8 @@ def control_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secre
                     cluster_ca_cert=_ca_path(hybrid, secrets), trusted_certificates=trusted,
                     worker_processes=worker_processes(kubernetes_cpu(CONTROL_PLANE_RESOURCES["requests"]["cpu"])),
                     super_admin_password=KubernetesSecretKey(ADMIN_SECRET, ADMIN_TOKEN_KEY) if rbac else None,
+                    admin_ssl_cert=_mount(secrets.admin, "tls.crt") if secrets.admin else None,
+                    admin_ssl_cert_key=_mount(secrets.admin, "tls.key") if secrets.admin else None,
                     **_common(kong, hybrid))
 
 
@@ -304,7 +320,7 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
     # RBAC is on when the node bootstraps a super admin (control_plane_node's ``rbac``).
     rbac = licensed and "password" in settings
     env = helm_env(settings)
-    volumes = [secrets.control_plane] + ([secrets.ca] if secrets.ca else [])
+    volumes = [secrets.control_plane] + ([secrets.ca] if secrets.ca else []) + ([secrets.admin] if secrets.admin else [])
     values = {
         "image": _image(kong),
         "env": env,
@@ -341,7 +357,7 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
 
 def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: KongNode, secrets: ClusterSecrets,
                       licensed: bool, cert_sha256: str, load_balancer_class: Optional[str],
-                      node_selector: Optional[Mapping[str, str]] = None) -> dict:
+                      node_selector: Optional[Mapping[str, str]] = None, sidecar: Optional[dict] = None) -> dict:
     """Helm values of the data plane release (keys as in the chart's values.yaml).
 
     The proxy is an AWS NLB ``LoadBalancer`` (``loadBalancerClass`` of the cluster, internet-facing
@@ -352,6 +368,10 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
     With ``proxy_protocol`` the NLB sends PROXY protocol v2 (:data:`PROXY_PROTOCOL_ANNOTATIONS`,
     health checks over TCP on the proxy ports) and both proxy listeners require it (the chart's
     ``proxy.http.parameters`` / ``proxy.tls.parameters``, which replace its default ``[http2]``).
+
+    ``sidecar``: a container added to the pods (``deployment.sidecarContainers``), which then run
+    as the service account the chart makes, named explicitly :func:`data_plane_service_account`
+    (its EKS Pod Identity association names it).
     """
     volumes = [secrets.data_plane] + ([secrets.ca] if secrets.ca else [])
     autoscale = hybrid["data_plane_max_replicas"] > hybrid["data_plane_min_replicas"]
@@ -396,7 +416,18 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
         "enterprise": _enterprise(licensed, False),
         **_pod_placement(hybrid["data_plane_release"], node_selector),
     }
+    if sidecar is not None:
+        values["deployment"] = {
+            "serviceAccount": {"create": True, "name": data_plane_service_account(hybrid["data_plane_release"])},
+            "sidecarContainers": [sidecar]}
     return values
+
+
+def data_plane_service_account(release: str) -> str:
+    """The service account of the data plane pods: the chart's default name, ``kong.fullname``
+    (templates/_helpers.tpl ``kong.serviceAccountName`` with ``deployment.serviceAccount.create``,
+    true by default)."""
+    return chart_fullname(release)
 
 
 class KongHybrid(pulumi.ComponentResource):
@@ -413,10 +444,16 @@ class KongHybrid(pulumi.ComponentResource):
     / ``data_plane_release`` (release names),
     ``proxy_service`` (``<release>-kong-proxy``), ``admin_service``, ``control_plane_values`` and
     ``data_plane_values`` (the Helm values, which hold no secret), ``cluster_ca_pem``,
-    ``admin_token_secret``.
+    ``admin_token_secret``, ``gateway_sync_job``.
 
-    Raises ``ValueError`` for a provided certificate without ``cluster_mtls`` ``shared`` and for
-    ``kong.data_plane_labels`` (Konnect-only).
+    With ``gateway_sync``: the Admin API's own CA and certificate in the TLS Secret
+    :data:`ADMIN_TLS_SECRET`, which the control plane presents (``admin_ssl_cert``), and
+    ``{name}-gateway-sync`` (:class:`components.gateway_sync.GatewaySync`), which applies the file
+    once the control plane release is ready.
+
+    Raises ``ValueError`` for a provided certificate without ``cluster_mtls`` ``shared``, for
+    ``kong.data_plane_labels`` (Konnect-only) and for a gateway file decK would refuse
+    (:func:`components.gateway_sync.check_gateway`).
     """
 
     namespace: pulumi.Output[str]
@@ -439,6 +476,8 @@ class KongHybrid(pulumi.ComponentResource):
     """the CA data planes verify the control plane with, PEM"""
     admin_token_secret: pulumi.Output[str]
     """the Secret holding the Admin API's RBAC token (key ``password``), or ``""`` without RBAC"""
+    gateway_sync_job: pulumi.Output[str]
+    """the Job that applied the gateway file (:class:`components.gateway_sync.GatewaySync`), or ``""`` without one"""
 
     def __init__(self, name: str, args: KongHybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
         hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
@@ -449,6 +488,8 @@ class KongHybrid(pulumi.ComponentResource):
         if kong["data_plane_labels"]:
             raise ValueError("kong.data_plane_labels are Konnect labels (cluster_dp_labels), which a self-hosted "
                              "control plane does not support (Kong's configuration reference)")
+        if args.get("gateway_sync") is not None and (problems := check_gateway(args["gateway_sync"])):
+            raise ValueError("gateway_sync: " + "; ".join(problems))
         super().__init__(type_token(KongHybrid), name, None, opts)
         k8s_opts = pulumi.ResourceOptions(parent=self)
         ns_name = hybrid["namespace"]
@@ -466,7 +507,8 @@ class KongHybrid(pulumi.ComponentResource):
         certificates = self._certificates(name, args, hybrid)
         secrets = ClusterSecrets(control_plane="kong-cluster-cp" if hybrid["cluster_mtls"] == "pki" else "kong-cluster-cert",
                                  data_plane="kong-cluster-dp" if hybrid["cluster_mtls"] == "pki" else "kong-cluster-cert",
-                                 ca="kong-cluster-ca" if hybrid["cluster_mtls"] == "pki" else None)
+                                 ca="kong-cluster-ca" if hybrid["cluster_mtls"] == "pki" else None,
+                                 admin=ADMIN_TLS_SECRET if args.get("gateway_sync") is not None else None)
         secret_resources = []
         for secret_name, cert in {secrets.control_plane: certificates["control_plane"],
                                   secrets.data_plane: certificates["data_plane"]}.items():
@@ -478,6 +520,7 @@ class KongHybrid(pulumi.ComponentResource):
             secret_resources.append(k8s.core.v1.Secret(
                 f"{name}-{secrets.ca}", metadata={"name": secrets.ca, "namespace": ns_name}, type="Opaque",
                 string_data={"ca.crt": certificates["ca"].cert_pem}, opts=in_ns))
+        admin_ca = self._admin_certificate(name, hybrid, in_ns, secret_resources) if secrets.admin else None
         licensed = args.get("enterprise_license") is not None
         if licensed:
             secret_resources.append(k8s.core.v1.Secret(
@@ -499,6 +542,8 @@ class KongHybrid(pulumi.ComponentResource):
         database = Postgres(f"{name}-postgres", database_args, opts=pulumi.ResourceOptions(
             parent=self, depends_on=[namespace], aliases=[pulumi.Alias(type_=_TYPE_BEFORE["Postgres"])]))
 
+        # Not an output (the package schema has none for it): the RDS instance the alarms watch.
+        self.database = database
         policies = self._network_policies(name, hybrid, ns_name, in_ns)
 
         cert_hash = pulumi.Output.all(*[c.cert_sha256 for c in certificates.values()]).apply(
@@ -521,21 +566,32 @@ class KongHybrid(pulumi.ComponentResource):
                     rds_ca_bundle_pem().encode()).hexdigest()
             return out
 
+        metrics = args.get("metrics_agent")
+
         def dp_values(values: list) -> dict:
-            digest, lb_class, selector = values
+            digest, lb_class, selector, *agent = values
             node = data_plane_node(kong, hybrid, secrets, licensed)
-            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class, selector)
+            sidecar = kubernetes_container(stack_dimension_value(pulumi.get_project(), pulumi.get_stack()), agent[0],
+                                           metrics["region"], agent[1]) if metrics else None
+            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class, selector, sidecar)
 
         self.control_plane_values = pulumi.Output.all(
             database.host, database.port, database.user, database.database, database.password_secret_name,
             database.password_secret_key, database.ssl, cert_hash, node_selector, database.ssl_verify,
             database.ca_config_map_name, database.ca_config_map_key).apply(cp_values)
+        # The agent's inputs, and its credentials' readiness (waited for, not used): pods made
+        # before their Pod Identity association would have no credentials.
+        agent_inputs = [metrics["log_group_name"], metrics["cluster_name"], metrics.get("ready", "")] if metrics else []
         self.data_plane_values = pulumi.Output.all(cert_hash, args.get("load_balancer_class"),
-                                                   node_selector).apply(dp_values)
+                                                   node_selector, *agent_inputs).apply(dp_values)
         # The releases pull Kong's image: declared once the image source is ready (waited for, not used).
         ready = pulumi.Output.from_input(args.get("image_source_ready", ""))
         self.control_plane_values = pulumi.Output.all(self.control_plane_values, ready).apply(lambda v: v[0])
         self.data_plane_values = pulumi.Output.all(self.data_plane_values, ready).apply(lambda v: v[0])
+        if admin_ca is not None:
+            # A renewed Admin API certificate rolls the control plane, which reads it at start.
+            self.control_plane_values = pulumi.Output.all(self.control_plane_values, admin_ca[1]).apply(
+                lambda v: {**v[0], "podAnnotations": {**v[0]["podAnnotations"], "kong-aws/admin-cert-sha256": v[1]}})
 
         release_common = dict(chart=CHART, version=hybrid["chart_version"], namespace=ns_name,
                               repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
@@ -568,6 +624,19 @@ class KongHybrid(pulumi.ComponentResource):
         self.cluster_ca_pem = certificates["ca"].cert_pem if "ca" in certificates else \
             certificates["control_plane"].cert_pem
         self.admin_token_secret = pulumi.Output.from_input(ADMIN_SECRET if rbac else "")
+        self.gateway_sync_job = pulumi.Output.from_input("")
+        gateway = args.get("gateway_sync")
+        if gateway is not None and admin_ca is not None:
+            sync = GatewaySync(f"{name}-gateway-sync", cast(GatewaySyncArgs, {
+                **gateway, "namespace": ns_name, "control_plane_release": hybrid["control_plane_release"],
+                "admin_ca_pem": admin_ca[0], "pod_labels": ADMIN_CLIENT_LABELS,
+                **({"admin_token": KubernetesSecretKey(ADMIN_SECRET, ADMIN_TOKEN_KEY)} if rbac else {}),
+                # decK's image comes the way Kong's does, once the image source is ready.
+                "image": pulumi.Output.all(ready).apply(lambda _: image_reference(
+                    pulled_repository(cast(KongArgs, kong), DECK_REPOSITORY), DECK_VERSION)),
+                "node_selector": node_selector}),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane]))
+            self.gateway_sync_job = sync.job_name
         self.register_outputs({
             "namespace": self.namespace,
             "proxyHostname": self.proxy_hostname,
@@ -579,6 +648,7 @@ class KongHybrid(pulumi.ComponentResource):
             "dataPlaneValues": self.data_plane_values,
             "clusterCaPem": self.cluster_ca_pem,
             "adminTokenSecret": self.admin_token_secret,
+            "gatewaySyncJob": self.gateway_sync_job,
         })
 
     def _network_policies(self, name: str, hybrid: Mapping[str, Any], namespace: str,
@@ -612,6 +682,29 @@ class KongHybrid(pulumi.ComponentResource):
             f"{name}-{ADMIN_SECRET}", metadata={"name": ADMIN_SECRET, "namespace": namespace}, type="Opaque",
             string_data=pulumi.Output.secret({ADMIN_TOKEN_KEY: token.result, SESSION_CONF_KEY: session_conf}),
             opts=opts)
+
+    def _admin_certificate(self, name: str, hybrid: Mapping[str, Any], opts: pulumi.ResourceOptions,
+                           secrets: list) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """The Admin API's certificate, for clients that verify it (decK): ``{name}-admin-ca``, a CA
+        of its own, and ``{name}-admin-cert``, a server certificate it signs for the Admin API
+        Service's names (``<svc>``, ``<svc>.<ns>``, ``<svc>.<ns>.svc``, ``<svc>.<ns>.svc.cluster.local``),
+        in the TLS Secret :data:`ADMIN_TLS_SECRET` (appended to ``secrets``), which the control plane
+        presents as ``admin_ssl_cert``. Clients trust the CA, so a renewed server certificate keeps
+        them working (both renew as :class:`ClusterCertificate` does, 30 days before they expire). Returns (the CA's PEM, the server
+        certificate's ``cert_sha256``)."""
+        svc, ns = chart_service_name(hybrid["control_plane_release"], "admin"), hybrid["namespace"]
+        names = [svc, f"{svc}.{ns}", f"{svc}.{ns}.svc", chart_service_host(hybrid["control_plane_release"], "admin", ns)]
+        child = pulumi.ResourceOptions(parent=self)
+        ca = ClusterCertificate(f"{name}-admin-ca", ClusterCertificateArgs(
+            common_name="kong-aws Admin API CA", is_ca=True), opts=child)
+        server = ClusterCertificate(f"{name}-admin-cert", ClusterCertificateArgs(
+            common_name=names[-1], dns_names=names, ca_cert_pem=ca.cert_pem, ca_private_key_pem=ca.private_key_pem,
+            usages=list(SERVER_USAGES)), opts=child)
+        secrets.append(k8s.core.v1.Secret(
+            f"{name}-{ADMIN_TLS_SECRET}", metadata={"name": ADMIN_TLS_SECRET, "namespace": ns},
+            type="kubernetes.io/tls", string_data={"tls.crt": server.cert_pem, "tls.key": server.private_key_pem},
+            opts=opts))
+        return ca.cert_pem, server.cert_sha256
 
     def _certificates(self, name: str, args: KongHybridArgs, hybrid: Mapping[str, Any]) -> dict[str, ClusterCertificate]:
         # The subject names are the roles' own; the rest of the user's certificate settings apply to all.

@@ -82,7 +82,9 @@ class KubernetesSecretKey:
     chart renders it as ``valueFrom.secretKeyRef``)."""
 
     name: str
+    """the Secret's name"""
     key: str
+    """the key in its data"""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,10 @@ class KongNode:
     - ``super_admin_password``: ``KONG_PASSWORD``, from which ``kong migrations bootstrap`` makes
       the RBAC super admin ``kong_admin`` (Kong's "Create a Super Admin" guide); not a ``kong.conf``
       setting, only an environment variable the bootstrap reads. Nodes with a database only.
+    - ``admin_ssl_cert`` / ``admin_ssl_cert_key``: the certificate and key the Admin API's TLS
+      listener presents (file paths or PEM text, Kong's configuration reference); both or neither
+      (none: the certificate Kong generates for itself at start). Not on data planes, which serve
+      no Admin API.
 
     Raises ``ValueError`` from :meth:`settings` when the description breaks a rule Kong enforces
     at start-up.
@@ -169,6 +175,8 @@ class KongNode:
     trusted_ips: tuple[str, ...] = ()
     status_proxy_protocol: bool = False
     super_admin_password: Optional[SettingValue] = None
+    admin_ssl_cert: Optional[SettingValue] = None
+    admin_ssl_cert_key: Optional[SettingValue] = None
 
     def settings(self) -> dict[str, SettingValue]:
         """The node's ``kong.conf`` settings, ``{name: value}`` with Kong's lower-case names.
@@ -201,6 +209,9 @@ class KongNode:
             out["nginx_worker_processes"] = str(self.worker_processes)
         if self.super_admin_password is not None:
             out["password"] = self.super_admin_password
+        if self.admin_ssl_cert is not None:
+            out["admin_ssl_cert"] = self.admin_ssl_cert
+            out["admin_ssl_cert_key"] = self.admin_ssl_cert_key  # type: ignore[assignment]
         if self.postgres is not None:
             pg = self.postgres
             out.update({"pg_host": pg.host, "pg_port": str(pg.port), "pg_user": pg.user,
@@ -260,6 +271,10 @@ class KongNode:
                              "ignores the client address the header carries")
         if self.super_admin_password is not None and self.database == "off":
             raise ValueError("the super admin's password is for nodes with a database (kong migrations bootstrap)")
+        if (self.admin_ssl_cert is None) != (self.admin_ssl_cert_key is None):
+            raise ValueError("admin_ssl_cert and admin_ssl_cert_key go together")
+        if self.admin_ssl_cert is not None and self.role == "data_plane":
+            raise ValueError("a data plane serves no Admin API: admin_ssl_cert is for control planes")
         if self.trusted_ips and not self.proxy_protocol:
             raise ValueError("trusted_ips is set only with proxy_protocol here")
 

@@ -398,6 +398,10 @@ class Postgres(pulumi.ComponentResource):
     """the ConfigMap holding the RDS CAs (None in-cluster)"""
     ca_config_map_key: pulumi.Output[Optional[str]]
     """its key, a PEM file (None in-cluster)"""
+    rds_instance_identifier: Optional[pulumi.Output[str]]
+    """the RDS instance's identifier, CloudWatch's ``DBInstanceIdentifier`` (None in-cluster)"""
+    rds_allocated_storage_gib: Optional[int]
+    """the storage the RDS instance was given, GiB (None in-cluster)"""
 
     def __init__(self, name: str, args: PostgresArgs, opts: Optional[pulumi.ResourceOptions] = None):
         settings = with_defaults(args, POSTGRES_DEFAULTS)
@@ -438,6 +442,7 @@ class Postgres(pulumi.ComponentResource):
             opts=in_cluster)
         secret_name = secret.metadata.apply(lambda m: m.name or PASSWORD_SECRET_NAME)
 
+        self.rds_instance_identifier, self.rds_allocated_storage_gib = None, None
         ca_name: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
         ca_key: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
         if cfg.mode is PostgresMode.RDS:
@@ -561,6 +566,8 @@ class Postgres(pulumi.ComponentResource):
                                 "the database over TLS without verifying its certificate", resource=self)
             return region in covered
 
+        self.rds_instance_identifier = instance.identifier
+        self.rds_allocated_storage_gib = int(cfg.allocated_storage_gib)
         return instance.address, instance.port, instance.arn.apply(verifiable)
 
     def _in_cluster(self, name: str, args: types.SimpleNamespace, secret_name: pulumi.Output[str],

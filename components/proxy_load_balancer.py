@@ -103,6 +103,10 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
     """the NLB's DNS name"""
     arn: pulumi.Output[str]
     """the NLB's ARN"""
+    arn_suffix: pulumi.Output[str]
+    """the NLB's ARN suffix ``net/<name>/<id>`` (CloudWatch's ``LoadBalancer`` dimension)"""
+    target_group_arn_suffixes: pulumi.Output[list[str]]
+    """the http and https target groups' ARN suffixes (CloudWatch's ``TargetGroup`` dimension)"""
     security_group_id: pulumi.Output[str]
     """the NLB's security group"""
     http_target_group_arn: pulumi.Output[str]
@@ -181,6 +185,9 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
 
         self.dns_name = nlb.dns_name
         self.arn = nlb.arn
+        # CloudWatch's LoadBalancer and TargetGroup dimensions (components/monitoring.py).
+        self.arn_suffix = nlb.arn_suffix
+        self.target_group_arn_suffixes = pulumi.Output.all(http_tg.arn_suffix, https_tg.arn_suffix)
         self.security_group_id = sg.id
         # Resolved through the listeners, so that whoever registers targets waits for them (ECS
         # refuses a target group no listener forwards to).
@@ -189,6 +196,8 @@ class ProxyLoadBalancer(pulumi.ComponentResource):
         self.register_outputs({
             "dnsName": self.dns_name,
             "arn": self.arn,
+            "arnSuffix": self.arn_suffix,
+            "targetGroupArnSuffixes": self.target_group_arn_suffixes,
             "securityGroupId": self.security_group_id,
             "httpTargetGroupArn": self.http_target_group_arn,
             "httpsTargetGroupArn": self.https_target_group_arn,

@@ -938,8 +938,9 @@ def log_retention_set(resource_type: str, props: Mapping[str, Any], urn: str,
 # 5. images-pinned
 
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
-#: A release tag: three or more numeric parts, optional suffix (3.10.0.1, 3.10.0.1-ubuntu, v1.2.3).
-_RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+(?:[.\-+_][0-9A-Za-z.\-+_]*)?")
+#: A release tag: three or more numeric parts, optional suffix (3.10.0.1, 3.10.0.1-ubuntu, v1.2.3, and
+#: the CloudWatch agent's build numbers such as 1.300062.0b1304).
+_RELEASE_TAG = re.compile(r"v?\d+\.\d+\.\d+(?:[.\-+_A-Za-z][0-9A-Za-z.\-+_]*)?")
 #: Images whose releases have two numeric parts: PostgreSQL since 10 (``17.6`` is one release;
 #: PostgreSQL versioning policy, https://www.postgresql.org/support/versioning/). Repository names as
 #: the Docker Official Image is pulled.

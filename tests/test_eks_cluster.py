@@ -50,8 +50,10 @@ PREVIEW_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/kong-aws-preview"
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 MANAGED_POLICY_ARN = re.compile(r"^arn:aws:iam::aws:policy/([A-Za-z0-9]+)$")
+#: The managed policy of the Container Insights agent's role (install-CloudWatch-Observability-EKS-addon.html).
+AGENT_POLICY = "CloudWatchAgentServerPolicy"
 OUTPUTS = ("cluster_name", "endpoint", "cluster_security_group_id", "kubeconfig", "storage_class_name",
-           "load_balancer_class", "vpc_id", "subnet_ids", "pod_node_selector")
+           "load_balancer_class", "vpc_id", "subnet_ids", "pod_node_selector", "container_insights")
 
 
 def _args(eks: Optional[dict], private: list[str] = PRIVATE) -> EksClusterArgs:
@@ -190,7 +192,8 @@ def test_endpoint_access_follows_config(eks, public, cidrs):
 def test_roles_trust_their_services_and_carry_the_auto_mode_policies():
     result = _run()
     roles = {r.name: r for r in result.of_type(ROLE)}
-    assert set(roles) == {"eks-cluster-role", "eks-node-role"}
+    # The third, the Container Insights agent's role, is checked with its add-on below.
+    assert set(roles) == {"eks-cluster-role", "eks-node-role", "eks-container-insights-role"}
 
     (cluster_trust,) = _statements(roles["eks-cluster-role"].inputs["assumeRolePolicy"])
     assert cluster_trust["Effect"] == "Allow" and cluster_trust["Principal"] == {"Service": "eks.amazonaws.com"}
@@ -199,20 +202,25 @@ def test_roles_trust_their_services_and_carry_the_auto_mode_policies():
     assert node_trust["Effect"] == "Allow" and node_trust["Principal"] == {"Service": "ec2.amazonaws.com"}
     assert _actions(node_trust) == {"sts:AssumeRole"}
 
-    attached: dict[str, set[str]] = {"eks-cluster-role": set(), "eks-node-role": set()}
+    attached: dict[str, set[str]] = {name: set() for name in roles}
+    cluster_roles: set[str] = set()
     for attachment in result.of_type(ATTACHMENT):
         match = MANAGED_POLICY_ARN.match(attachment.inputs["policyArn"])
         assert match, attachment.inputs["policyArn"]
-        attached[_target(result, attachment, "role").name].add(match.group(1))
+        role_name = _target(result, attachment, "role").name
+        attached[role_name].add(match.group(1))
+        if role_name != "eks-container-insights-role":
+            cluster_roles.add(attachment.urn)
     assert attached == {
         "eks-cluster-role": {"AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
                              "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy"},
         "eks-node-role": {"AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly"},
+        "eks-container-insights-role": {AGENT_POLICY},
     }
     cluster = result.one(CLUSTER)
     assert _target(result, cluster, "roleArn").name == "eks-cluster-role"
     # The roles have their permissions before EKS starts using them.
-    assert {a.urn for a in result.of_type(ATTACHMENT)} <= set(cluster.dependencies)
+    assert cluster_roles and cluster_roles <= set(cluster.dependencies)
 
 
 def test_secrets_are_encrypted_with_a_rotating_key_the_cluster_role_may_use():
@@ -594,12 +602,21 @@ def _addon_request(inputs: dict) -> dict:
             "resolveConflicts": inputs["resolveConflictsOnCreate"]}
 
 
+#: Both add-ons off for a new cluster, and on for an existing one: one run each serves both add-ons' tests.
+NEW_WITHOUT_ADDONS = {"metricsServer": False, "containerInsights": False}
+EXISTING_WITH_ADDONS = {"clusterName": "platform-prod", "metricsServer": True, "containerInsights": True}
+
+
+def _addons(result: RunResult, addon_name: str) -> list[Registration]:
+    return [a for a in result.of_type(ADDON) if a.inputs["addonName"] == addon_name]
+
+
 @pytest.mark.parametrize("eks, installed", [
-    (None, True), ({"metricsServer": False}, False),
-    ({"clusterName": "platform-prod"}, False), ({"clusterName": "platform-prod", "metricsServer": True}, True)])
+    (None, True), (NEW_WITHOUT_ADDONS, False),
+    ({"clusterName": "platform-prod"}, False), (EXISTING_WITH_ADDONS, True)])
 def test_metrics_server_add_on_on_new_clusters_and_on_request(botocore_loader, eks, installed):
     result = _run(eks)
-    addons = result.of_type(ADDON)
+    addons = _addons(result, "metrics-server")
     assert len(addons) == int(installed)
     for addon in addons:
         assert addon.inputs["addonName"] == "metrics-server"
@@ -614,6 +631,98 @@ def test_metrics_server_add_on_on_new_clusters_and_on_request(botocore_loader, e
         assert validate_aws_request(botocore_loader, "eks", "CreateAddon", _addon_request(addon.inputs)) == []
         expected = (eks or {}).get("clusterName") or result.one(CLUSTER).inputs["name"]
         assert addon.inputs["clusterName"] == expected
+
+
+CONTAINER_INSIGHTS = "amazon-cloudwatch-observability"
+
+
+def _container_insights(result: RunResult) -> tuple[Registration, Registration, Registration]:
+    """The Container Insights add-on, the role its pod identity association names, and that
+    role's one policy attachment."""
+    (addon,) = _addons(result, CONTAINER_INSIGHTS)
+    role = _target(result, addon, "podIdentityAssociations")
+    (attachment,) = [a for a in result.of_type(ATTACHMENT) if _target(result, a, "role").urn == role.urn]
+    return addon, role, attachment
+
+
+@pytest.mark.parametrize("eks, installed", [
+    (None, True), (NEW_WITHOUT_ADDONS, False),
+    ({"clusterName": "platform-prod"}, False), (EXISTING_WITH_ADDONS, True)])
+def test_container_insights_on_new_clusters_and_on_request(botocore_loader, eks, installed):
+    result = _run(eks)
+    assert result.outputs["container_insights"] == (installed, False)
+    assert len(_addons(result, CONTAINER_INSIGHTS)) == int(installed)
+    roles = [r for r in result.of_type(ROLE) if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]]
+    assert len(roles) == int(installed)
+    if not installed:
+        return
+    addon, role, attachment = _container_insights(result)
+    assert roles == [role]
+    request = {key: addon.inputs[key] for key in ("clusterName", "addonName", "configurationValues",
+                                                  "podIdentityAssociations")}
+    request["resolveConflicts"] = addon.inputs["resolveConflictsOnCreate"]
+    assert validate_aws_request(botocore_loader, "eks", "CreateAddon", request) == []
+    update = {**request, "resolveConflicts": addon.inputs["resolveConflictsOnUpdate"]}
+    assert validate_aws_request(botocore_loader, "eks", "UpdateAddon", update) == []
+    # Never takes over a CloudWatch agent someone installed, nor settings someone changed.
+    assert (request["resolveConflicts"], update["resolveConflicts"]) == ("NONE", "PRESERVE")
+    expected = (eks or {}).get("clusterName") or result.one(CLUSTER).inputs["name"]
+    assert addon.inputs["clusterName"] == expected
+    # The agent's service account gets the role through EKS Pod Identity.
+    assert request["podIdentityAssociations"] == [{"serviceAccount": "cloudwatch-agent",
+                                                   "roleArn": role.outputs["arn"]}]
+    # The agent starts with its permissions, and on a new cluster after the access entries.
+    assert attachment.urn in addon.dependencies
+    assert {r.urn for r in result.of_type(ENTRY)} <= set(addon.dependencies)
+
+
+def test_container_insights_configuration_keeps_enhanced_metrics_and_drops_container_logs():
+    (addon,) = _addons(_run(), CONTAINER_INSIGHTS)
+    values = json.loads(addon.inputs["configurationValues"])
+    # The add-on's keys (install-CloudWatch-Observability-EKS-addon.html): the agent's own configuration
+    # with the enhanced Container Insights metrics the alarms read, and Fluent Bit's container logs off.
+    assert values == {"agent": {"config": {"logs": {"metrics_collected": {
+                          "kubernetes": {"enhanced_container_insights": True}}}}},
+                      "containerLogs": {"enabled": False}}
+
+
+@pytest.mark.parametrize("eks, partition", [
+    (None, "aws"),
+    ({"adminRoleArns": [f"arn:aws-cn:iam::{ACCOUNT_ID}:role/kong-aws-deploy"]}, "aws-cn"),
+    (EXISTING_WITH_ADDONS, "aws-us-gov"),
+])
+def test_the_agent_role_trusts_pod_identity_and_has_the_agent_policy_of_its_partition(monkeypatch, eks, partition):
+    if partition == "aws-us-gov":
+        # An existing cluster's partition comes from its ARN.
+        found = mocks.FakeCloud._eks_cluster_state
+
+        def in_gov_cloud(self, cluster_name: str) -> dict:
+            state = found(self, cluster_name)
+            return {**state, "arn": state["arn"].replace("arn:aws:", "arn:aws-us-gov:")}
+
+        monkeypatch.setattr(mocks.FakeCloud, "_eks_cluster_state", in_gov_cloud)
+        result = _run_afresh(eks)
+    else:
+        result = _run(eks)
+    _, role, attachment = _container_insights(result)
+    (trust,) = _statements(role.inputs["assumeRolePolicy"])
+    assert trust["Effect"] == "Allow" and trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert _actions(trust) == {"sts:AssumeRole", "sts:TagSession"}
+    assert "Condition" not in trust
+    assert attachment.inputs["policyArn"] == f"arn:{partition}:iam::aws:policy/{AGENT_POLICY}"
+
+
+def test_turning_container_insights_on_for_an_existing_cluster_only_adds_it():
+    """Day 2: an existing cluster's owner turns container_insights on. The add-on, its role and
+    the role's policy attachment are created; nothing else changes."""
+    before = _run({"clusterName": "platform-prod"})
+    after = _run({"clusterName": "platform-prod", "containerInsights": True}, prior=before)
+    changes = plan(before, after).changes()
+    assert sorted(changes.values()) == [CREATE] * 3
+    created = {r.urn: r for r in after.registrations if r.urn in changes}
+    assert sorted(r.type for r in created.values()) == sorted([ADDON, ROLE, ATTACHMENT])
+    addon, role, attachment = _container_insights(after)
+    assert {addon.urn, role.urn, attachment.urn} == set(created)
 
 
 def test_a_new_cluster_enforces_network_policy_on_the_pool_kong_runs_on():

@@ -346,7 +346,9 @@ class FakeCloud(pulumi.runtime.Mocks):
         namespace, _, obj_name = resource_id.rpartition("/")
         state: dict = {"metadata": {"name": obj_name, "namespace": namespace or None}}
         if typ == "kubernetes:core/v1:Service":
-            host = f"k8s-{namespace[:8]}-{obj_name[:9]}-{_digest(resource_id)[:10]}.elb.{self.region}.amazonaws.com"
+            # The controller names the NLB k8s-<namespace>-<service>-<hash>; its DNS name adds the id.
+            host = (f"k8s-{namespace[:8]}-{obj_name[:8]}-{_digest(resource_id)[:10]}-"
+                    f"{_digest('nlb', resource_id)[:16]}.elb.{self.region}.amazonaws.com")
             state["spec"] = {"type": "LoadBalancer"}
             state["status"] = {"loadBalancer": {"ingress": [{"hostname": host}]}}
             return resource_id, state
@@ -360,8 +362,12 @@ class FakeCloud(pulumi.runtime.Mocks):
         raise UnknownToFakeCloud(f"the fake cloud has no answer for resource {typ}")
 
     def _konnect(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
-        """A Konnect control plane or pinned certificate as the Konnect API would describe it: ids
-        are UUIDs, endpoints ``https://<prefix>.<region>.cp0.konghq.com`` (and ``tp0``)."""
+        """A Konnect control plane, pinned certificate or gateway entity as the Konnect API would
+        describe it: ids are UUIDs (an entity's is the one the stack chose), endpoints
+        ``https://<prefix>.<region>.cp0.konghq.com`` (and ``tp0``)."""
+        if typ.endswith(":GatewayEntity"):
+            entity_id = str(_plain(inputs.get("entityId")))
+            return entity_id, dict(inputs)
         rid = str(uuid.UUID(_digest(typ, name, length=32)))
         if typ.endswith(":ControlPlane"):
             api = str(_plain(inputs.get("apiUrl", "")))
@@ -413,15 +419,33 @@ class FakeCloud(pulumi.runtime.Mocks):
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             lb_name = physical[:32].rstrip("-")
             arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/net/{lb_name}/{digest[:16]}"
-            state["dnsName"] = f"{lb_name}-{digest[:10]}.elb.{region}.amazonaws.com"
+            # An NLB's DNS name carries its name and the ARN's id (aws elbv2 create-load-balancer examples).
+            state["dnsName"] = f"{lb_name}-{digest[:16]}.elb.{region}.amazonaws.com"
             state["zoneId"] = "Z31USIVHYNEOWT"
             state["name"] = lb_name
+            # The CloudWatch dimension value: the ARN after "loadbalancer/" (net/<name>/<id>).
+            state["arnSuffix"] = arn.split(":loadbalancer/", 1)[1]
             rid = arn
         elif typ == "aws:lb/targetGroup:TargetGroup":
             tg_name = physical[:32].rstrip("-")
             arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/{tg_name}/{digest[:16]}"
             state["name"] = tg_name
+            state["arnSuffix"] = arn.rsplit(":", 1)[1]
             rid = arn
+        elif typ == "aws:sns/topic:Topic":
+            arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{physical}"
+            state["name"] = physical
+            rid = arn
+        elif typ == "aws:sns/topicSubscription:TopicSubscription":
+            # An email subscription stays pending until its address confirms it.
+            arn = f"{_plain(inputs.get('topic'))}:{uuid.UUID(_digest(typ, name, length=32))}"
+            state["pendingConfirmation"] = inputs.get("protocol") == "email"
+            rid = arn
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            arn = f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{physical}"
+        elif typ == "aws:cloudwatch/dashboard:Dashboard":
+            physical = _plain(inputs.get("dashboardName")) or physical
+            arn, rid = f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{physical}", physical
         elif typ == "aws:lb/listener:Listener":
             arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:listener/net/{digest[:8]}/{digest[8:16]}"
             rid = arn

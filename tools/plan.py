@@ -60,6 +60,12 @@ REPLACED_BY: dict[str, frozenset[str]] = {
     "aws:ec2/vpc:Vpc": frozenset({"cidrBlock", "instanceTenancy"}),
     "aws:ec2/subnet:Subnet": frozenset({"vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId"}),
     "aws:ec2/natGateway:NatGateway": frozenset({"allocationId", "subnetId", "connectivityType"}),
+    # aws_cloudwatch_metric_alarm: alarm_name; aws_cloudwatch_dashboard: dashboard_name; aws_sns_topic:
+    # name, name_prefix, fifo_topic; aws_sns_topic_subscription: topic_arn, protocol, endpoint.
+    "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
+    "aws:cloudwatch/dashboard:Dashboard": frozenset({"dashboardName"}),
+    "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
+    "aws:sns/topicSubscription:TopicSubscription": frozenset({"topic", "protocol", "endpoint"}),
     # aws_eks_cluster (terraform-provider-aws internal/service/eks/cluster.go): name, role_arn,
     # bootstrap_self_managed_addons, access_config.bootstrap_cluster_creator_admin_permissions and
     # kubernetes_network_config.ip_family / service_ipv4_cidr are ForceNew. encryption_config is not
@@ -89,11 +95,25 @@ REPLACED_BY: dict[str, frozenset[str]] = {
     "kubernetes:core/v1:Namespace": frozenset({"metadata.name"}),
     "kubernetes:core/v1:Secret": frozenset({"metadata.name", "metadata.namespace", "type"}),
     "kubernetes:helm.sh/v3:Release": frozenset({"name", "namespace"}),
+    # pulumi-kubernetes provider/pkg/provider/diff.go forceNewProperties: every object's metadata.name
+    # and namespace; a ConfigMap's data and binaryData (unless the provider makes ConfigMaps mutable);
+    # a Job's spec.template, completions, parallelism and selector.
+    "kubernetes:core/v1:ConfigMap": frozenset({"metadata.name", "metadata.namespace", "data", "binaryData"}),
+    "kubernetes:batch/v1:Job": frozenset({"metadata.name", "metadata.namespace", "spec.template", "spec.completions",
+                                          "spec.parallelism", "spec.selector"}),
     # The Konnect dynamic providers (components/konnect_api.py) decide in their own `diff`; these
     # are its answers for a control plane the stack owns (an adopted one is also replaced by a new
     # `name`) and for a pin. tests/test_konnect_api.py checks the two agree.
     "pulumi-python:dynamic/konnect:ControlPlane": frozenset({"apiUrl"}),
     "pulumi-python:dynamic/konnect:PinnedDataPlaneCertificate": frozenset({"apiUrl", "controlPlaneId", "cert"}),
+    # components/konnect_entities.py REPLACING: another API, control plane, kind or id is another entity.
+    "pulumi-python:dynamic/konnect:GatewayEntity": frozenset({"apiUrl", "controlPlaneId", "kind", "entityId"}),
+    # aws_eks_addon: cluster_name and addon_name are ForceNew (internal/service/eks/addon.go);
+    # aws_eks_pod_identity_association: cluster_name, namespace, service_account
+    # (pod_identity_association.go); aws_iam_role_policy_attachment: role and policy_arn.
+    "aws:eks/addon:Addon": frozenset({"clusterName", "addonName"}),
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": frozenset({"clusterName", "namespace", "serviceAccount"}),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({"role", "policyArn"}),
 }
 
 SAME, UPDATE, REPLACE, CREATE, DELETE = "same", "update", "replace", "create", "delete"
