@@ -24,6 +24,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
@@ -40,6 +41,7 @@ from components.kong_hybrid import HYBRID_DEFAULTS
 from components.kong_settings import KONG_DEFAULTS, ImageSourceKind
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectEndpoint, KonnectRegion, api_url_for,  # noqa: F401
                                     parse_endpoint)
+from components.monitoring import MONITORING_DEFAULTS
 from components.network import EGRESS_OF_NAT_GATEWAYS, NETWORK_DEFAULTS, Egress, NatGateways
 from components.postgres import POSTGRES_DEFAULTS, SECURITY_GROUP_ID, PostgresMode
 from components.proxy_load_balancer import LOAD_BALANCER_DEFAULTS, TlsMode
@@ -898,6 +900,8 @@ class EksConfig(_Section):
     """existing cluster: the proxy Service's load balancer class"""
     metrics_server: Optional[bool] = None
     """install the EKS add-on `metrics-server`, which the data planes' autoscaler needs (default: true for a new cluster, false for an existing one)"""
+    container_insights: Optional[bool] = None
+    """install the EKS add-on `amazon-cloudwatch-observability` (Container Insights with enhanced observability, container logs off), which the dashboard's pod graphs and the ready-pods alarms read (default: true for a new cluster, false for an existing one, which then also needs the `eks-pod-identity-agent` add-on)"""
 
     @field_validator("version")
     @classmethod
@@ -1196,6 +1200,88 @@ def _zone_rules(network: NetworkConfig, region: Optional[str],
 
 
 # ---------------------------------------------------------------------------------------------
+# Gateway configuration and monitoring (both modes)
+
+_DECK_ENV_NAME = _regex(r"DECK_[A-Z0-9_]+")
+#: The project directory: gateway files are named relative to it.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class GatewayConfig(_Section):
+    """``kong-aws:gateway``: the gateway configuration (services, routes, plugins ...) the stack
+    applies, as one decK file (``_format_version: "3.0"``).
+
+    ``configFile`` is a path relative to the project directory. The file is read and validated with
+    the rest of the config (:func:`components.gateway_config.load_gateway_file`): its problems are
+    reported under ``kong-aws:gateway.configFile`` with the entity's position and line. Secrets in it
+    are ``${{ env "DECK_NAME" }}`` with ``kong-aws:gatewaySecrets.DECK_NAME`` set, or vault references.
+    """
+
+    config_file: Optional[Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_printable)]] = None
+    """none (the gateway answers 404 until configured): a decK file (`_format_version: "3.0"`), path relative to the project; applied through the Konnect API (konnect-ecs with `konnect.controlPlaneName`), a decK Job in the cluster (hybrid-eks), or validated only (manual Konnect endpoints: apply it with decK, README)"""
+
+
+def _gateway_secrets(value: Any) -> Any:
+    if isinstance(value, str) and value != OFFLINE_SECRET_PLACEHOLDER:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("expected an object of DECK_ names to values (set each with `pulumi config set "
+                             f"--secret --path '{NAMESPACE}:gatewaySecrets.DECK_NAME' ...`)") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("expected an object of DECK_ names to values (set each with `pulumi config set "
+                         f"--secret --path '{NAMESPACE}:gatewaySecrets.DECK_NAME' ...`)")
+    bad = [str(k) for k in value if not _DECK_ENV_NAME.fullmatch(str(k))]
+    if bad:
+        # Names only: never a value.
+        raise ValueError(f"names {', '.join(map(repr, bad))} are not DECK_ names; decK substitutes only "
+                         "environment variables named DECK_ followed by upper-case letters, digits and _")
+    if any(not isinstance(v, (str, int, float)) or isinstance(v, bool) for v in value.values()):
+        raise ValueError("each value is text")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _gateway_secrets_secret(value: dict, info: ValidationInfo) -> dict:
+    problems = _check_secret("gatewaySecrets", info, "set each value with `pulumi config set --secret --path "
+                                                     f"'{NAMESPACE}:gatewaySecrets.DECK_NAME' ...`")
+    if problems:
+        raise _Problems(problems)
+    return value
+
+
+#: An e-mail address for alarm notifications (SNS's email protocol); the address confirms the
+#: subscription from the message SNS sends it.
+_EMAIL = _regex(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_SNS_TOPIC_ARN = _regex(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):[0-9]{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?")
+Email = Annotated[str, Field(max_length=254), _matching(_EMAIL, "not an e-mail address such as ops@example.com")]
+
+
+class MonitoringConfig(_Section):
+    """``kong-aws:monitoring``: the CloudWatch dashboard and alarms every stack has
+    (:class:`components.monitoring.GatewayMonitoring`).
+
+    Alarms notify ``alarmEmails`` through an SNS topic the stack makes, or ``alarmTopicArn`` (a
+    topic of the stack's region); with neither they only show in the console. Unset fields take
+    :data:`components.monitoring.MONITORING_DEFAULTS`.
+    """
+
+    component_defaults: ClassVar = (MONITORING_DEFAULTS,)
+
+    alarm_emails: Optional[Annotated[list[Email], Field(max_length=10)]] = None
+    """none: e-mail addresses subscribed to the alarm topic the stack makes (each confirms by e-mail)"""
+    alarm_topic_arn: Optional[Annotated[str, _matching(_SNS_TOPIC_ARN, "not an SNS topic ARN "
+                                                       "(arn:aws:sns:us-west-2:123456789012:alerts)")]] = None
+    """none: an existing SNS topic (same region) the alarms notify instead of one made by the stack"""
+    evaluation_minutes: Optional[Annotated[int, Field(ge=1, le=60)]] = None
+    """minutes a condition must hold before its alarm fires (fewer running tasks or ready pods than desired, no healthy target)"""
+    error_rate_percent: Optional[Annotated[float, Field(gt=0, lt=100)]] = None
+    """share of Kong's responses with status 5xx, in percent, that fires the 5xx alarm (needs Kong's prometheus plugin in the gateway file)"""
+    free_storage_percent: Optional[Annotated[float, Field(gt=0, lt=100)]] = None
+    """RDS free storage, in percent of the allocated storage, below which its alarm fires (postgres.mode rds)"""
+
+
+# ---------------------------------------------------------------------------------------------
 # The two modes
 
 class _Stack(_Model):
@@ -1210,6 +1296,18 @@ class _Stack(_Model):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     cluster_cert: Optional[Annotated[str, AfterValidator(_cluster_cert)]] = None
     cluster_cert_key: Optional[Annotated[SecretStr, AfterValidator(_cluster_cert_key)]] = None
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    gateway_secrets: Optional[Annotated[dict[str, SecretStr], BeforeValidator(_gateway_secrets),
+                                        AfterValidator(_gateway_secrets_secret)]] = None
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    @property
+    def gateway_file(self) -> Any:
+        """The validated gateway file (:class:`components.gateway_config.GatewayFile`) named by
+        ``gateway.configFile``, or None when none is."""
+        if self.gateway.config_file is None:
+            return None
+        return load_gateway_file(self.gateway.config_file, frozenset(self.gateway_secrets or ()))
 
     @property
     def provided_certificate(self) -> Optional[ProvidedCertificate]:
@@ -1276,6 +1374,7 @@ class _Stack(_Model):
                                          "both, or neither to generate a certificate)"))
         elif view.cluster_cert is not None and view.cluster_cert_key is not None:
             problems += _certificate_and_key_match(view.cluster_cert, view.cluster_cert_key.get_secret_value())
+        problems += _gateway_rules(view, given) + _monitoring_rules(view)
         return problems
 
     @classmethod
@@ -1288,6 +1387,68 @@ class _Stack(_Model):
     @classmethod
     def _complete(cls, model: Any, context: Mapping[str, Any]) -> Any:
         return model
+
+
+def _monitoring_rules(view: Any) -> list[tuple[tuple, str]]:
+    monitoring, problems = view.monitoring, []
+    if monitoring is None:
+        return []
+    if monitoring.alarm_emails and monitoring.alarm_topic_arn is not None:
+        problems.append((("monitoring", "alarmTopicArn"), f"got {_show(monitoring.alarm_topic_arn)} with "
+                         "monitoring.alarmEmails; give one: the stack's own topic for the addresses, or your topic"))
+    topic = _SNS_TOPIC_ARN.fullmatch(monitoring.alarm_topic_arn or "")
+    if topic and view.region and topic.group(1) != view.region:
+        problems.append((("monitoring", "alarmTopicArn"), f"got {_show(monitoring.alarm_topic_arn)}; CloudWatch "
+                         f"alarms notify topics of their own region {view.region}"))
+    return problems
+
+
+def _gateway_rules(view: Any, given: set[str]) -> list[tuple[tuple, str]]:
+    gateway = view.gateway
+    config_file = gateway.config_file if gateway is not None else None
+    if config_file is None:
+        if "gatewaySecrets" in given:
+            return [(("gatewaySecrets",), f"set, but {NAMESPACE}:gateway.configFile is not; the secrets are "
+                                          "substituted into the gateway file")]
+        return []
+    secrets_unknown = "gatewaySecrets" in given and view.gateway_secrets is None  # reported already
+    try:
+        load_gateway_file(config_file, frozenset(view.gateway_secrets or ()))
+    except GatewayFileError as error:
+        return [(("gateway", "configFile"), line) for line in error.lines
+                if not (secrets_unknown and f"{NAMESPACE}:gatewaySecrets." in line)]
+    return []
+
+
+@functools.lru_cache(maxsize=8)
+def _load_gateway_file(path: str, secret_names: frozenset[str], stamp: tuple) -> Any:
+    from components.gateway_config import load_gateway_file as load
+
+    return load(path, root=PROJECT_DIR, secret_names=secret_names)
+
+
+def load_gateway_file(path: str, secret_names: frozenset[str] = frozenset()) -> Any:
+    """The gateway file ``path`` (relative to :data:`PROJECT_DIR`) loaded and validated by
+    :func:`components.gateway_config.load_gateway_file`, read once per content. Raises
+    :class:`GatewayFileError` with every problem."""
+    full = PROJECT_DIR / path
+    try:
+        info = full.stat()
+        stamp: tuple = (info.st_mtime_ns, info.st_size)
+    except OSError:
+        stamp = ()
+    try:
+        return _load_gateway_file(path, secret_names, stamp)
+    except ValueError as error:
+        raise GatewayFileError(list(getattr(error, "lines", None) or [str(error)])) from None
+
+
+class GatewayFileError(ValueError):
+    """A gateway file that cannot be applied: ``lines``, one per problem (file, entity position, line)."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
 
 
 @functools.cache
@@ -1462,7 +1623,7 @@ _MODE_KEYS = {mode: _keys(model) - _COMMON_KEYS - {"mode"} for mode, model in _M
 _SECTIONS: dict[str, type[_Section]] = {
     (f.alias or n): f.annotation for model in _MODELS.values() for n, f in model.model_fields.items()
     if isinstance(f.annotation, type) and issubclass(f.annotation, _Section)}
-_SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken", "enterpriseLicense")
+_SECRET_KEYS = ("clusterCert", "clusterCertKey", "konnectToken", "enterpriseLicense", "gatewaySecrets")
 #: Every key of the ``kong-aws:`` namespace, without it.
 KNOWN_KEYS = _keys(KonnectEcsConfig) | _keys(HybridEksConfig)
 #: Top-level keys that are not sections: (default, description) for the configuration reference.
@@ -1474,6 +1635,8 @@ TOP_LEVEL_KEYS = {
                                "`--secret`"),
     "konnectToken": ("`KONNECT_TOKEN`", "Konnect personal (`kpat_`) or system account (`spat_`) token for "
                                         "`konnect.controlPlaneName`; must be set with `--secret`"),
+    "gatewaySecrets": ("none", "values the gateway file reads as `${{ env \"DECK_NAME\" }}`, by DECK_ name "
+                               "(plugin credentials, consumer keys); must be set with `--secret --path`"),
     "enterpriseLicense": ("none (free mode)", "Kong Enterprise license JSON (hybrid-eks); must be set with "
                                               "`--secret`"),
 }

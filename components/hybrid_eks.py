@@ -14,9 +14,15 @@ from typing import Optional, Required, TypedDict, cast
 import pulumi
 
 from components.eks_cluster import EksCluster, EksClusterArgs, EksSettings, cluster_name_for, provider_identity
+from components.gateway_check import curl_check
+from components.gateway_config import GatewaySettings, deck_document, load_settings, secret_env, stack_tag
+from components.gateway_sync import DECK_REPOSITORY, GatewaySyncSettings
 from components.image_source import ImageSource, import_statement, node_role_policy, pulled_repository
-from components.kong_facts import ADMIN_HTTPS_PORT, NO_ROUTE, STATUS_PATH
-from components.kong_hybrid import ADMIN_TOKEN_HEADER, ADMIN_TOKEN_KEY, HybridInstall, KongHybrid, KongHybridArgs
+from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
+from components.kong_hybrid import (ADMIN_TOKEN_HEADER, ADMIN_TOKEN_KEY, HYBRID_DEFAULTS, HybridInstall, KongHybrid,
+                                    KongHybridArgs, data_plane_service_account)
+from components.metrics_agent import MetricsSidecarArgs, PodMetricsAccess, PodMetricsAccessArgs
+from components.monitoring import EksTarget, GatewayMonitoring, GatewayMonitoringArgs, MonitoringSettings, RdsTarget
 from components.network import Network, NetworkArgs
 from components.package import earlier_urn, type_token, with_defaults
 from components.postgres import IMAGE_REPOSITORY, POSTGRES_DEFAULTS, PostgresMode, PostgresSettings
@@ -48,6 +54,13 @@ class HybridEksGatewayArgs(HybridInstall, total=False):
     """a new VPC (default) or an existing one"""
     eks: EksSettings
     """a new EKS Auto Mode cluster (default) or an existing one"""
+    gateway: GatewaySettings
+    """the gateway file (services, routes, plugins ...), applied to the control plane by a decK Job in
+    the cluster (:class:`~components.gateway_sync.GatewaySync`); with Kong's global ``prometheus``
+    plugin in it, each data plane pod also runs the CloudWatch agent that sends Kong's metrics to
+    CloudWatch (``{name}-metrics``, :class:`~components.metrics_agent.PodMetricsAccess`; default none)"""
+    monitoring: MonitoringSettings
+    """the CloudWatch dashboard's alarms and where they notify (:class:`GatewayMonitoring`)"""
 
 
 class HybridEksGateway(pulumi.ComponentResource):
@@ -57,12 +70,17 @@ class HybridEksGateway(pulumi.ComponentResource):
     Children: ``{name}-network`` (:class:`Network`; none with an existing cluster, whose VPC and
     subnets the database uses), ``{name}-eks`` (:class:`EksCluster`; a new cluster is named
     ``<project>-<stack>-eks``) and ``{name}-hybrid`` (:class:`KongHybrid`, given the cluster's
-    Kubernetes provider and the node selector of its network-policy nodes).
+    Kubernetes provider and the node selector of its network-policy nodes; with a ``gateway`` file
+    it also runs the decK Job that applies it), ``{name}-monitoring`` (:class:`GatewayMonitoring`:
+    the dashboard and alarms) and, with Kong's ``prometheus`` plugin in the gateway file,
+    ``{name}-metrics`` (the data plane pods' CloudWatch access).
 
-    Raises ``ValueError`` when ``network`` is given with an existing cluster.
+    Raises ``ValueError`` when ``network`` is given with an existing cluster, and
+    :class:`components.gateway_config.GatewayFileError` (a ``ValueError``) for a ``gateway`` file
+    that does not load or validate, before anything is declared.
 
     Outputs (stack outputs of the mode, see :meth:`stack_outputs`): ``proxy_hostname`` /
-    ``proxy_url`` (the data planes' NLB), ``curl_check``, ``admin_port_forward`` (how to reach the
+    ``proxy_url`` (the data planes' NLB), ``curl_check``, ``dashboard_url``, ``admin_port_forward`` (how to reach the
     Admin API, which is only inside the cluster), ``eks_cluster_name``, ``kubeconfig`` (secret),
     ``namespace``, ``control_plane_release`` / ``data_plane_release`` and
     ``cluster_ca_certificate_pem``.
@@ -73,7 +91,10 @@ class HybridEksGateway(pulumi.ComponentResource):
     proxy_url: pulumi.Output[str]
     """http:// URL of the proxy"""
     curl_check: pulumi.Output[str]
-    """a command whose 404 answer proves a data plane serves traffic"""
+    """a command that proves traffic flows: the upstream's answer through a route of the gateway file
+    (and a rate limit's 429), or without one Kong's 404 (:func:`components.gateway_check.curl_check`)"""
+    dashboard_url: pulumi.Output[str]
+    """the stack's CloudWatch dashboard (:class:`components.monitoring.GatewayMonitoring`)"""
     admin_port_forward: pulumi.Output[str]
     """how to reach the Admin API, which is only inside the cluster"""
     eks_cluster_name: pulumi.Output[str]
@@ -95,6 +116,8 @@ class HybridEksGateway(pulumi.ComponentResource):
         # The kubeconfig signs as the default AWS provider does (aws:profile, aws:assumeRoles); a
         # setting it cannot follow is refused before anything is declared.
         identity = provider_identity()
+        gateway_file = load_settings(args.get("gateway"))
+        kong_metrics = gateway_file is not None and gateway_file.prometheus_enabled
         super().__init__(type_token(HybridEksGateway), name, None, opts)
 
         # Before this component, Network "network", EksCluster "eks" and KongHybrid "kong" sat at the
@@ -102,10 +125,12 @@ class HybridEksGateway(pulumi.ComponentResource):
         def child(before: str) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(parent=self, aliases=[before])
 
-        # Where the nodes pull Kong's image and the in-cluster PostgreSQL's (Docker Hub's ``postgres``).
+        # Where the nodes pull Kong's image, the in-cluster PostgreSQL's (Docker Hub's ``postgres``) and decK's.
         postgres = cast(PostgresSettings, dict(args.get("postgres") or {}))
         in_cluster = PostgresMode(with_defaults(postgres, POSTGRES_DEFAULTS)["mode"]) is PostgresMode.IN_CLUSTER
         pulled = [IMAGE_REPOSITORY] if in_cluster else []
+        if gateway_file is not None:
+            pulled.append(DECK_REPOSITORY)  # the gateway sync Job's decK
         images = ImageSource(f"{name}-images", {"kong": args["kong"], "region": args["region"],
                                                 "docker_hub_repositories": pulled},
                              opts=pulumi.ResourceOptions(parent=self))
@@ -144,6 +169,12 @@ class HybridEksGateway(pulumi.ComponentResource):
             hybrid_args["postgres"] = cast(PostgresSettings, {
                 **postgres, "image_repository": pulled_repository(args["kong"], IMAGE_REPOSITORY)})
         hybrid_args["image_source_ready"] = images.ready
+        if gateway_file is not None:
+            tag = stack_tag(pulumi.get_project(), pulumi.get_stack())
+            hybrid_args["gateway_sync"] = GatewaySyncSettings(
+                document=deck_document(gateway_file, tag), select_tag=tag, env=dict(secret_env(args.get("gateway"))))
+        if kong_metrics:
+            hybrid_args["metrics_agent"] = self._metrics(name, args, cluster.cluster_name)
         kong = KongHybrid(f"{name}-hybrid", hybrid_args, opts=pulumi.ResourceOptions(
             parent=self, providers=[cluster.provider],
             aliases=[earlier_urn("kong-aws:hybrid_eks:KongHybrid", "kong")]))
@@ -151,7 +182,22 @@ class HybridEksGateway(pulumi.ComponentResource):
         host = kong.proxy_hostname
         self.proxy_hostname = host
         self.proxy_url = pulumi.Output.concat("http://", host)
-        self.curl_check = pulumi.Output.concat("curl -si http://", host, f"/ | head -n 1   # expect {NO_ROUTE}")
+        settings = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
+        document = gateway_file.document if gateway_file is not None else None
+        self.curl_check = host.apply(lambda h: curl_check(h, document, int(settings["data_plane_max_replicas"])))
+        database = kong.database
+        watched = cast(GatewayMonitoringArgs, {
+            **(args.get("monitoring") or {}), "region": args["region"], "load_balancer_hostname": host,
+            "eks": EksTarget(cluster_name=cluster.cluster_name, namespace=kong.namespace,
+                             control_plane_release=settings["control_plane_release"],
+                             data_plane_release=settings["data_plane_release"],
+                             container_insights=cluster.container_insights),
+            "kong_metrics": kong_metrics})
+        if database.rds_instance_identifier is not None and database.rds_allocated_storage_gib is not None:
+            watched["rds"] = RdsTarget(instance_identifier=database.rds_instance_identifier,
+                                       allocated_storage_gib=database.rds_allocated_storage_gib)
+        monitoring = GatewayMonitoring(f"{name}-monitoring", watched, opts=pulumi.ResourceOptions(parent=self))
+        self.dashboard_url = monitoring.dashboard_url
         self.admin_port_forward = pulumi.Output.all(kong.namespace, kong.admin_service, kong.admin_token_secret).apply(
             lambda v: admin_port_forward(*v))
         self.eks_cluster_name = cluster.cluster_name
@@ -163,6 +209,20 @@ class HybridEksGateway(pulumi.ComponentResource):
         self.image_pull_warning = images.image_pull_warning
         self.register_outputs(self.stack_outputs())
 
+    def _metrics(self, name: str, args: HybridEksGatewayArgs, cluster_name: pulumi.Output[str]) -> MetricsSidecarArgs:
+        """``{name}-metrics``: the EMF log group, the data plane pods' role and its EKS Pod Identity
+        association with the data plane release's service account; returns where the pods' agent
+        sends the metrics. The Pod Identity Agent runs on EKS Auto Mode nodes; an existing cluster
+        needs the ``eks-pod-identity-agent`` add-on (README)."""
+        hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
+        access = PodMetricsAccess(f"{name}-metrics", PodMetricsAccessArgs(
+            cluster_name=cluster_name, namespace=hybrid["namespace"],
+            service_account=data_plane_service_account(hybrid["data_plane_release"]),
+            log_group_name=f"/kong-aws/{pulumi.get_stack()}/{hybrid['data_plane_release']}/kong-metrics"),
+            opts=pulumi.ResourceOptions(parent=self))
+        return MetricsSidecarArgs(log_group_name=access.log_group_name, region=args["region"],
+                                  cluster_name=cluster_name, ready=access.ready)
+
     def stack_outputs(self) -> dict[str, pulumi.Output]:
         """The outputs an operator needs after ``pulumi up``, by stack output name (camelCase);
         only ``kubeconfig`` is secret."""
@@ -170,6 +230,7 @@ class HybridEksGateway(pulumi.ComponentResource):
             "proxyHostname": self.proxy_hostname,
             "proxyUrl": self.proxy_url,
             "curlCheck": self.curl_check,
+            "dashboardUrl": self.dashboard_url,
             "adminPortForward": self.admin_port_forward,
             "eksClusterName": self.eks_cluster_name,
             "kubeconfig": self.kubeconfig,

@@ -26,13 +26,17 @@ import pulumi_tls as tls
 from components.certificates import (CERTIFICATE_DEFAULTS, CLIENT_USAGES, CertificateSettings, CertificateSlot,
                                      ClusterCertificate, ClusterCertificateArgs, GeneratedCertificateSettings,
                                      certificate_fingerprint, certificate_validity)
-from components.ecs_service import DataPlaneService, DataPlaneServiceArgs, ServiceSettings
+from components.ecs_service import SERVICE_DEFAULTS, DataPlaneService, DataPlaneServiceArgs, ServiceSettings
 from components.ecs_task_definition import DataPlaneTaskDefinition, DataPlaneTaskDefinitionArgs, TaskSettings
+from components.gateway_check import curl_check
+from components.gateway_config import GatewaySettings, load_settings, secret_env
 from components.image_source import ImageSource
-from components.kong_facts import NO_ROUTE, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
+from components.kong_facts import PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT
 from components.kong_settings import KongArgs
 from components.konnect_api import (KONNECT_DEFAULTS, KonnectControlPlane, KonnectRegion, PinnedDataPlaneCertificate,
                                     api_url_for, parse_endpoint)
+from components.konnect_entities import KonnectGatewayConfiguration, KonnectGatewayConfigurationArgs
+from components.monitoring import EcsTarget, GatewayMonitoring, GatewayMonitoringArgs, MonitoringSettings
 from components.network import NETWORK_DEFAULTS, Egress, Network, NetworkArgs, resolve_egress
 from components.package import earlier_urn, type_token, with_defaults
 from components.rollout_gate import (ROLLOUT_GATE_DEFAULTS, EcsRolloutGate, KonnectCheck, RolloutGateMode,
@@ -121,6 +125,13 @@ class KonnectEcsGatewayArgs(TypedDict, total=False):
     """the Fargate tasks and service"""
     load_balancer: LoadBalancerSettings
     """the proxy load balancer"""
+    gateway: GatewaySettings
+    """the gateway file (services, routes, plugins ...): applied through Konnect's configuration API
+    with a managed control plane, else only validated (apply it with decK); with Kong's global
+    ``prometheus`` plugin in it, each task also runs the CloudWatch agent that sends Kong's
+    metrics to CloudWatch (default none)"""
+    monitoring: MonitoringSettings
+    """the CloudWatch dashboard's alarms and where they notify (:class:`GatewayMonitoring`)"""
 
 
 _TASK_KEYS = tuple(TaskSettings.__optional_keys__)
@@ -213,10 +224,12 @@ class KonnectEcsGateway(pulumi.ComponentResource):
     pin), ``{name}-tasks`` (the tasks' security group: outbound anywhere, inbound only from the load
     balancer on 8000, 8443 and 8100), ``{name}-proxy`` (:class:`ProxyLoadBalancer`) and
     ``{name}-service`` (:class:`DataPlaneService`, in the private subnets; with ``network.egress``
-    ``public-ip`` in the public subnets, with public IPs).
+    ``public-ip`` in the public subnets, with public IPs) and ``{name}-monitoring``
+    (:class:`GatewayMonitoring`: the dashboard and alarms). With a ``gateway`` file and a managed
+    control plane, ``{name}-gateway`` (:class:`KonnectGatewayConfiguration`: its entities in Konnect).
 
     Outputs (stack outputs of the mode, see :meth:`stack_outputs`): ``proxy_url``,
-    ``proxy_https_url``, ``curl_check``, ``ecs_cluster_name``, ``ecs_service_name``,
+    ``proxy_https_url``, ``curl_check``, ``dashboard_url``, ``ecs_cluster_name``, ``ecs_service_name``,
     ``log_group_name``, ``control_plane_endpoint`` / ``telemetry_endpoint`` (``host:port``, as the
     Kong settings use them), ``data_plane_certificate_pem`` (public, the one the tasks present); with
     a managed control plane ``konnect_control_plane_id`` and ``konnect_pinned_certificate_id``, else
@@ -228,7 +241,9 @@ class KonnectEcsGateway(pulumi.ComponentResource):
     both endpoints, or when ``certificate`` has slot settings where nobody pins by hand (a managed
     control plane; ``active_slot`` / ``slot_generations`` with ``cluster_cert_pem``). With manual
     pinning, ``pulumi up`` fails (:class:`pulumi.RunError`) before the certificate secret and task
-    definition change when the tasks would present a certificate not confirmed as pinned.
+    definition change when the tasks would present a certificate not confirmed as pinned. A
+    ``gateway`` file that does not load or validate raises
+    :class:`components.gateway_config.GatewayFileError` (a ``ValueError``) before anything is declared.
     """
 
     proxy_url: pulumi.Output[str]
@@ -236,7 +251,10 @@ class KonnectEcsGateway(pulumi.ComponentResource):
     proxy_https_url: pulumi.Output[str]
     """https:// URL of the proxy load balancer"""
     curl_check: pulumi.Output[str]
-    """a command whose 404 answer proves a data plane serves traffic"""
+    """a command that proves traffic flows: the upstream's answer through a route of the gateway file
+    (and a rate limit's 429), or without one Kong's 404 (:func:`components.gateway_check.curl_check`)"""
+    dashboard_url: pulumi.Output[str]
+    """the stack's CloudWatch dashboard (:class:`components.monitoring.GatewayMonitoring`)"""
     ecs_cluster_name: pulumi.Output[str]
     """the ECS cluster"""
     ecs_service_name: pulumi.Output[str]
@@ -291,6 +309,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
                              "konnect.control_plane_name the stack pins through the Konnect API")
         # The gate signs as the default AWS provider does; read (and refused) before anything is declared.
         gate_access = aws_provider_access()
+        gateway_file = load_settings(args.get("gateway"))
+        kong_metrics = gateway_file is not None and gateway_file.prometheus_enabled
         super().__init__(type_token(KonnectEcsGateway), name, None, opts)
         # Where the tasks pull Kong's image: the pull through cache rule, if any, exists before the task definition.
         images = ImageSource(f"{name}-images", {"kong": args["kong"], "region": args["region"]},
@@ -369,6 +389,11 @@ class KonnectEcsGateway(pulumi.ComponentResource):
                 control_plane_id=control_plane.control_plane_id, cert=certificate.cert_pem,
                 opts=child(earlier_urn("pulumi-python:dynamic/konnect:PinnedDataPlaneCertificate",
                                        "konnect-pinned-cert")))
+            if gateway_file is not None:
+                # The file's entities through the configuration API: one resource per entity.
+                KonnectGatewayConfiguration(f"{name}-gateway", KonnectGatewayConfigurationArgs(
+                    api_url=api_url, token=token, control_plane_id=control_plane.control_plane_id,
+                    entities=gateway_file.entities, env=secret_env(args.get("gateway"))), opts=child())
             control_plane_endpoint: pulumi.Input[str] = control_plane.control_plane_endpoint
             telemetry_endpoint: pulumi.Input[str] = control_plane.telemetry_endpoint
         else:
@@ -389,6 +414,8 @@ class KonnectEcsGateway(pulumi.ComponentResource):
                 None if network_settings.get("vpc_id") else network_settings["cidr_block"])
         if pin is not None:
             task_args["pinned_certificate_id"] = pin.certificate_id
+        if kong_metrics:
+            task_args["kong_metrics"] = True
         task_args["image_source_ready"] = images.ready
         task_definition = DataPlaneTaskDefinition(
             f"{name}-data-plane", task_args, opts=child(earlier_urn(_BEFORE, "data-plane")))
@@ -461,7 +488,18 @@ class KonnectEcsGateway(pulumi.ComponentResource):
         dns = load_balancer.dns_name
         self.proxy_url = pulumi.Output.concat("http://", dns)
         self.proxy_https_url = pulumi.Output.concat("https://", dns)
-        self.curl_check = pulumi.Output.concat("curl -si http://", dns, f"/ | head -n 1   # expect {NO_ROUTE}")
+        service_settings = with_defaults(_pick(ecs, _SERVICE_KEYS), SERVICE_DEFAULTS)
+        document = gateway_file.document if gateway_file is not None else None
+        self.curl_check = dns.apply(lambda host: curl_check(host, document, int(service_settings["max_count"])))
+        monitoring = GatewayMonitoring(f"{name}-monitoring", GatewayMonitoringArgs(
+            **(args.get("monitoring") or {}), region=args["region"],
+            load_balancer_arn_suffix=load_balancer.arn_suffix,
+            target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
+            ecs=EcsTarget(cluster_name=service.cluster_name, service_name=service.service_name,
+                          min_count=int(service_settings["min_count"]),
+                          container_insights=bool(service_settings["container_insights"])),
+            kong_metrics=kong_metrics), opts=pulumi.ResourceOptions(parent=self))
+        self.dashboard_url = monitoring.dashboard_url
         self.ecs_cluster_name = service.cluster_name
         self.ecs_service_name = service.service_name
         self.log_group_name = task_definition.log_group_name
@@ -500,6 +538,7 @@ class KonnectEcsGateway(pulumi.ComponentResource):
             "proxyUrl": self.proxy_url,
             "proxyHttpsUrl": self.proxy_https_url,
             "curlCheck": self.curl_check,
+            "dashboardUrl": self.dashboard_url,
             "ecsClusterName": self.ecs_cluster_name,
             "ecsServiceName": self.ecs_service_name,
             "logGroupName": self.log_group_name,

@@ -11,7 +11,7 @@ from typing import Any, Union
 
 import pulumi
 
-from components.config import HybridEksConfig, KonnectEcsConfig
+from components.config import PROJECT_DIR, HybridEksConfig, KonnectEcsConfig
 
 AnyMode = Union[KonnectEcsConfig, HybridEksConfig]
 
@@ -52,6 +52,23 @@ def network_args(config: AnyMode) -> dict[str, Any]:
     return args
 
 
+def gateway_args(config: AnyMode) -> dict[str, Any]:
+    """``kong-aws:gateway`` and ``kong-aws:gatewaySecrets`` as
+    :class:`components.gateway_config.GatewaySettings` (the file by its absolute path; the secrets as
+    Pulumi secrets), or empty without a gateway file."""
+    if config.gateway.config_file is None:
+        return {}
+    secrets = {name: _secret(value) for name, value in (config.gateway_secrets or {}).items()}
+    return {"gateway": {"config_file": str(PROJECT_DIR / config.gateway.config_file),
+                        **({"secrets": secrets} if secrets else {})}}
+
+
+def monitoring_args(config: AnyMode) -> dict[str, Any]:
+    """``kong-aws:monitoring`` as :class:`components.monitoring.MonitoringSettings`."""
+    return _given(config.monitoring, "alarm_emails", "alarm_topic_arn", "evaluation_minutes", "error_rate_percent",
+                  "free_storage_percent")
+
+
 def konnect_ecs(config: KonnectEcsConfig) -> pulumi.ComponentResource:
     """Mode konnect-ecs: a :class:`components.konnect_ecs.KonnectEcsGateway` from the config."""
     from components.konnect_ecs import KonnectEcsGateway, KonnectEcsGatewayArgs
@@ -84,6 +101,8 @@ def konnect_ecs(config: KonnectEcsConfig) -> pulumi.ComponentResource:
     if provided is not None:
         args["cluster_cert_pem"] = provided.cert_pem
         args["cluster_cert_key_pem"] = _secret(provided.key_pem)
+    args.update(gateway_args(config))  # type: ignore[typeddict-item]
+    args["monitoring"] = monitoring_args(config)  # type: ignore[typeddict-item]
     return KonnectEcsGateway(COMPONENT_NAME, args)
 
 
@@ -98,7 +117,8 @@ def hybrid_eks(config: HybridEksConfig) -> pulumi.ComponentResource:
         certificate=certificate_settings(config),  # type: ignore[typeddict-item]
         eks=_given(config.eks, "cluster_name", "version", "endpoint_public_access",  # type: ignore[typeddict-item]
                    "public_access_cidrs", "admin_role_arns", "preview_role_arns", "log_retention_days",
-                   "storage_class_name", "load_balancer_class", "metrics_server"),
+                   "storage_class_name", "load_balancer_class", "metrics_server",
+                   "container_insights"),
         hybrid=_given(config.hybrid, "namespace", "chart_version", "control_plane_release",  # type: ignore[typeddict-item]
                       "data_plane_release", "cluster_mtls", "control_plane_replicas", "data_plane_min_replicas",
                       "data_plane_max_replicas", "data_plane_cpu_target_percent", "proxy_internal",
@@ -113,4 +133,6 @@ def hybrid_eks(config: HybridEksConfig) -> pulumi.ComponentResource:
         args["cluster_cert_key_pem"] = _secret(provided.key_pem)
     if config.enterprise_license is not None:
         args["enterprise_license"] = _secret(config.enterprise_license)
+    args.update(gateway_args(config))  # type: ignore[typeddict-item]
+    args["monitoring"] = monitoring_args(config)  # type: ignore[typeddict-item]
     return HybridEksGateway(COMPONENT_NAME, args)

@@ -35,10 +35,14 @@ from components.certificates import ClusterCertificate
 from components.ecs_service import DataPlaneService
 from components.ecs_task_definition import DataPlaneTaskDefinition
 from components.eks_cluster import EksCluster
+from components.gateway_sync import GatewaySync
 from components.hybrid_eks import HybridEksGateway
 from components.image_source import ImageSource
 from components.kong_hybrid import KongHybrid
 from components.konnect_ecs import KonnectEcsGateway
+from components.konnect_entities import KonnectGatewayConfiguration
+from components.metrics_agent import PodMetricsAccess
+from components.monitoring import GatewayMonitoring
 from components.network import Network
 from components.package import PACKAGE
 from components.postgres import Postgres
@@ -50,6 +54,7 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
     KonnectEcsGateway, HybridEksGateway,
     Network, ClusterCertificate, ProxyLoadBalancer, DataPlaneTaskDefinition, DataPlaneService,
     EksCluster, Postgres, KongHybrid, ImageSource,
+    GatewayMonitoring, PodMetricsAccess, GatewaySync, KonnectGatewayConfiguration,
 ]
 
 

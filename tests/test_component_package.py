@@ -188,9 +188,9 @@ def test_konnect_ecs_gateway_inputs_and_outputs(schema):
     assert inputs["loadBalancer"]["$ref"] == f"#/types/{token('LoadBalancerSettings')}"
     assert inputs["network"]["$ref"] == f"#/types/{token('NetworkArgs')}"
     assert set(inputs) == {"kong", "konnect", "region", "network", "certificate", "clusterCertPem",
-                           "clusterCertKeyPem", "ecs", "loadBalancer"}
+                           "clusterCertKeyPem", "ecs", "loadBalancer", "gateway", "monitoring"}
     outputs = gateway["properties"]
-    always = {"proxyUrl", "proxyHttpsUrl", "curlCheck", "ecsClusterName", "ecsServiceName", "logGroupName",
+    always = {"proxyUrl", "proxyHttpsUrl", "curlCheck", "dashboardUrl", "ecsClusterName", "ecsServiceName", "logGroupName",
               "controlPlaneEndpoint", "telemetryEndpoint", "dataPlaneCertificatePem"}
     # Managed control plane, or manual pinning with its two certificate slots.
     by_mode = {"konnectControlPlaneId", "konnectPinnedCertificateId", "konnectPinInstructions", "imagePullWarning",
@@ -205,8 +205,11 @@ def test_konnect_ecs_gateway_inputs_and_outputs(schema):
 def test_hybrid_eks_gateway_inputs_and_outputs(schema):
     gateway = schema["resources"][token("HybridEksGateway")]
     assert gateway["requiredInputs"] == ["kong", "region"]
-    assert {"eks", "hybrid", "postgres", "network", "enterpriseLicense"} <= set(gateway["inputProperties"])
-    assert {"proxyUrl", "curlCheck", "adminPortForward", "kubeconfig", "eksClusterName"} <= set(gateway["required"])
+    assert {"eks", "hybrid", "postgres", "network", "enterpriseLicense", "gateway", "monitoring"} <= \
+        set(gateway["inputProperties"])
+    assert gateway["inputProperties"]["gateway"]["$ref"] == f"#/types/{token('GatewaySettings')}"
+    assert {"proxyUrl", "curlCheck", "dashboardUrl", "adminPortForward", "kubeconfig", "eksClusterName"} <= \
+        set(gateway["required"])
 
 
 def test_kong_args_require_only_the_version(types):
@@ -297,6 +300,9 @@ REQUIRED_INPUTS = {
                          "taskDefinitionArn"],
     "Postgres": ["namespace"], "KonnectEcsGateway": ["kong", "konnect", "region"], "ImageSource": ["kong", "region"],
     "HybridEksGateway": ["kong", "region"],
+    "GatewayMonitoring": ["region"], "PodMetricsAccess": ["clusterName", "logGroupName", "namespace", "serviceAccount"],
+    "GatewaySync": ["adminCaPem", "controlPlaneRelease", "document", "image", "namespace", "podLabels", "selectTag"],
+    "KonnectGatewayConfiguration": ["apiUrl", "controlPlaneId", "entities", "token"],
 }
 
 

@@ -404,7 +404,8 @@ def test_unknown_top_level_key_is_refused_listing_the_known_keys(base_config, ke
     known = re.search(r"known keys: (.*)\)", line).group(1).split(", ")
     assert sorted(known) == sorted(["mode", "kong", "konnect", "certificate", "network", "ecs",
                                     "loadBalancer", "clusterCert", "clusterCertKey", "konnectToken",
-                                    "eks", "hybrid", "postgres", "enterpriseLicense"])
+                                    "eks", "hybrid", "postgres", "enterpriseLicense", "gateway", "gatewaySecrets",
+                                    "monitoring"])
 
 
 # (section, settings with a typo'd key, the typo, the key meant)
@@ -985,7 +986,9 @@ NO_COMPONENT_DEFAULT = {"vpc_id", "organization", "secrets_kms_key_arn", "certif
                         "telemetry_endpoint", "control_plane_name", "api_url", "availability_zone_ids",
                         "docker_hub_credentials_secret_arn", "nat_gateways",
                         # default by cluster: on for a new one, off for an existing one
-                        "metrics_server"}
+                        "metrics_server", "eks.container_insights",
+                        # no gateway file and no topic unless given
+                        "config_file", "alarm_topic_arn"}
 
 
 def _sections():
@@ -997,7 +1000,7 @@ def _sections():
 def test_unset_fields_are_none_and_take_the_default_the_component_states(section, model):
     import components.certificates, components.ecs_service, components.ecs_task_definition, components.eks_cluster
     import components.kong_hybrid, components.kong_settings, components.konnect_api, components.network
-    import components.postgres, components.proxy_load_balancer, components.rollout_gate
+    import components.monitoring, components.postgres, components.proxy_load_balancer, components.rollout_gate
     constants = {"kong": [components.kong_settings.KONG_DEFAULTS], "konnect": [components.konnect_api.KONNECT_DEFAULTS],
                  "certificate": [components.certificates.CERTIFICATE_DEFAULTS],
                  "network": [components.network.NETWORK_DEFAULTS],
@@ -1005,7 +1008,8 @@ def test_unset_fields_are_none_and_take_the_default_the_component_states(section
                          components.rollout_gate.ROLLOUT_GATE_DEFAULTS],
                  "loadBalancer": [components.proxy_load_balancer.LOAD_BALANCER_DEFAULTS],
                  "eks": [components.eks_cluster.EKS_DEFAULTS], "hybrid": [components.kong_hybrid.HYBRID_DEFAULTS],
-                 "postgres": [components.postgres.POSTGRES_DEFAULTS]}[section]
+                 "postgres": [components.postgres.POSTGRES_DEFAULTS], "gateway": [],
+                 "monitoring": [components.monitoring.MONITORING_DEFAULTS]}[section]
     empty = model.model_validate({"version": "3.10.0.1"} if section == "kong" else
                                  {"controlPlaneName": "cp"} if section == "konnect" else {})
     for name, field in model.model_fields.items():
@@ -1013,7 +1017,7 @@ def test_unset_fields_are_none_and_take_the_default_the_component_states(section
             continue
         # No default is written in the config model: unset is None ...
         assert field.default is None and field.default_factory is None, f"{section}.{name}"
-        if name in NO_COMPONENT_DEFAULT:
+        if name in NO_COMPONENT_DEFAULT or f"{section}.{name}" in NO_COMPONENT_DEFAULT:
             assert not any(name in c for c in constants), f"{section}.{name} has a component default"
             continue
         # ... and the effective value is the component's, from its defaults constant.

@@ -51,8 +51,12 @@ def test_dev_before_against_hand_computed_figures():
     # Logs: 5 GB x 0.76 = 3.80; Container Insights: 40 metrics x 0.30 = 12.00
     assert _by_basis(est, "CloudWatch Logs") == [3.80]
     assert _by_basis(est, "Container Insights") == [12.00]
-    # 44.98 + 2 x 45.57 + 2 x 3.65 + 7.30 + 22.12 + 0.40 + 3.80 + 12.00 = 189.04
-    assert est.monthly_usd == 189.04
+    # The dashboard, $3; the no-healthy-target alarm (a Metrics Insights query: 1 metric) and the
+    # tasks alarm (running and desired tasks: 2 metrics) at $0.10 a metric.
+    assert _by_basis(est, "CloudWatch dashboard") == [3.00]
+    assert sorted(_by_basis(est, "CloudWatch alarm")) == [0.10, 0.20]
+    # 44.98 + 2 x 45.57 + 2 x 3.65 + 7.30 + 22.12 + 0.40 + 3.80 + 12.00 + 3.00 + 0.30 = 192.34
+    assert est.monthly_usd == 192.34
 
 
 def test_dev_as_configured_now_is_at_most_70_dollars_with_the_same_ha_shape():
@@ -66,8 +70,10 @@ def test_dev_as_configured_now_is_at_most_70_dollars_with_the_same_ha_shape():
     assert _by_basis(est, "Fargate ARM64") == [23.39]
     # the 2 tasks' addresses: 2 x 0.005 x 730 = 7.30
     assert _by_basis(est, "public IPv4 of each task") == [7.30]
-    # 23.39 + 7.30 + 22.12 + 7.30 + 0.40 + 3.80 = 64.31
-    assert est.monthly_usd == 64.31 <= 70
+    # Without Container Insights the tasks alarm reads the healthy targets (1 metric, $0.10).
+    assert sorted(_by_basis(est, "CloudWatch alarm")) == [0.10, 0.10]
+    # 23.39 + 7.30 + 22.12 + 7.30 + 0.40 + 3.80 + 3.00 (dashboard) + 0.20 (alarms) = 67.51
+    assert est.monthly_usd == 67.51 <= 70
     service = next(r for r in _dev() if r.type == "aws:ecs/service:Service")
     assert service.inputs["desiredCount"] == 2
 

@@ -234,12 +234,17 @@ def test_toggling_container_insights_is_an_in_place_cluster_update():
     before, after = _changed(ecs={**DEV_ECS, "containerInsights": True})
     steps = plan(before, after)
     (cluster,) = steps.of_type("aws:ecs/cluster:Cluster")
-    assert steps.changes() == {cluster.urn: UPDATE}
+    # The dashboard graphs the task counts Container Insights adds, and the tasks alarm reads them
+    # instead of the healthy targets: both updated in place.
+    (dashboard,) = steps.of_type("aws:cloudwatch/dashboard:Dashboard")
+    (alarm,) = [s for s in steps.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if s.urn.endswith("-below-desired")]
+    watching = {dashboard.urn: UPDATE, alarm.urn: UPDATE}
+    assert steps.changes() == {cluster.urn: UPDATE, **watching}
     assert after.one("aws:ecs/cluster:Cluster").inputs["settings"] == [{"name": "containerInsights",
                                                                         "value": "enabled"}]
-    # And back off: the same single update.
+    # And back off: the same updates.
     off = plan(after, _dev_sections(prior=after, ecs=DEV_ECS))
-    assert off.changes() == {cluster.urn: UPDATE}
+    assert off.changes() == {cluster.urn: UPDATE, **watching}
 
 
 def test_a_kong_upgrade_replaces_the_task_definition_and_rolls_the_service_only():

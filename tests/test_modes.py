@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pulumi
 import pytest
 
 from components import config as config_module
@@ -36,7 +37,8 @@ CERTIFICATE = {"keyAlgorithm": "rsa-4096", "commonName": "edge", "organization":
 NETWORK = {"cidrBlock": "10.20.0.0/16", "availabilityZoneCount": 3, "natGateways": "single"}
 EKS = {"version": "1.32", "endpointPublicAccess": False, "publicAccessCidrs": ["203.0.113.0/24"],
        "adminRoleArns": ["arn:aws:iam::123456789012:role/platform"], "logRetentionDays": 7,
-       "previewRoleArns": ["arn:aws:iam::123456789012:role/platform-preview"], "metricsServer": False}
+       "previewRoleArns": ["arn:aws:iam::123456789012:role/platform-preview"], "metricsServer": False,
+       "containerInsights": False}
 HYBRID = {"namespace": "gateway", "chartVersion": "3.4.1", "controlPlaneRelease": "edge-cp",
           "dataPlaneRelease": "edge-dp", "clusterMtls": "shared", "controlPlaneReplicas": 3,
           "dataPlaneMinReplicas": 3, "dataPlaneMaxReplicas": 12, "dataPlaneCpuTargetPercent": 55,
@@ -56,6 +58,12 @@ CERTIFICATE_SLOTS = {"activeSlot": "b", "slotGenerations": {"a": 2, "b": 3}, "pi
 EKS_EXISTING = {"clusterName": "platform", "storageClassName": "gp3", "loadBalancerClass": "service.k8s.aws/nlb"}
 KONNECT_ENDPOINTS = {"controlPlaneEndpoint": "https://0123456789.us.cp0.konghq.com",
                      "telemetryEndpoint": "https://0123456789.us.tp0.konghq.com"}
+
+
+GATEWAY = {"configFile": "gateway/dev-eks.yaml"}
+MONITORING = {"alarmEmails": ["ops@example.com"], "evaluationMinutes": 10, "errorRatePercent": 2.5,
+              "freeStoragePercent": 15}
+MONITORING_TOPIC = {"alarmTopicArn": "arn:aws:sns:us-west-2:123456789012:ops"}
 
 
 MANAGED_KONNECT = {"controlPlaneName": "kong-aws-edge", "controlPlaneLabels": {"team": "edge"}, "region": "eu",
@@ -145,6 +153,29 @@ def test_an_existing_clusters_settings_reach_the_gateway(monkeypatch):
                                                           "load_balancer_class": "service.k8s.aws/nlb"}
 
 
+@pytest.mark.parametrize("mode", ["konnect-ecs", "hybrid-eks"])
+@pytest.mark.parametrize("monitoring", [MONITORING, MONITORING_TOPIC], ids=["emails", "topic"])
+def test_the_gateway_file_its_secrets_and_monitoring_reach_the_gateway(monkeypatch, mode, monitoring):
+    sections = {"kong": KONG_HYBRID, "gateway": GATEWAY, "monitoring": monitoring,
+                "gatewaySecrets": {"DECK_UNUSED": "s3cret"},
+                **({"konnect": KONNECT_ENDPOINTS} if mode == "konnect-ecs" else {"eks": EKS})}
+    raw = {"mode": mode, **{key: json.dumps(value) for key, value in sections.items()}}
+    config: Any = load_stack_config(raw, {"gatewaySecrets"}, region="us-west-2", env_token=None)
+    module, cls, build = (("konnect_ecs", "KonnectEcsGateway", modes.konnect_ecs) if mode == "konnect-ecs"
+                          else ("hybrid_eks", "HybridEksGateway", modes.hybrid_eks))
+    args = _recorded(monkeypatch, module, cls, lambda: build(config))
+    assert args["gateway"]["config_file"] == str(config_module.PROJECT_DIR / "gateway" / "dev-eks.yaml")
+    assert set(args["gateway"]["secrets"]) == {"DECK_UNUSED"}
+    assert all(isinstance(v, pulumi.Output) for v in args["gateway"]["secrets"].values())
+    assert _plain(args["monitoring"]) == _fields(config.monitoring)
+
+
+def test_without_a_gateway_file_no_gateway_reaches_the_gateway(monkeypatch):
+    config = _load("hybrid-eks", {"kong": KONG_HYBRID, "eks": EKS})
+    args = _recorded(monkeypatch, "hybrid_eks", "HybridEksGateway", lambda: modes.hybrid_eks(config))
+    assert "gateway" not in args and args["monitoring"] == {}
+
+
 def test_the_tests_above_set_every_key_of_every_section():
     """So that a key added to the config cannot go unchecked by the mapping tests."""
     given: dict[str, set[str]] = {}
@@ -152,7 +183,8 @@ def test_the_tests_above_set_every_key_of_every_section():
                         ("certificate", CERTIFICATE_SLOTS), ("network", NETWORK), ("network", NETWORK_BY_ZONE_ID),
                         ("network", NETWORK_EXISTING), ("ecs", ECS), ("loadBalancer", LOAD_BALANCER), ("eks", EKS),
                         ("eks", EKS_EXISTING), ("hybrid", HYBRID), ("postgres", POSTGRES),
-                        ("konnect", KONNECT_ENDPOINTS), ("konnect", MANAGED_KONNECT)]:
+                        ("konnect", KONNECT_ENDPOINTS), ("konnect", MANAGED_KONNECT), ("gateway", GATEWAY),
+                        ("monitoring", MONITORING), ("monitoring", MONITORING_TOPIC)]:
         given.setdefault(name, set()).update(value)
     for mode in (config_module.KonnectEcsConfig, config_module.HybridEksConfig):
         for field in mode.model_fields.values():
@@ -182,6 +214,8 @@ def test_unset_settings_stay_absent_so_component_defaults_apply(monkeypatch):
     ("EksConfig", "components.eks_cluster.EksSettings"),
     ("HybridConfig", "components.kong_hybrid.HybridSettings"),
     ("PostgresConfig", "components.postgres.PostgresSettings"),
+    ("GatewayConfig", "components.gateway_config.GatewaySettings"),
+    ("MonitoringConfig", "components.monitoring.MonitoringSettings"),
 ])
 def test_each_config_section_has_a_component_field_of_the_same_name(section, args_type):
     module, name = args_type.rsplit(".", 1)

@@ -80,7 +80,7 @@ def test_no_key_or_secret_appears_in_the_clear(dev):
 def test_outputs_give_the_operator_what_to_check_and_pin(dev):
     out, _ = dev
     outputs = json.loads((out / "outputs.json").read_text())
-    assert set(outputs) == {"proxyUrl", "proxyHttpsUrl", "curlCheck", "ecsClusterName", "ecsServiceName",
+    assert set(outputs) == {"proxyUrl", "proxyHttpsUrl", "curlCheck", "dashboardUrl", "ecsClusterName", "ecsServiceName",
                             "logGroupName", "controlPlaneEndpoint", "telemetryEndpoint",
                             "dataPlaneCertificatePem", "konnectPinInstructions", "imagePullWarning",
                             # manual pinning: the two certificate slots and which one the tasks present
@@ -90,6 +90,9 @@ def test_outputs_give_the_operator_what_to_check_and_pin(dev):
     assert outputs["proxyUrl"].startswith("http://") and ".elb.ap-northeast-1.amazonaws.com" in outputs["proxyUrl"]
     assert outputs["curlCheck"].startswith("curl ") and outputs["proxyUrl"][7:] in outputs["curlCheck"]
     assert "no Route matched" in outputs["curlCheck"]
+    # The CloudWatch console page of the stack's dashboard, in the stack's region.
+    assert outputs["dashboardUrl"] == ("https://ap-northeast-1.console.aws.amazon.com/cloudwatch/home?"
+                                       "region=ap-northeast-1#dashboards/dashboard/kong-aws-dev")
     assert outputs["dataPlaneCertificatePem"].startswith("-----BEGIN CERTIFICATE-----")
     assert "dp-client-certificates" in outputs["konnectPinInstructions"]
     assert outputs["logGroupName"] == "/kong-aws/dev/data-plane"

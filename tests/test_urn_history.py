@@ -98,9 +98,25 @@ def test_only_the_new_components_are_new(name):
     # with RDS, its CA bundle's ConfigMap and its postgresql log group.
     cluster = ["aws:eks/addon:Addon", "kubernetes:core/v1:ConfigMap", "kubernetes:eks.amazonaws.com/v1:NodeClass",
                "kubernetes:karpenter.sh/v1:NodePool", "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
-    expected = {"dev": sorted(konnect_ecs + slots), "konnect-managed": konnect_ecs,
-                "dev-eks": sorted(hybrid + cluster),
-                "dev-eks-rds-shared": sorted(hybrid + cluster + ["aws:cloudwatch/logGroup:LogGroup"])}
+    # Issue 12: every stack's dashboard and alarms; with Kong's prometheus plugin in the gateway file,
+    # the metrics agent's log group and role (ECS task role; EKS Pod Identity); konnect-managed's
+    # entities in Konnect; hybrid-eks's Container Insights add-on (its role and policy), the decK
+    # sync (Job, ConfigMap with the file, Secret) and the Admin API's CA and certificate.
+    monitoring = ["aws:cloudwatch/dashboard:Dashboard", "aws:cloudwatch/metricAlarm:MetricAlarm",
+                  "kong-aws:index:GatewayMonitoring"]
+    ecs_metrics = ["aws:cloudwatch/logGroup:LogGroup", "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"]
+    entities = ["kong-aws:index:KonnectGatewayConfiguration", "pulumi-python:dynamic/konnect:GatewayEntity"]
+    eks_issue_12 = ["aws:eks/podIdentityAssociation:PodIdentityAssociation", "aws:iam/role:Role",
+                    "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                    "aws:cloudwatch/logGroup:LogGroup", "kong-aws:index:GatewaySync", "kong-aws:index:PodMetricsAccess",
+                    "kubernetes:batch/v1:Job", "kubernetes:core/v1:Secret", "kong-aws:index:ClusterCertificate",
+                    "tls:index/certRequest:CertRequest", "tls:index/locallySignedCert:LocallySignedCert",
+                    "tls:index/privateKey:PrivateKey", "tls:index/selfSignedCert:SelfSignedCert"]
+    expected = {"dev": sorted(konnect_ecs + slots + monitoring),
+                "konnect-managed": sorted(konnect_ecs + monitoring + ecs_metrics + entities),
+                "dev-eks": sorted(set(hybrid + cluster + monitoring + eks_issue_12)),
+                "dev-eks-rds-shared": sorted(set(hybrid + cluster + monitoring + eks_issue_12
+                                                 + ["aws:cloudwatch/logGroup:LogGroup"]))}
     assert fresh == expected[name]
 
 

@@ -40,6 +40,9 @@ NODE_VCPU_FOR_PODS = 1.7
 NODE_GIB_FOR_PODS = 6.4
 MIN_NODES = 2
 RDS_BACKUP_FACTOR = 1.5
+#: Kong's metrics through the agent (components/metrics_agent.py): requests by five status classes
+#: and the latency metric, one custom metric each.
+KONG_CUSTOM_METRICS = 6
 
 ASSUMPTIONS: list[str] = [
     f"{HOURS_PER_MONTH} hours in a month; everything runs all month.",
@@ -56,6 +59,9 @@ ASSUMPTIONS: list[str] = [
     f"for pods after system pods, at least {MIN_NODES} (two zones), enough for the pods' requests at "
     f"their minimum replicas; a {NODE_ROOT_GB} GB gp3 root volume each. Auto Mode picks the real types.",
     f"RDS backups: {RDS_BACKUP_FACTOR:g} x the allocated storage kept, the first 1 x free.",
+    "CloudWatch alarms: each metric an alarm reads is an alarm metric; a Metrics Insights alarm counts one. "
+    f"Kong's metrics (the prometheus plugin): {KONG_CUSTOM_METRICS} custom metrics. Container Insights on EKS "
+    "(enhanced observability, billed per observation) is not priced.",
     "KMS: $1 a key-month; rotated key versions and requests left out.",
     "Not included: data transfer out ($0.09/GB in us-east-1), taxes, support, Savings Plans, free "
     "tiers, Konnect's subscription.",
@@ -219,6 +225,23 @@ class _Pricer:
     def log_group(self, reg: Resource) -> None:
         rate = self.rate("logs_gb")
         self.add(reg, LOG_GB_PER_GROUP * rate, f"CloudWatch Logs: {LOG_GB_PER_GROUP:g} GB x {_rate(rate)}/GB")
+        if str(reg.inputs.get("name", "")).endswith("/kong-metrics"):  # the metrics agent's EMF group
+            self.kong_metrics(reg)
+
+    def dashboard(self, reg: Resource) -> None:
+        rate = self.rate("dashboard_month")
+        self.add(reg, rate, f"CloudWatch dashboard: {_rate(rate)}/month")
+
+    def metric_alarm(self, reg: Resource) -> None:
+        queries = reg.inputs.get("metricQueries") or []
+        metrics = sum(1 for q in queries if q.get("metric")) or 1
+        rate = self.rate("alarm_metric_month")
+        self.add(reg, metrics * rate, f"CloudWatch alarm: {metrics} metric(s) x {_rate(rate)}/month")
+
+    def kong_metrics(self, reg: Resource) -> None:
+        rate = self.rate("metric_month")
+        self.add(reg, KONG_CUSTOM_METRICS * rate,
+                 f"Kong's metrics: {KONG_CUSTOM_METRICS} custom metrics x {_rate(rate)}/month")
 
     # EKS, Kubernetes, RDS ---------------------------------------------------------------------
     def eks_cluster(self, reg: Resource) -> None:
@@ -351,6 +374,8 @@ _HANDLERS = {
     "aws:secretsmanager/secret:Secret": _Pricer.secret,
     "aws:kms/key:Key": _Pricer.kms_key,
     "aws:cloudwatch/logGroup:LogGroup": _Pricer.log_group,
+    "aws:cloudwatch/dashboard:Dashboard": _Pricer.dashboard,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _Pricer.metric_alarm,
     "aws:eks/cluster:Cluster": _Pricer.eks_cluster,
     "kubernetes:helm.sh/v3:Release": _Pricer.helm_release,
     "kubernetes:core/v1:Service": _Pricer.k8s_service,

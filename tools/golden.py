@@ -10,8 +10,9 @@ the same code give the same files:
 - what differs from run to run is written as ``"[volatile]"``: the body of every PEM block
   (certificates and certificate requests: the mocks sign with real, randomised ECDSA signatures
   and the current time), ISO-8601 timestamps (validity start and end), and hex SHA-256 values under
-  a key naming ``sha256`` (the certificate hash in Docker labels and pod annotations).
-  Secrets are already ``"[secret]"``.
+  a key naming ``sha256`` (the certificate hash in Docker labels and pod annotations), and the
+  content hash in the names of the hybrid gateway sync's Job, ConfigMap and Secret (it covers the
+  Admin API's CA, a fresh key in every render). Secrets are already ``"[secret]"``.
 
 ``--check`` renders each stack and prints a unified diff of every file that differs from its golden
 copy (exit status 1), ``--update`` rewrites the golden copies (rendering each stack twice first: if
@@ -48,6 +49,8 @@ _TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 #: A ``"...sha256...": "<hex>"`` pair inside JSON text held in a string (ECS containerDefinitions).
 _SHA256_IN_JSON = re.compile(r'("[^"\\]*sha256[^"\\]*"\s*:\s*")[0-9a-f]{64}(")', re.I)
+#: The content hash of a gateway sync's object names (components.gateway_sync.job_name).
+_SYNC_NAME = re.compile(r"(-gateway-sync-)[0-9a-f]{10}\b")
 
 
 def stacks(root: Path = PROJECT_ROOT) -> list[str]:
@@ -60,6 +63,7 @@ def mask_text(text: str) -> str:
     replaced by :data:`VOLATILE`."""
     text = _PEM.sub(lambda m: f"{m.group(1)}{VOLATILE}{m.group(3)}", text)
     text = _TIMESTAMP.sub(VOLATILE, text)
+    text = _SYNC_NAME.sub(lambda m: f"{m.group(1)}{VOLATILE}", text)
     return _SHA256_IN_JSON.sub(lambda m: f"{m.group(1)}{VOLATILE}{m.group(2)}", text)
 
 

@@ -47,6 +47,8 @@ _US_EAST_1: dict[str, Rate] = {
     "kms_key_month": Rate(1.00, "customer managed key-month", _MEMORY),
     "logs_gb": Rate(0.50, "GB ingested (CloudWatch Logs, standard class)", _MEMORY),
     "metric_month": Rate(0.30, "custom metric-month (first 10,000)", _MEMORY),
+    "dashboard_month": Rate(3.00, "dashboard-month (beyond the free tier's 3)", _MEMORY),
+    "alarm_metric_month": Rate(0.10, "standard-resolution alarm metric-month", _MEMORY),
     "eks_cluster_hour": Rate(0.10, "cluster-hour (standard support)", _DOCS),
     "ec2_m5.large_hour": Rate(0.096, "instance-hour (m5.large, Linux)", _DOCS),
     "automode_m5.large_hour": Rate(0.01152, "instance-hour (EKS Auto Mode fee, m5.large, 12 %)", _DOCS),
@@ -64,7 +66,8 @@ _US_WEST_2: dict[str, Rate] = {key: Rate(rate.usd, rate.unit, f"{rate.source}; O
 
 _AP_NORTHEAST_1: dict[str, Rate] = {
     **{key: rate for key, rate in _US_EAST_1.items()
-       if key in ("ipv4_hour", "nlcu_hour", "secret_month", "kms_key_month", "metric_month", "eks_cluster_hour")},
+       if key in ("ipv4_hour", "nlcu_hour", "secret_month", "kms_key_month", "metric_month", "eks_cluster_hour",
+                  "dashboard_month", "alarm_metric_month")},
     "fargate_vcpu_x86": Rate(0.05056, "vCPU-hour", _MEMORY),
     "fargate_gb_x86": Rate(0.00553, "GB-hour", _MEMORY),
     "fargate_vcpu_arm": Rate(0.04045, "vCPU-hour", _MEMORY),
