@@ -141,6 +141,7 @@ PROGRAM_CASES = {
         "kong-aws:clusterCertKey": "-----BEGIN PRIVATE KEY-----\nTOPSECRET\n-----END PRIVATE KEY-----"},
     "several": lambda c: {**c, "kong-aws:mode": "eks", "kong-aws:kong": {"version": "latest"},
                           "kong-aws:ecs": {"cpu": 3000}, "kong-aws:ecss": {}},
+    "gateway-file-missing": lambda c: {**c, "kong-aws:gateway": {"configFile": "gateway/missing.yaml"}},
 }
 
 
@@ -1490,3 +1491,76 @@ def test_a_license_needs_an_explicit_admin_rbac_choice():
         assert load({**hybrid(hybrid={"adminRbac": choice}), license_key: licence},
                     secret_keys={license_key}).hybrid.admin_rbac is choice
     assert load(hybrid()).hybrid.admin_rbac is None  # free mode: no choice to make
+
+
+# ---------------------------------------------------------------------------------------------
+# The gateway file and its secrets, and monitoring (issue 12)
+
+BROKEN_GATEWAY = """_format_version: "3.0"
+services:
+  - name: orders
+    url: http://orders.internal
+    routes:
+      - name: orders
+        pathz: [/orders]
+consumers:
+  - username: partner
+    keyauth_credentials:
+      - key: ${{ env "DECK_PARTNER_KEY" }}
+"""
+
+
+def test_a_bad_gateway_file_is_refused_under_its_key_with_position_and_line(base_config, tmp_path):
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BROKEN_GATEWAY)
+    lines = problems({**base_config, "kong-aws:gateway": {"configFile": str(path)}})
+    mine = [line for line in lines if line.startswith("kong-aws:gateway.configFile: ")]
+    assert len(mine) == len(lines) >= 2, lines
+    # The unknown field, where it is; and the secret the file reads, which config does not give.
+    assert any("services[0].routes[0].pathz" in line and "line 7" in line and "unknown field" in line for line in mine)
+    assert any("kong-aws:gatewaySecrets.DECK_PARTNER_KEY" in line for line in mine)
+
+
+def test_the_gateway_files_secret_given_the_file_is_accepted(base_config, tmp_path):
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BROKEN_GATEWAY.replace("pathz", "paths"))
+    config = {**base_config, "kong-aws:gateway": {"configFile": str(path)},
+              "kong-aws:gatewaySecrets": {"DECK_PARTNER_KEY": "TOPSECRET"}}
+    loaded: Any = load(config, secret_keys={"kong-aws:gatewaySecrets"})
+    assert [e.key for e in loaded.gateway_file.entities] == [
+        "service:orders", "route:orders", "consumer:partner", "keyauth_credential:partner/0"]
+    assert loaded.gateway_secrets["DECK_PARTNER_KEY"].get_secret_value() == "TOPSECRET"
+
+
+@pytest.mark.parametrize(("secrets", "secret_keys", "expected"), [
+    ({"DECK_PARTNER_KEY": "TOPSECRET"}, (), "set in plain text"),
+    ({"partner_key": "TOPSECRET"}, ("kong-aws:gatewaySecrets",), "not DECK_ names"),
+    ("TOPSECRET", ("kong-aws:gatewaySecrets",), "expected an object of DECK_ names"),
+])
+def test_gateway_secrets_must_be_secret_deck_names_and_never_shown(base_config, tmp_path, secrets, secret_keys,
+                                                                    expected):
+    path = tmp_path / "gateway.yaml"
+    path.write_text(BROKEN_GATEWAY.replace("pathz", "paths"))
+    config = {**base_config, "kong-aws:gateway": {"configFile": str(path)}, "kong-aws:gatewaySecrets": secrets}
+    line = problem_for(config, "kong-aws:gatewaySecrets", secret_keys)
+    assert expected in line and "TOPSECRET" not in "\n".join(problems(config, secret_keys))
+
+
+def test_gateway_secrets_without_a_gateway_file_are_refused(base_config):
+    line = only_problem({**base_config, "kong-aws:gatewaySecrets": {"DECK_A": "x"}}, "kong-aws:gatewaySecrets",
+                        secret_keys={"kong-aws:gatewaySecrets"})
+    assert "gateway.configFile is not" in line
+
+
+@pytest.mark.parametrize(("monitoring", "key", "expected"), [
+    ({"alarmEmails": ["ops@example.com"], "alarmTopicArn": "arn:aws:sns:us-west-2:123456789012:ops"},
+     "kong-aws:monitoring.alarmTopicArn", "give one"),
+    ({"alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops"}, "kong-aws:monitoring.alarmTopicArn",
+     "of their own region us-west-2"),
+    ({"alarmEmails": ["ops(at)example.com"]}, "kong-aws:monitoring.alarmEmails[0]", "not an e-mail address"),
+    ({"evaluationMinutes": 0}, "kong-aws:monitoring.evaluationMinutes", "greater than or equal to 1"),
+    ({"errorRatePercent": 100}, "kong-aws:monitoring.errorRatePercent", "less than 100"),
+])
+def test_monitoring_settings_are_checked(base_config, monitoring, key, expected):
+    line = only_problem({**base_config, "kong-aws:monitoring": monitoring}, key)
+    assert expected in line
