@@ -228,3 +228,31 @@ def pytest_collection_finish(session) -> None:
     gc.freeze()
     # The harness as the tests found it, before any test replaced a part of it (_cached_run).
     _ORIGINAL_HARNESS[:] = [_harness()]
+
+
+@pytest.fixture
+def konnect():
+    """A fresh fake Konnect on 127.0.0.1 (tests/fake_konnect.py) that accepts
+    :data:`tests.fake_konnect.TEST_TOKEN`; fails the test if it saw a request or gave an answer
+    outside the spec."""
+    from tests.fake_konnect import TEST_TOKEN, FakeKonnect
+
+    subset = reference_json("konnect-control-planes-subset.json")
+    fake = FakeKonnect(TEST_TOKEN, subset["schemas"], subset["paths"]).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert fake.problems == [], "requests or answers outside the Konnect spec"
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """The waits tenacity asks for between attempts (seconds), recorded instead of slept."""
+    import types
+
+    import tenacity
+
+    waited: list[float] = []
+    monkeypatch.setattr(tenacity.nap, "time", types.SimpleNamespace(sleep=waited.append))
+    return waited

@@ -45,6 +45,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 
+#: The access token the tests' fake accepts (the ``konnect`` fixture of tests/conftest.py).
+TEST_TOKEN = "kpat_" + "0123456789abcdefghijABCDEFGHIJ0123456789"
+
 CP = r"/v2/control-planes"
 ONE_CP = CP + r"/(?P<cp>[^/]+)"
 CERTS = ONE_CP + r"/dp-client-certificates"
@@ -126,6 +129,25 @@ def _validators(schemas: dict, spec_paths: dict) -> dict[str, jsonschema.Draft20
         validators["Error"] = jsonschema.Draft202012Validator(error)
         _VALIDATORS[key] = validators
     return _VALIDATORS[key]
+
+
+def read_body(call: "Call", raw: bytes, expects_body: bool, content_type: str, problems: list) -> Optional[str]:
+    """Parse a request's ``raw`` body into ``call.body``. Returns the message of the 400 answer when
+    the body is not JSON or the operation takes none (and records the problem), else None; a JSON
+    body sent with another Content-Type is recorded but accepted."""
+    if not raw:
+        return None
+    try:
+        call.body = json.loads(raw)
+    except ValueError:
+        problems.append(f"{call.method} {call.path}: body is not JSON")
+        return "body is not JSON"
+    if not expects_body:
+        problems.append(f"{call.method} {call.path}: a body where the spec has none")
+        return "unexpected body"
+    if not content_type.startswith("application/json"):
+        problems.append(f"{call.method} {call.path}: Content-Type {content_type!r}")
+    return None
 
 
 class FakeKonnect:
@@ -312,18 +334,10 @@ class FakeKonnect:
         if call.authorization not in {f"Bearer {t}" for t in self.tokens}:
             return self._error(401, "A valid token is required")
         schema = REQUEST_SCHEMAS.get((call.method, route))
-        if raw:
-            try:
-                call.body = json.loads(raw)
-            except ValueError:
-                self.problems.append(f"{call.method} {call.path}: body is not JSON")
-                return self._error(400, "body is not JSON")
-            if schema is None:
-                self.problems.append(f"{call.method} {call.path}: a body where the spec has none")
-                return self._error(400, "unexpected body")
-            if not content_type.startswith("application/json"):
-                self.problems.append(f"{call.method} {call.path}: Content-Type {content_type!r}")
-        elif schema is not None:
+        refused = read_body(call, raw, schema is not None, content_type, self.problems)
+        if refused:
+            return self._error(400, refused)
+        if not raw and schema is not None:
             self.problems.append(f"{call.method} {call.path}: no body; the spec requires {schema}")
             return self._error(400, "body required")
         if schema is not None and self._check(schema, call.body, f"{call.method} {call.path} request"):
@@ -589,17 +603,10 @@ class CoreEntities:
             self._check(config_spec()["components"]["schemas"]["GatewayUnauthorizedError"], body, "401 answer")
             return 401, {"Content-Type": "application/json"}, body
         request_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        refused = read_body(call, raw, request_schema is not None, content_type, fake.problems)
+        if refused:
+            return self._kong_error(400, refused)
         if raw:
-            try:
-                call.body = json.loads(raw)
-            except ValueError:
-                fake.problems.append(f"{call.method} {call.path}: body is not JSON")
-                return self._kong_error(400, "body is not JSON")
-            if request_schema is None:
-                fake.problems.append(f"{call.method} {call.path}: a body where the spec has none")
-                return self._kong_error(400, "unexpected body")
-            if not content_type.startswith("application/json"):
-                fake.problems.append(f"{call.method} {call.path}: Content-Type {content_type!r}")
             where = f"{call.method} {call.path} request ({_ref_name(request_schema)})"
             if self._check(request_schema, call.body, where):
                 return self._kong_error(400, "schema violation")

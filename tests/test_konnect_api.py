@@ -19,14 +19,11 @@ import socket
 import subprocess
 import sys
 import traceback
-import types
 from functools import lru_cache
 from typing import Optional
 
 import httpx
 import pytest
-import tenacity
-import tenacity.nap
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
@@ -35,11 +32,11 @@ from components.konnect_api import (
     KonnectClient, KonnectControlPlane, PinnedDataPlaneCertificate, check_joinable, stack_marker,
 )
 from tests.conftest import BASE_CONFIG, config_text, reference_json, self_signed_pem
-from tests.fake_konnect import FakeKonnect
+from tests.fake_konnect import TEST_TOKEN, FakeKonnect
 from tools.mocks import PROJECT_ROOT, FakeCloud, RunResult, main_program, mask_secrets, plain_values, run_program
 from tools.plan import REPLACED_BY, UPDATE, plan
 
-TOKEN = "kpat_" + "0123456789abcdefghijABCDEFGHIJ0123456789"
+TOKEN = TEST_TOKEN
 OTHER_TOKEN = "kpat_" + "ZYXWVUTSRQzyxwvutsrq9876543210ZYXWVUTSRQ"
 SUBSET = reference_json("konnect-control-planes-subset.json")
 CP_TYPE = "pulumi-python:dynamic/konnect:ControlPlane"
@@ -51,26 +48,6 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures and helpers
-
-
-@pytest.fixture
-def konnect():
-    """A fresh fake Konnect on 127.0.0.1; fails the test if it saw a request or gave an answer
-    outside the spec."""
-    fake = FakeKonnect(TOKEN, SUBSET["schemas"], SUBSET["paths"]).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-    assert fake.problems == [], "requests or answers outside the Konnect spec"
-
-
-@pytest.fixture
-def sleeps(monkeypatch) -> list[float]:
-    """The waits tenacity asks for between attempts, recorded instead of slept."""
-    waited: list[float] = []
-    monkeypatch.setattr(tenacity.nap, "time", types.SimpleNamespace(sleep=waited.append))
-    return waited
 
 
 @lru_cache(maxsize=None)

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import traceback
-import types
 import uuid
 from functools import lru_cache
 from typing import Optional
 
 import httpx
 import pytest
-import tenacity.nap
 from pulumi.runtime import rpc
 
 from components.gateway_config import Entity
@@ -27,41 +25,22 @@ from components.konnect_api import KonnectApiError
 from components.konnect_entities import (
     ENTITY_KINDS, REPLACING, EntityProvider, KonnectGatewayConfiguration, entity_id, request_body, stack_tag,
 )
-from tests.conftest import reference_json, self_signed_pem
-from tests.fake_konnect import FakeKonnect
+from tests.conftest import self_signed_pem
+from tests.fake_konnect import TEST_TOKEN, FakeKonnect
 from tools.mocks import RunResult, mask_secrets, plain_values, run_program
 from tools.plan import CREATE, DELETE, REPLACED_BY, UPDATE, plan
 
-TOKEN = "kpat_" + "0123456789abcdefghijABCDEFGHIJ0123456789"
-SUBSET = reference_json("konnect-control-planes-subset.json")
+TOKEN = TEST_TOKEN
 ENTITY_TYPE = "pulumi-python:dynamic/konnect:GatewayEntity"
 MARKER = "kong-aws/kong-aws/test"
 TAG = stack_tag("kong-aws", "test")
 CORE = "/v2/control-planes/[^/]+/core-entities"
 
 
-@pytest.fixture
-def konnect():
-    """A fresh fake Konnect; fails the test if it saw a request or gave an answer outside the spec."""
-    fake = FakeKonnect(TOKEN, SUBSET["schemas"], SUBSET["paths"]).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-    assert fake.problems == [], "requests or answers outside the Konnect spec"
-
 
 @pytest.fixture
 def plane(konnect) -> str:
     return konnect.add_control_plane("kong-aws-test")["id"]
-
-
-@pytest.fixture
-def sleeps(monkeypatch) -> list[float]:
-    """The waits tenacity asks for between attempts, recorded instead of slept."""
-    waited: list[float] = []
-    monkeypatch.setattr(tenacity.nap, "time", types.SimpleNamespace(sleep=waited.append))
-    return waited
 
 
 @lru_cache(maxsize=None)
