@@ -24,7 +24,6 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
@@ -36,6 +35,7 @@ from components.certificates import CERTIFICATE_DEFAULTS, CertificateSlot, KeyAl
 from components.ecs_service import SERVICE_DEFAULTS
 from components.ecs_task_definition import TASK_DEFINITION_DEFAULTS, CpuArchitecture
 from components.eks_cluster import EKS_DEFAULTS
+from components.gateway_config import PROJECT_DIR, GatewayFileError, load_gateway_file
 from components.kong_facts import ClusterMtls, LogLevel, RouterFlavor
 from components.kong_hybrid import HYBRID_DEFAULTS
 from components.kong_settings import KONG_DEFAULTS, ImageSourceKind
@@ -1203,8 +1203,6 @@ def _zone_rules(network: NetworkConfig, region: Optional[str],
 # Gateway configuration and monitoring (both modes)
 
 _DECK_ENV_NAME = _regex(r"DECK_[A-Z0-9_]+")
-#: The project directory: gateway files are named relative to it.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 class GatewayConfig(_Section):
@@ -1274,7 +1272,7 @@ class MonitoringConfig(_Section):
                                                        "(arn:aws:sns:us-west-2:123456789012:alerts)")]] = None
     """none: an existing SNS topic (same region) the alarms notify instead of one made by the stack"""
     evaluation_minutes: Optional[Annotated[int, Field(ge=1, le=60)]] = None
-    """minutes a condition must hold before its alarm fires (fewer running tasks or ready pods than desired, no healthy target)"""
+    """minutes a condition must hold before its alarm fires: fewer running tasks or ready pods than desired, the 5xx rate (the no-healthy-target alarm fires after 2)"""
     error_rate_percent: Optional[Annotated[float, Field(gt=0, lt=100)]] = None
     """share of Kong's responses with status 5xx, in percent, that fires the 5xx alarm (needs Kong's prometheus plugin in the gateway file)"""
     free_storage_percent: Optional[Annotated[float, Field(gt=0, lt=100)]] = None
@@ -1307,7 +1305,7 @@ class _Stack(_Model):
         ``gateway.configFile``, or None when none is."""
         if self.gateway.config_file is None:
             return None
-        return load_gateway_file(self.gateway.config_file, frozenset(self.gateway_secrets or ()))
+        return _gateway_file(self.gateway.config_file, frozenset(self.gateway_secrets or ()))
 
     @property
     def provided_certificate(self) -> Optional[ProvidedCertificate]:
@@ -1413,7 +1411,7 @@ def _gateway_rules(view: Any, given: set[str]) -> list[tuple[tuple, str]]:
         return []
     secrets_unknown = "gatewaySecrets" in given and view.gateway_secrets is None  # reported already
     try:
-        load_gateway_file(config_file, frozenset(view.gateway_secrets or ()))
+        _gateway_file(config_file, frozenset(view.gateway_secrets or ()))
     except GatewayFileError as error:
         return [(("gateway", "configFile"), line) for line in error.lines
                 if not (secrets_unknown and f"{NAMESPACE}:gatewaySecrets." in line)]
@@ -1422,15 +1420,14 @@ def _gateway_rules(view: Any, given: set[str]) -> list[tuple[tuple, str]]:
 
 @functools.lru_cache(maxsize=8)
 def _load_gateway_file(path: str, secret_names: frozenset[str], stamp: tuple) -> Any:
-    from components.gateway_config import load_gateway_file as load
-
-    return load(path, root=PROJECT_DIR, secret_names=secret_names)
+    return load_gateway_file(path, root=PROJECT_DIR, secret_names=secret_names)
 
 
-def load_gateway_file(path: str, secret_names: frozenset[str] = frozenset()) -> Any:
-    """The gateway file ``path`` (relative to :data:`PROJECT_DIR`) loaded and validated by
-    :func:`components.gateway_config.load_gateway_file`, read once per content. Raises
-    :class:`GatewayFileError` with every problem."""
+def _gateway_file(path: str, secret_names: frozenset[str] = frozenset()) -> Any:
+    """The gateway file ``path`` (relative to the project directory) as
+    :func:`components.gateway_config.load_gateway_file` loads it, read once per content. Raises
+    :class:`GatewayFileError` with every problem; an unexpected failure of the loader becomes one
+    such problem too, so bad input is never a traceback."""
     full = PROJECT_DIR / path
     try:
         info = full.stat()
@@ -1439,16 +1436,11 @@ def load_gateway_file(path: str, secret_names: frozenset[str] = frozenset()) -> 
         stamp = ()
     try:
         return _load_gateway_file(path, secret_names, stamp)
-    except ValueError as error:
-        raise GatewayFileError(list(getattr(error, "lines", None) or [str(error)])) from None
-
-
-class GatewayFileError(ValueError):
-    """A gateway file that cannot be applied: ``lines``, one per problem (file, entity position, line)."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("\n".join(lines))
+    except GatewayFileError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a loader defect must still name the key, not crash
+        raise GatewayFileError([f"{path}: could not be checked ({type(error).__name__}: {error}); this is a "
+                                "defect of kong-aws, please report it with the file"]) from None
 
 
 @functools.cache

@@ -23,6 +23,11 @@ from components.kong_facts import NO_ROUTE
 
 #: The response header that proves Kong proxied the answer from an upstream.
 UPSTREAM_HEADER = "X-Kong-Upstream-Latency"
+#: Bundled plugins that refuse a request without credentials (401) before it reaches the upstream
+#: (Kong plugin hub, "Authentication" plugins). A route behind one is checked last, for its 401.
+AUTH_PLUGINS = frozenset({"basic-auth", "hmac-auth", "jwt", "key-auth", "key-auth-enc", "ldap-auth",
+                          "ldap-auth-advanced", "mtls-auth", "oauth2", "oauth2-introspection", "openid-connect",
+                          "vault-auth"})
 
 
 def _ref_name(value: Any) -> Optional[str]:
@@ -46,8 +51,9 @@ def _names(entity: Optional[Mapping]) -> set[str]:
     return {v for v in ((entity or {}).get("name"), (entity or {}).get("id")) if isinstance(v, str)}
 
 
-def _minute_limit(document: Mapping[str, Any], route: Mapping, service: Optional[Mapping]) -> Optional[tuple[int, str]]:
-    """The tightest per-minute rate limit on ``route`` and its policy, or None."""
+def _applying(document: Mapping[str, Any], route: Mapping, service: Optional[Mapping]) -> list[Mapping]:
+    """The enabled plugins that run for every request of ``route``: its own, its service's, and the
+    file's top-level ones scoped to it, its service or nothing (not those of one consumer)."""
     candidates = list(route.get("plugins") or []) + list((service or {}).get("plugins") or [])
     route_names, service_names = _names(route), _names(service)
     for plugin in document.get("plugins") or []:
@@ -57,10 +63,16 @@ def _minute_limit(document: Mapping[str, Any], route: Mapping, service: Optional
         if (scopes["route"] is None or scopes["route"] in route_names) and \
                 (scopes["service"] is None or scopes["service"] in service_names):
             candidates.append(plugin)
+    return [p for p in candidates if p.get("enabled") is not False and not p.get("consumer")
+            and not p.get("consumer_group")]
+
+
+def _minute_limit(plugins: list[Mapping]) -> Optional[tuple[int, str]]:
+    """The tightest per-minute ``rate-limiting`` limit among ``plugins`` and its policy, or None."""
     limits = []
-    for plugin in candidates:
+    for plugin in plugins:
         config = plugin.get("config") or {}
-        if plugin.get("name") != "rate-limiting" or plugin.get("enabled") is False or plugin.get("consumer"):
+        if plugin.get("name") != "rate-limiting":
             continue
         if isinstance(config.get("minute"), int) and not isinstance(config.get("minute"), bool):
             limits.append((config["minute"], str(config.get("policy") or "local")))
@@ -91,16 +103,21 @@ def curl_check(host: str, document: Optional[Mapping[str, Any]], data_planes: in
     decK ``document`` (None: no gateway file). ``data_planes`` is the most data planes that may
     serve (ECS maximum tasks, EKS maximum replicas), for the rate-limit count. Returns one shell
     line whose ``# expect`` comment says what a healthy gateway answers."""
-    for route, service in _routes(document or {}):
-        request = _request(host, route)
-        if request is None:
-            continue
+    reachable = [(route, service, request, _applying(document or {}, route, service))
+                 for route, service in _routes(document or {}) if (request := _request(host, route)) is not None]
+    # A route behind an authentication plugin answers 401 to a plain curl: check those last.
+    reachable.sort(key=lambda r: any(p.get("name") in AUTH_PLUGINS for p in r[3]))
+    for route, service, request, plugins in reachable:
         options, url = request
         curl = f"curl -si {options} {url}".replace("  ", " ")
         what = f"route {route.get('name')!r}" + (f" of service {service.get('name')!r}" if service else "")
+        guards = sorted({str(p.get("name")) for p in plugins if p.get("name") in AUTH_PLUGINS})
+        if guards:
+            return (f"{curl} | head -n 1   # expect 401 ({what} needs credentials: {', '.join(guards)}), "
+                    f"not {NO_ROUTE}")
         grep = f"{curl} | grep -iE '^(HTTP/|{UPSTREAM_HEADER})'"
         expect = f"the upstream's status line and {UPSTREAM_HEADER} ({what}), not {NO_ROUTE}"
-        limit = _minute_limit(document or {}, route, service)
+        limit = _minute_limit(plugins)
         if limit is None:
             return f"{grep}   # expect {expect}"
         minute, policy = limit

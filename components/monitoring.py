@@ -172,11 +172,17 @@ def dashboard_url(region: str, name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{name}"
 
 
-def healthy_hosts_query(load_balancer: str) -> str:
-    """Metrics Insights: the fewest healthy targets among the target groups of NLB ``load_balancer``
-    (its ARN suffix), one series."""
-    return (f'SELECT MIN(HealthyHostCount) FROM SCHEMA("{ELB_NAMESPACE}", LoadBalancer, TargetGroup) '
-            f"WHERE LoadBalancer = '{load_balancer}'")
+def healthy_hosts_query(load_balancer: str, target_group: Optional[str] = None) -> str:
+    """Metrics Insights, one series: the healthy targets of NLB ``load_balancer`` (its ARN suffix),
+    summed over its Availability Zones (the ``AvailabilityZone, LoadBalancer, TargetGroup`` series)
+    and over its target groups, or of ``target_group`` only. Summing the zones' counts does not depend
+    on how the zone-less series aggregates them: a per-zone count is what a zone's load balancer
+    node sees (NLB cross-zone load balancing is off by default, ELB guide "Cross-zone load
+    balancing for target groups"). A sum of 0 means no target group of the NLB (or ``target_group``)
+    has a healthy target in any zone."""
+    where = f"LoadBalancer = '{load_balancer}'" + (f" AND TargetGroup = '{target_group}'" if target_group else "")
+    return (f'SELECT SUM(HealthyHostCount) FROM SCHEMA("{ELB_NAMESPACE}", AvailabilityZone, LoadBalancer, '
+            f"TargetGroup) WHERE {where}")
 
 
 def error_rate_expression() -> str:
@@ -239,28 +245,27 @@ def layout(rows: list[list[dict]], height: int = 6) -> list[dict]:
     return placed
 
 
-def dashboard_body(region: str, title: str, load_balancer: str, target_groups: Optional[Sequence[str]],
+def dashboard_body(region: str, title: str, load_balancer: str,
                    ecs: Optional[dict] = None, eks: Optional[dict] = None, rds: Optional[dict] = None,
                    kong_stack: Optional[str] = None, alarm_arns: Sequence[str] = ()) -> dict:
     """The dashboard as CloudWatch's dashboard body (a dict; ``json.dumps`` it for PutDashboard).
 
-    ``load_balancer``: the NLB's ARN suffix; ``target_groups``: its target groups' suffixes, or None
-    when they are not known (hybrid-eks: the graphs ``SEARCH`` them). ``ecs``: ``cluster_name``,
+    ``load_balancer``: the NLB's ARN suffix (its target groups, in every zone, are found by ``SEARCH``:
+    hybrid-eks does not know them). ``ecs``: ``cluster_name``,
     ``service_name``, ``container_insights``; ``eks``: ``cluster_name``, ``namespace``,
     ``deployments`` (``{"control plane": name, "data plane": name}``); ``rds``:
     ``instance_identifier``; ``kong_stack``: the ``Stack`` dimension of Kong's metrics, or None
     without them; ``alarm_arns``: shown in an alarm status widget.
     """
     lb = {"LoadBalancer": load_balancer}
-    if target_groups is None:
-        def hosts(metric: str) -> list:
-            search = (f"SEARCH('{{{ELB_NAMESPACE},LoadBalancer,TargetGroup}} MetricName=\"{metric}\" "
-                      f"LoadBalancer=\"{load_balancer}\"', 'Minimum', {PERIOD_SECONDS})")
-            return [[{"expression": search, "id": metric.lower(), "label": metric}]]
-        healthy, unhealthy = hosts("HealthyHostCount"), hosts("UnHealthyHostCount")
-    else:
-        healthy = [_metric(ELB_NAMESPACE, "HealthyHostCount", {**lb, "TargetGroup": tg}) for tg in target_groups]
-        unhealthy = [_metric(ELB_NAMESPACE, "UnHealthyHostCount", {**lb, "TargetGroup": tg}) for tg in target_groups]
+
+    def hosts(metric: str) -> list:
+        # Every target group in every zone (hybrid-eks: the cluster names the target groups).
+        search = (f"SEARCH('{{{ELB_NAMESPACE},AvailabilityZone,LoadBalancer,TargetGroup}} MetricName=\"{metric}\" "
+                  f"LoadBalancer=\"{load_balancer}\"', 'Minimum', {PERIOD_SECONDS})")
+        return [[{"expression": search, "id": metric.lower(), "label": metric}]]
+
+    healthy, unhealthy = hosts("HealthyHostCount"), hosts("UnHealthyHostCount")
     rows: list[list[dict]] = [
         [_text(f"# {title}\nKong Gateway: proxy load balancer, data planes"
                + (", database" if rds else "") + (", Kong requests" if kong_stack else ""))],
@@ -332,11 +337,12 @@ class GatewayMonitoring(pulumi.ComponentResource):
     alarms, each named ``<prefix>-<role>`` and each acting (alarm and OK) on the topic when there is
     one, with no action otherwise:
 
-    - ``{name}-no-healthy-target``: the fewest healthy targets of any target group < 1 for 2 minutes
-      (:func:`healthy_hosts_query`); missing data is breaching (the NLB publishes every minute while
-      it exists: silence means it or its target groups are gone).
+    - ``{name}-no-healthy-target``: the NLB's healthy targets, all zones and target groups, < 1 for
+      2 minutes (:func:`healthy_hosts_query`); missing data is breaching (the NLB publishes every
+      minute while it exists: silence means it or its target groups are gone).
     - ``{name}-tasks-below-desired`` (ecs): with Container Insights, ``DesiredTaskCount -
-      RunningTaskCount`` > 0; without it, the fewest healthy targets < ``min_count``; for
+      RunningTaskCount`` > 0; without it, the healthy targets of the http target group (all zones)
+      < ``min_count``; for
       ``evaluation_minutes``. Missing data is breaching (no report from the service is no running task we can see).
     - ``{name}-cp-pods-below-desired`` / ``{name}-dp-pods-below-desired`` (eks with Container
       Insights): ``replicas_desired
@@ -428,9 +434,9 @@ class GatewayMonitoring(pulumi.ComponentResource):
             return aws.cloudwatch.MetricAlarmMetricQueryArgs(id="e1", expression=text, label=label, return_data=True,
                                                              **extra)
 
-        healthy = expression(load_balancer.apply(healthy_hosts_query), "fewest healthy targets",
+        healthy = expression(load_balancer.apply(healthy_hosts_query), "healthy targets",
                              period=PERIOD_SECONDS)
-        alarm("no-healthy-target", "A target group of the proxy NLB has no healthy Kong target.",
+        alarm("no-healthy-target", "The proxy NLB has no healthy Kong target in any zone.",
               [healthy], 1, "LessThanThreshold", 2, "breaching")
 
         ecs, eks = args.get("ecs"), args.get("eks")
@@ -447,8 +453,9 @@ class GatewayMonitoring(pulumi.ComponentResource):
                 alarm("tasks-below-desired",
                       f"Fewer healthy Kong targets than the service's minimum of {ecs['min_count']} tasks for "
                       f"{minutes} minutes (Container Insights is off).",
-                      [expression(load_balancer.apply(healthy_hosts_query), "fewest healthy targets",
-                                  period=PERIOD_SECONDS)],
+                      [expression(pulumi.Output.all(load_balancer, target_groups).apply(
+                                  lambda v: healthy_hosts_query(v[0], v[1][0] if v[1] else None)),
+                                  "healthy targets of the http target group", period=PERIOD_SECONDS)],
                       ecs["min_count"], "LessThanThreshold", minutes, "breaching")
         if eks is not None:
             deployments = {"control plane": chart_fullname(eks["control_plane_release"]),
@@ -479,9 +486,9 @@ class GatewayMonitoring(pulumi.ComponentResource):
                   floor, "LessThanThreshold", 1, "missing")
 
         def body(values: list) -> str:
-            lb, groups, ecs_names, eks_names, db, arns = values
+            lb, ecs_names, eks_names, db, arns = values
             return json.dumps(dashboard_body(
-                region, prefix, lb, groups,
+                region, prefix, lb,
                 ecs={**ecs_names, "container_insights": ecs["container_insights"]} if ecs is not None else None,
                 eks={**eks_names, "deployments": deployments, "container_insights": eks["container_insights"]}
                 if eks is not None else None,
@@ -491,7 +498,7 @@ class GatewayMonitoring(pulumi.ComponentResource):
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard", dashboard_name=prefix,
             dashboard_body=pulumi.Output.all(
-                load_balancer, target_groups,
+                load_balancer,
                 pulumi.Output.all(cluster_name=ecs["cluster_name"], service_name=ecs["service_name"])
                 if ecs is not None else None,
                 pulumi.Output.all(cluster_name=eks["cluster_name"], namespace=eks["namespace"])

@@ -71,3 +71,18 @@ def test_consumer_scoped_and_disabled_limits_do_not_count():
         {"name": "r", "paths": ["/r"], "plugins": [{"name": "rate-limiting", "enabled": False, "config": {"minute": 1}}]}]}],
         "plugins": [{"name": "rate-limiting", "consumer": "alice", "config": {"minute": 2}}]}
     assert "429" not in curl_check(HOST, document, 2)
+
+
+def test_a_route_behind_an_authentication_plugin_is_checked_last_for_its_401():
+    document = {"_format_version": "3.0", "services": [{"name": "s", "url": "http://a.example", "routes": [
+        {"name": "private", "paths": ["/private"], "plugins": [{"name": "key-auth"}]},
+        {"name": "public", "paths": ["/public"]}]}]}
+    commands, comment = _commands(curl_check(HOST, document, 2))
+    assert commands[0][-1] == f"http://{HOST}/public" and "route 'public'" in comment
+    # Only protected routes: the check proves the route matched (401, not Kong's 404).
+    document["services"][0]["routes"].pop()
+    document["plugins"] = [{"name": "rate-limiting", "config": {"minute": 3}}]
+    commands, comment = _commands(curl_check(HOST, document, 2))
+    assert commands[0][-1] == f"http://{HOST}/private"
+    assert comment.startswith("expect 401 (route 'private' of service 's' needs credentials: key-auth)")
+    assert "429" not in comment

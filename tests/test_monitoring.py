@@ -186,7 +186,7 @@ def test_every_dashboard_body_has_aws_structure_and_is_a_valid_put_dashboard(var
 
 
 def test_the_structure_check_can_fail():
-    body = dashboard_body("us-west-2", "t", LB_SUFFIX, TG_SUFFIXES)
+    body = dashboard_body("us-west-2", "t", LB_SUFFIX)
     assert body_problems(body) == []
     wide = copy.deepcopy(body)
     wide["widgets"][1]["x"] = 20
@@ -200,8 +200,17 @@ def test_the_structure_check_can_fail():
 
 
 def _series(body: dict) -> set[tuple[str, str]]:
-    return {(entry[0], entry[1]) for w in body["widgets"] if w["type"] == "metric"
-            for entry in w["properties"]["metrics"] if isinstance(entry[0], str)}
+    """(namespace, metric) of every graphed metric, those a SEARCH finds included."""
+    found = set()
+    for w in body["widgets"]:
+        for entry in w["properties"]["metrics"] if w["type"] == "metric" else []:
+            if isinstance(entry[0], str):
+                found.add((entry[0], entry[1]))
+            elif "SEARCH(" in entry[0].get("expression", ""):
+                search = re.search(r"\{([^,}]+),[^}]*\} MetricName=\"(\w+)\"", entry[0]["expression"])
+                assert search, entry
+                found.add((search.group(1), search.group(2)))
+    return found
 
 
 def test_what_each_dashboard_shows():
@@ -214,8 +223,8 @@ def test_what_each_dashboard_shows():
                                          ("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization")}
     # Without Container Insights there are no task counts to graph.
     assert _series(bare) == nlb | {("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization")}
-    # hybrid-eks: target groups found by SEARCH (their ARNs are the cluster's), pods, database, Kong.
-    assert _series(eks) == {s for s in nlb if s[1] not in ("HealthyHostCount", "UnHealthyHostCount")} | kong | {
+    # hybrid-eks: pods, database, Kong.
+    assert _series(eks) == nlb | kong | {
         ("ContainerInsights", m) for m in ("replicas_ready", "replicas_desired", "pod_cpu_utilization",
                                            "pod_memory_utilization")} | {
         ("AWS/RDS", m) for m in ("CPUUtilization", "DatabaseConnections", "FreeStorageSpace")}
@@ -226,6 +235,11 @@ def test_what_each_dashboard_shows():
                                              for d in ("kong-cp-kong", "kong-dp-kong")}
     requests = [e for w in ecs["widgets"] if w["type"] == "metric" for e in w["properties"]["metrics"]
                 if len(e) > 1 and e[1] == metrics_agent.REQUESTS_METRIC]
+    # ECS's metrics by the dimensions AWS/ECS and ECS/ContainerInsights publish (ClusterName, ServiceName).
+    tasks = [e for w in ecs["widgets"] if w["type"] == "metric" for e in w["properties"]["metrics"]
+             if e[0] in ("AWS/ECS", "ECS/ContainerInsights")]
+    assert len(tasks) == 4 and {tuple(e[2:6]) for e in tasks} == {("ClusterName", "kong-cluster",
+                                                                   "ServiceName", "kong-service")}
     stack = metrics_agent.stack_dimension_value("kong-aws", "test")
     assert {(e[2], e[3], e[4]) for e in requests} == {(metrics_agent.STACK_DIMENSION, stack,
                                                        metrics_agent.STATUS_CLASS_DIMENSION)}
@@ -280,8 +294,13 @@ def test_alarm_queries_read_the_right_metrics():
     ecs = alarms_of(build(**VARIANTS["ecs"]))
     (healthy,) = ecs["no-healthy-target"]["metricQueries"]
     assert healthy["expression"] == healthy_hosts_query(LB_SUFFIX)
-    assert healthy["expression"].startswith('SELECT MIN(HealthyHostCount) FROM SCHEMA("AWS/NetworkELB", LoadBalancer, '
-                                            "TargetGroup) WHERE LoadBalancer = 'net/")
+    # Summed over the zones and target groups: 0 only when no target is healthy anywhere.
+    assert healthy["expression"] == ('SELECT SUM(HealthyHostCount) FROM SCHEMA("AWS/NetworkELB", AvailabilityZone, '
+                                     f"LoadBalancer, TargetGroup) WHERE LoadBalancer = '{LB_SUFFIX}'")
+    # Without Container Insights, the tasks alarm counts the http target group's healthy targets.
+    (tasks_bare,) = alarms_of(build(**VARIANTS["ecs-no-insights"]))["tasks-below-desired"]["metricQueries"]
+    assert tasks_bare["expression"] == healthy_hosts_query(LB_SUFFIX, TG_SUFFIXES[0])
+    assert tasks_bare["expression"].endswith(f"AND TargetGroup = '{TG_SUFFIXES[0]}'")
     tasks = {q["id"]: q for q in ecs["tasks-below-desired"]["metricQueries"]}
     assert tasks["e1"]["expression"] == "desired - running"
     assert tasks["running"]["metric"]["metricName"] == "RunningTaskCount"
