@@ -35,7 +35,7 @@ from components.certificates import CERTIFICATE_DEFAULTS, CertificateSlot, KeyAl
 from components.ecs_service import SERVICE_DEFAULTS
 from components.ecs_task_definition import TASK_DEFINITION_DEFAULTS, CpuArchitecture
 from components.eks_cluster import EKS_DEFAULTS
-from components.gateway_config import PROJECT_DIR, GatewayFileError, load_gateway_file
+from components.gateway_config import PROJECT_DIR, GatewayFileError, is_deck_setting, load_gateway_file
 from components.kong_facts import ClusterMtls, LogLevel, RouterFlavor
 from components.kong_hybrid import HYBRID_DEFAULTS
 from components.kong_settings import KONG_DEFAULTS, ImageSourceKind
@@ -1234,6 +1234,10 @@ def _gateway_secrets(value: Any) -> Any:
         # Names only: never a value.
         raise ValueError(f"names {', '.join(map(repr, bad))} are not DECK_ names; decK substitutes only "
                          "environment variables named DECK_ followed by upper-case letters, digits and _")
+    settings = [str(k) for k in value if is_deck_setting(str(k))]
+    if settings:
+        raise ValueError(f"names {', '.join(map(repr, settings))} are decK's own settings (it reads DECK_<FLAG> as "
+                         "its flags); name the secrets otherwise, e.g. DECK_PARTNER_KEY")
     if any(not isinstance(v, (str, int, float)) or isinstance(v, bool) for v in value.values()):
         raise ValueError("each value is text")
     return {str(k): str(v) for k, v in value.items()}

@@ -38,10 +38,30 @@ JSON-path-like position and the YAML line:
 - references resolve, names are unique, ``name`` is set on services, routes and upstreams (the
   stack keys entities by name), consumers have ``username`` or ``custom_id``;
 - plugin names are ones Kong bundles (:data:`BUNDLED_PLUGINS`);
+- the file's structure: every list and mapping the format nests is of that shape (``consumers: 5``
+  or a list item that is not a mapping is a problem line, never another exception);
+- a service ``url`` has a scheme Kong's ``protocol`` allows, a host, and a port of 0-65535; a
+  target has a ``target``; every ``tags`` entry is a tag Kong accepts (:func:`check_tag`);
 - secrets are never plain text (:data:`CREDENTIAL_SECRET_FIELDS`, :func:`is_secret_config_field`):
   they are decK's ``${{ env "DECK_NAME" }}``, whose name must be a key of the stack's secret
   ``kong-aws:gatewaySecrets``, or (where Kong resolves them) a vault reference
-  ``{vault://<prefix>/<path>}``.
+  ``{vault://<prefix>/<path>}``. A secret field may also hold an HTTP authentication scheme word
+  before its placeholders (:func:`is_secret_form`: ``Bearer ${{ env "DECK_TOKEN" }}``);
+- decK's templates are only ``${{ env "DECK_NAME" }}`` (:func:`templates`), and no name is one of
+  decK's own settings (:data:`DECK_SETTINGS`), which decK would read as its configuration.
+
+What is not checked: the contents of a plugin's ``config``. Konnect's spec leaves ``Plugin.config``
+an open object, and each plugin's own schema (Kong's ``kong/plugins/<name>/schema.lua``) is not
+reproduced here; only its secret fields are looked at (above). Kong checks ``config`` against the
+plugin's schema when the file is applied: the Konnect configuration API refuses the plugin
+(``pulumi up`` fails on that entity, konnect-managed) and decK's ``gateway sync`` fails the sync Job
+(hybrid-eks); ``pulumi preview`` does not see such a mistake. Likewise left to Kong: the formats of
+hosts, paths, SNIs, certificates and target addresses, and rules across entities beyond the
+references above (a route's ``hosts`` shared with another's, say).
+
+Entity keys (:attr:`Entity.key`) are stable across edits that keep an entity's identity: names for
+named entities, and for consumers' credentials the ``id`` the file gives, else a field that
+identifies the credential without being secret (:func:`credential_suffix`).
 """
 
 import dataclasses
@@ -50,7 +70,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Required, TypedDict
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Required, TypedDict
 
 import pulumi
 
@@ -131,8 +151,25 @@ SECRET_NAME_ENDINGS = ("password", "passwd", "secret", "token", "api_key", "apik
 #: ``${{`` ``}}`` and an ``env`` function that reads only variables prefixed ``DECK_``
 #: (Kong/go-database-reconciler ``pkg/file/template.go``: ``Delims("${{", "}}")``, ``envVarPrefix =
 #: "DECK_"``). Names as ``kong-aws:gatewaySecrets`` accepts them.
-ENV_PLACEHOLDER = re.compile(r'\$\{\{\s*env\s+"(DECK_[A-Z0-9_]+)"\s*\}\}')
-_TEMPLATE = re.compile(r"\$\{\{.*?\}\}", re.S)
+DECK_NAME = re.compile(r"DECK_[A-Z0-9_]+")
+ENV_PLACEHOLDER = re.compile(r'\$\{\{\s*env\s+"(' + DECK_NAME.pattern + r')"\s*\}\}')
+#: One decK template action, ``${{`` to the next ``}}`` (whatever it holds).
+TEMPLATE = re.compile(r"\$\{\{.*?\}\}", re.S)
+#: decK's own settings, which it reads from ``DECK_<FLAG>`` environment variables (github.com/Kong/deck
+#: v1.65 cmd/root.go ``viper.BindPFlag`` / ``viper.Get*`` keys with ``-`` as ``_``, viper's env prefix
+#: ``deck``; cmd/common.go ``DECK_FORMAT``). A gateway file may not read one (the variable would
+#: also configure decK in the sync Job), nor may ``kong-aws:gatewaySecrets`` set one.
+DECK_SETTINGS = frozenset(f"DECK_{key.upper().replace('-', '_')}" for key in (
+    "analytics", "ca-cert", "ca-cert-file", "headers", "kong-addr", "kong-admin-token", "kong-cookie-jar-path",
+    "konnect-addr", "konnect-control-plane-name", "konnect-runtime-group-name", "konnect-token",
+    "konnect-token-file", "no-color", "skip-defaults-fill", "skip-workspace-crud", "timeout", "tls-client-cert",
+    "tls-client-cert-file", "tls-client-key", "tls-client-key-file", "tls-server-name", "tls-skip-verify",
+    "verbose", "format"))
+#: The words a secret field may hold before its placeholders (:func:`is_secret_form`): HTTP
+#: authentication schemes of IANA's "HTTP Authentication Scheme Registry" (Basic, Bearer, Digest,
+#: Negotiate) and two unregistered ones APIs use (Token, ApiKey). Matched without regard to case.
+AUTH_SCHEMES = ("Basic", "Bearer", "Digest", "Negotiate", "Token", "ApiKey")
+_SECRET_FORM = re.compile(r"\s*(?:(?i:" + "|".join(AUTH_SCHEMES) + r") +)?(?:" + ENV_PLACEHOLDER.pattern + r")+\s*")
 #: A Kong vault reference: ``{vault://<vault prefix>/<secret id>[/<key>][?query]}`` (Kong docs,
 #: "Secrets management: reference format").
 VAULT_REFERENCE = re.compile(r"\{vault://[a-z0-9_-]+/[^{}\s]+\}", re.I)
@@ -142,7 +179,8 @@ _TOP_LEVEL = ("_format_version", "services", "routes", "consumers", "plugins", "
 _CREDENTIAL_LISTS = {"keyauth_credentials": "keyauth_credential", "basicauth_credentials": "basicauth_credential",
                      "hmacauth_credentials": "hmacauth_credential", "jwt_secrets": "jwt_secret", "acls": "acl"}
 _UNSUPPORTED_CONSUMER_LISTS = ("oauth2_credentials", "mtls_auth_credentials", "groups")
-_PLUGIN_SCOPES = ("service", "route", "consumer")
+#: The fields by which a plugin names its scope, in the order its key lists them.
+PLUGIN_SCOPES = ("service", "route", "consumer")
 
 Path_ = tuple  # a position in the document: keys and list indices
 
@@ -153,7 +191,9 @@ class Entity:
 
     ``kind``: one of :data:`KINDS`. ``key``: unique in the file and stable across edits that keep
     the entity's name (``service:mock``, ``route:mock``, ``plugin:rate-limiting@route:route1``,
-    ``target:<upstream>/<target>``, ``keyauth_credential:<consumer>/<n>`` ...). ``name``: a short
+    ``target:<upstream>/<target>``, ``keyauth_credential:<consumer>/DECK_ALICE_KEY``,
+    ``basicauth_credential:<consumer>/<username>``, ``acl:<consumer>/<group>``: a credential by
+    :func:`credential_suffix`, by its position only when nothing stable identifies it). ``name``: a short
     readable name for resource names and messages. ``body``: the entity's fields as Konnect's
     configuration API takes them, without ``id`` and without the reference fields, which are in
     ``refs``; strings may hold decK's ``${{ env "DECK_X" }}`` and Kong's ``{vault://...}``.
@@ -166,7 +206,8 @@ class Entity:
     kind: str
     """one of :data:`KINDS`"""
     key: str
-    """unique in the file, stable while the entity keeps its name (``service:mock``)"""
+    """unique in the file, stable while the entity keeps its name (``service:mock``); a credential's
+    by :func:`credential_suffix`"""
     name: str
     """a short readable name, for resource names and messages"""
     body: Mapping[str, Any]
@@ -231,7 +272,8 @@ class GatewaySettings(TypedDict, total=False):
     ``HybridEksGatewayArgs`` ``gateway``)."""
 
     config_file: Required[str]
-    """the decK file (``_format_version: "3.0"``): an absolute path, or relative to the working directory"""
+    """the decK file (``_format_version: "3.0"``): an absolute path, or relative to the working
+    directory (the program passes an absolute path built from the project directory)"""
     secrets: Mapping[str, pulumi.Input[str]]
     """the values of the file's ``${{ env "DECK_NAME" }}``, by DECK_ name (kept secret; default none)"""
 
@@ -301,23 +343,37 @@ def _validator(schema_name: str) -> Any:
     return _validator_class()(_schemas()[schema_name])
 
 
-def schema_problems(value: Any, schema: Mapping[str, Any] | str, path: Path_ = ()) -> list[tuple[Path_, str]]:
+def schema_problems(value: Any, schema: Mapping[str, Any] | str, path: Path_ = (),
+                    secret: Optional[Callable[[Path_], bool]] = None) -> list[tuple[Path_, str]]:
     """``value`` checked against ``schema`` (a JSON Schema, or the name of one of the distilled
     entity schemas) by the jsonschema library, with OpenAPI's ``nullable``: ``[(path of the
-    offending value, message)]``, empty when it conforms. Messages name types, fields and limits,
-    never a value (only an enum's wrong choice is shown, as a choice is not a secret)."""
+    offending value, message)]``, empty when it conforms. Messages name types, fields and limits.
+
+    ``secret``: tells, for a position within ``value`` (keys and indices), whether the value there
+    may be a secret. A wrong string, number or boolean is shown (``got a string '443'``, ``got
+    70000; must be at most 65535``) only where ``secret`` says it is not; without ``secret`` no value
+    is shown. An enum's wrong choice is always shown (a choice is not a secret); a wrong length is
+    given as the value's length, never the value."""
     validator = _validator(schema) if isinstance(schema, str) else _validator_class()(schema)
     problems: list[tuple[Path_, str]] = []
     for error in sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path]):
         where, keyword, limit, instance = (*path, *error.absolute_path), error.validator, error.validator_value, \
             error.instance
+        visible = secret is not None and not secret(tuple(error.absolute_path)) and \
+            isinstance(instance, (str, int, float, bool))
         if keyword == "type":
             expected = next(t for t in ([limit] if isinstance(limit, str) else limit) if t != "null")
             article = "an" if expected[0] in "aeiou" else "a"
-            problems.append((where, f"expected {article} {expected}, got {_type_name(instance)}"))
+            got = f"{_type_name(instance)} {_show(instance)}" if visible else _type_name(instance)
+            problems.append((where, f"expected {article} {expected}, got {got}"))
         elif keyword == "enum":
-            shown = repr(instance) if len(repr(instance)) <= 40 else f"{repr(instance)[:37]}..."
-            problems.append((where, f"got {shown}; allowed: {', '.join(map(str, limit))}"))
+            problems.append((where, f"got {_show(instance)}; allowed: {', '.join(map(str, limit))}"))
+        elif keyword in ("minLength", "maxLength") and isinstance(instance, str):
+            bound = "at least" if keyword == "minLength" else "at most"
+            problems.append((where, f"got {len(instance)} characters; must be {bound} {limit} characters long"))
+        elif keyword in ("minimum", "maximum") and visible:
+            bound = "at least" if keyword == "minimum" else "at most"
+            problems.append((where, f"got {_show(instance)}; must be {bound} {limit}"))
         elif keyword == "required":
             problems += [(where, f"'{name}' is required") for name in limit
                          if isinstance(instance, dict) and name not in instance]
@@ -332,9 +388,51 @@ def schema_problems(value: Any, schema: Mapping[str, Any] | str, path: Path_ = (
     return list(dict.fromkeys(problems))
 
 
+def _show(value: Any) -> str:
+    # A value as a problem line shows it: its repr, cut to 40 characters.
+    shown = repr(value)
+    return shown if len(shown) <= 40 else f"{shown[:37]}..."
+
+
+def _secret_position(kind: str, position: Path_) -> bool:
+    # Whether the value at ``position`` within a ``kind`` entity's body may be a secret.
+    if kind in CREDENTIAL_SECRET_FIELDS and position[:1] and position[0] in CREDENTIAL_SECRET_FIELDS[kind]:
+        return True
+    return kind == "plugin" and position[:1] == ("config",) and any(
+        isinstance(part, str) and is_secret_config_field(part) for part in position[1:])
+
+
 def _type_name(value: Any) -> str:
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
             dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def url_problem(url: str) -> Optional[str]:
+    """What is wrong with a service's ``url`` for Kong, None when nothing: decK splits it into
+    ``protocol``, ``host``, ``port`` and ``path`` (go-database-reconciler ``pkg/file`` ``FService``
+    ``url``), so the scheme must be one of the ``protocol`` values of Konnect's ``Service`` schema,
+    the host present and the port, if given, a number of 0-65535 (the schema's ``port``). The
+    problem shows the scheme, host or port, never the whole URL (which may carry user information)."""
+    from urllib.parse import urlsplit
+
+    service = _schemas()["Service"]["properties"]
+    protocols, port_schema = service["protocol"]["enum"], service["port"]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "not a URL; expected <scheme>://<host>[:<port>][/<path>], such as https://httpbin.konghq.com"
+    if parts.scheme not in protocols:
+        return f"got the scheme {_show(parts.scheme)}; allowed: {', '.join(protocols)}"
+    if not host:
+        return "no host; expected <scheme>://<host>[:<port>][/<path>], such as https://httpbin.konghq.com"
+    try:
+        parts.port
+    except ValueError:
+        given = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        return (f"got the port {_show(given)}; allowed: a number from {port_schema['minimum']} to "
+                f"{port_schema['maximum']}")
+    return None
 
 
 def route_match_problem(route: Mapping[str, Any]) -> Optional[str]:
@@ -368,6 +466,88 @@ def is_secret_config_field(name: str) -> bool:
     """Whether a plugin ``config`` field named ``name`` holds a secret (:data:`SECRET_NAME_ENDINGS`)."""
     lowered = name.lower()
     return any(lowered == end or lowered.endswith("_" + end) for end in SECRET_NAME_ENDINGS)
+
+
+def is_secret_form(value: str) -> bool:
+    """Whether ``value``, the text of a secret field, keeps its secret out of the file: one or more
+    decK placeholders ``${{ env "DECK_NAME" }}`` written one after the other, optionally after one
+    word of :data:`AUTH_SCHEMES` (any case) and one or more spaces, with spaces allowed around the
+    whole. ``${{ env "DECK_T" }}`` and ``Bearer ${{ env "DECK_T" }}`` pass; ``Bearer abc``,
+    ``abc ${{ env "DECK_T" }}`` and ``Bearer ${{ env "DECK_T" }}-x`` do not (their other text could
+    be part of the secret)."""
+    return _SECRET_FORM.fullmatch(value) is not None
+
+
+def is_deck_setting(name: str) -> bool:
+    """Whether the environment variable ``name`` is one decK reads as its own setting
+    (:data:`DECK_SETTINGS`, such as ``DECK_HEADERS``, ``DECK_KONG_ADDR``, ``DECK_TIMEOUT``): such a
+    name may be neither read by a gateway file nor a key of ``kong-aws:gatewaySecrets``."""
+    return name in DECK_SETTINGS
+
+
+def templates(value: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str, Optional[str]]]:
+    """Every decK template action in the strings of ``value`` (mappings' keys and values, lists,
+    recursively), in document order: ``(position, action text, DECK_ name)``, the name None when the
+    action is not decK's ``${{ env "DECK_NAME" }}`` (another function, a pipe, a name without the
+    ``DECK_`` prefix). A ``${{`` left unclosed is yielded as ``(position, its text to the end,
+    None)``. ``position`` is ``path`` plus the keys and indices leading to the string."""
+    if isinstance(value, str):
+        end = 0
+        for match in TEMPLATE.finditer(value):
+            env = ENV_PLACEHOLDER.fullmatch(match.group(0))
+            yield path, match.group(0), env.group(1) if env else None
+            end = match.end()
+        rest = value.find("${{", end)
+        if rest >= 0:
+            yield path, value[rest:], None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from templates(key, (*path, key))
+            yield from templates(item, (*path, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from templates(item, (*path, i))
+
+
+def env_names(value: Any) -> frozenset[str]:
+    """The ``DECK_`` names of the ``${{ env "DECK_NAME" }}`` placeholders in ``value`` (a document
+    or a body, as :func:`templates` walks it); empty without any."""
+    return frozenset(name for _, _, name in templates(value) if name is not None)
+
+
+def credential_suffix(kind: str, raw: Mapping[str, Any], position: int) -> str:
+    """What keys a consumer's credential of ``kind`` (``keyauth_credential`` ... ``acl``) among the
+    consumer's others, as :attr:`Entity.key` ``<kind>:<consumer>/<suffix>`` ends, so that removing
+    or reordering one credential leaves the others' keys (and so their ids and resources) as they
+    were. The first that applies:
+
+    - ``id:<id>`` when the file gives an ``id`` (a string);
+    - an ACL: its ``group``;
+    - a key-auth credential: the DECK_ name its ``key`` reads (names joined by ``+`` when it reads
+      several), or ``vault:<first 12 hex of SHA-256 of the reference>`` for a vault reference;
+    - a basic-auth or HMAC-auth credential: its ``username``;
+    - a JWT credential: its ``key`` (the issuer claim it matches, not a secret);
+    - else ``#<position>``, the credential's index in its list (a key-auth ``key`` or JWT ``key``
+      left to Kong to generate, or a value the loader refuses anyway): such a key follows the
+      position, and removing an earlier credential of the list moves it (give an ``id`` to avoid
+      that)."""
+    given = raw.get("id")
+    if isinstance(given, str) and given:
+        return f"id:{given}"
+    field = {"acl": "group", "basicauth_credential": "username", "hmacauth_credential": "username",
+             "jwt_secret": "key"}.get(kind)
+    if field is not None:
+        found = raw.get(field)
+        if isinstance(found, str) and found:
+            return found
+    if kind == "keyauth_credential" and isinstance(raw.get("key"), str):
+        key = raw["key"]
+        names = env_names(key)
+        if names:
+            return "+".join(sorted(names))
+        if VAULT_REFERENCE.fullmatch(key.strip()):
+            return f"vault:{hashlib.sha256(key.strip().encode()).hexdigest()[:12]}"
+    return f"#{position}"
 
 
 def substitute_env(value: Any, env: Mapping[str, str]) -> Any:
@@ -487,21 +667,24 @@ class _Loader:
         checked = dict(body)
         if kind == "route" and "expression" in body:
             schema_name = "RouteExpression"
-        if kind == "service" and "url" in body and "host" not in body:
-            from urllib.parse import urlsplit
-
-            url = body["url"]
-            try:
-                host = urlsplit(url).hostname if isinstance(url, str) else None
-            except ValueError:
-                host = None
-            if isinstance(url, str) and not host and not ENV_PLACEHOLDER.search(url):
-                self.problem((*path, "url"), "not a URL with a host, such as https://httpbin.konghq.com", label)
-            checked["host"] = host or "placeholder"
+        if kind == "service" and isinstance(body.get("url"), str) and "host" not in body:
+            if not ENV_PLACEHOLDER.search(body["url"]):  # decK fills it in; Kong checks the result
+                problem = url_problem(body["url"])
+                if problem:
+                    self.problem((*path, "url"), problem, label)
+            checked["host"] = "placeholder"
         if kind == "sni":
             checked["certificate"] = {"id": "placeholder"}
-        for where, message in schema_problems(checked, schema_name, path):
+        if kind == "target" and "target" in body and body["target"] is None:
+            self.problem(path, "'target' is required: the target's address, <host>[:<port>] (Kong's targets "
+                               "schema)", label)
+        for where, message in schema_problems(checked, schema_name, path, lambda p: _secret_position(kind, p)):
             self.problem(where, message, label)
+        tags = body.get("tags")
+        for i, tag in enumerate(tags if isinstance(tags, list) else []):
+            if isinstance(tag, str) and not _TAG.fullmatch(tag):
+                self.problem((*path, "tags", i), f"got {_show(tag)}; Kong's tags are printable characters other "
+                                                 "than ',' and '/' (Kong's typedefs.lua validate_tag)", label)
         if kind == "route":
             problem = route_match_problem(body)
             if problem:
@@ -529,7 +712,7 @@ class _Loader:
                               True, label)
 
     def check_secret(self, value: Any, path: Path_, hint: str, vault: bool, label: str) -> None:
-        if not isinstance(value, str) or value == "" or ENV_PLACEHOLDER.fullmatch(value.strip()):
+        if not isinstance(value, str) or value == "" or is_secret_form(value):
             return
         if VAULT_REFERENCE.fullmatch(value.strip()):
             if not vault:
@@ -541,30 +724,27 @@ class _Loader:
         alternative = " or a vault reference {vault://<prefix>/<path>}" if vault else ""
         # The value itself is never shown.
         self.problem(path, f"a secret in plain text; write ${{{{ env \"{suggested}\" }}}}{alternative} "
-                           f"instead and set the value with `pulumi config set --secret --path "
+                           f"instead (an authentication scheme word may precede it: "
+                           f"{'/'.join(AUTH_SCHEMES)}) and set the value with `pulumi config set --secret --path "
                            f"'{SECRETS_KEY}.{suggested}' ...`", label)
 
     def check_templates(self, value: Any, path: Path_) -> None:
-        """Every ``${{ ... }}`` is decK's env form, and its name is a secret of the stack."""
-        if isinstance(value, dict):
-            for k, v in value.items():
-                self.check_templates(v, (*path, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                self.check_templates(v, (*path, i))
-        elif isinstance(value, str) and "${{" in value:
-            for match in _TEMPLATE.finditer(value):
-                env = ENV_PLACEHOLDER.fullmatch(match.group(0))
-                if not env:
-                    self.problem(path, "only decK's ${{ env \"DECK_NAME\" }} is supported here (a name of "
-                                       "DECK_ and upper-case letters, digits, _)")
-                    continue
-                self.env_names.add(env.group(1))
-                if env.group(1) not in self.secret_names:
-                    self.problem(path, f"{env.group(1)} is not set: set it with `pulumi config set --secret "
-                                       f"--path '{SECRETS_KEY}.{env.group(1)}' ...`")
-            if "${{" in _TEMPLATE.sub("", value):
-                self.problem(path, "an unclosed ${{ (decK's template delimiters are ${{ and }})")
+        """Every ``${{ ... }}`` is decK's env form, its name is not decK's own setting, and it is a
+        secret of the stack."""
+        for where, action, name in templates(value, path):
+            if name is None and not action.rstrip().endswith("}}"):
+                self.problem(where, "an unclosed ${{ (decK's template delimiters are ${{ and }})")
+            elif name is None:
+                self.problem(where, f"got {_show(action)}; only decK's ${{{{ env \"DECK_NAME\" }}}} is supported "
+                                    "here (a name of DECK_ and upper-case letters, digits, _)")
+            elif is_deck_setting(name):
+                self.problem(where, f"{name} is decK's own setting (--{name[5:].lower().replace('_', '-')}), "
+                                    "which decK would read as its configuration; choose another DECK_ name")
+            else:
+                self.env_names.add(name)
+                if name not in self.secret_names:
+                    self.problem(where, f"{name} is not set: set it with `pulumi config set --secret "
+                                        f"--path '{SECRETS_KEY}.{name}' ...`")
 
     def reference(self, path: Path_, field: str, kind: str, value: Any, label: str, *,
                   as_object: bool) -> None:
@@ -602,7 +782,8 @@ def load_gateway_file(path: str, *, root: Path | str = PROJECT_DIR,
     ``secret_names``: the keys of the stack's ``kong-aws:gatewaySecrets`` (the names only). Returns
     a :class:`GatewayFile`. Raises :class:`GatewayFileError` listing every problem: a missing or
     unreadable file, bad YAML, a document that is not a mapping, ``_format_version`` missing or not
-    ``"3.0"``, an unsupported key, and each entity's problems (module docstring)."""
+    ``"3.0"``, an unsupported key, a list or mapping of the wrong shape at any level, and each
+    entity's problems (module docstring). Raises nothing else for any file's content."""
     import yaml
 
     shown = str(path)
@@ -646,7 +827,7 @@ def _walk_document(w: _Loader, document: dict[str, Any]) -> None:
         w.problem((), f"_format_version is missing; write _format_version: \"{FORMAT_VERSION}\"")
     elif version != FORMAT_VERSION:
         quoted = " (quote it: YAML reads 3.0 as a number)" if version == 3.0 else ""
-        w.problem(("_format_version",), f"expected \"{FORMAT_VERSION}\"{quoted}")
+        w.problem(("_format_version",), f"got {_show(version)}; expected \"{FORMAT_VERSION}\"{quoted}")
     for key in document:
         if key == "_info":
             w.problem(("_info",), "not allowed: the stack sets _info.select_tags (its ownership tag) itself, and "
@@ -729,17 +910,13 @@ def _walk_document(w: _Loader, document: dict[str, Any]) -> None:
         w.add("consumer", key, name, raw, path, drop=("plugins", *_CREDENTIAL_LISTS, *_UNSUPPORTED_CONSUMER_LISTS))
         for field, kind in _CREDENTIAL_LISTS.items():
             for cred_path, cred in w.items(raw, field, path):
-                if kind == "acl":
-                    suffix = str(cred.get("group"))
-                else:
-                    suffix = cred["id"] if isinstance(cred.get("id"), str) else str(cred_path[-1])
+                suffix = credential_suffix(kind, cred, int(cred_path[-1]))
                 w.add(kind, f"{kind}:{name}/{suffix}", f"{name}/{suffix}", cred, cred_path, drop=("consumer",),
                       refs={"consumer": key})
-    for field in _UNSUPPORTED_CONSUMER_LISTS:
-        for i, raw in enumerate(document.get("consumers") or []):
-            if isinstance(raw, dict) and field in raw:
-                w.problem(("consumers", i, field), f"not supported by kong-aws; a consumer may hold plugins, "
-                                                   f"{', '.join(_CREDENTIAL_LISTS)}")
+        for field in _UNSUPPORTED_CONSUMER_LISTS:
+            if field in raw:
+                w.problem((*path, field), f"not supported by kong-aws; a consumer may hold plugins, "
+                                          f"{', '.join(_CREDENTIAL_LISTS)}")
 
     # Routes after every service is known (a top-level route may name any service).
     for path, raw, service_key, key in route_entities:
@@ -775,7 +952,7 @@ def _add_plugins(w: _Loader, plugins: list[tuple[Path_, dict, dict[str, str]]]) 
                                        "components/gateway_config.py BUNDLED_PLUGINS (Kong 3.9 OSS and 3.10 Enterprise)",
                       label)
         scope: dict[str, Any] = {}
-        for field in _PLUGIN_SCOPES:
+        for field in PLUGIN_SCOPES:
             if field in raw:
                 if field in nested:
                     w.problem((*path, field), f"a plugin nested in a {field} takes that {field}; remove '{field}'",
@@ -790,11 +967,11 @@ def _add_plugins(w: _Loader, plugins: list[tuple[Path_, dict, dict[str, str]]]) 
             key = w.resolve(path, field, field, label, value, "string")
             if key:
                 refs[field] = key
-        scope_text = "+".join(f"{field}:{refs[field].split(':', 1)[1]}" for field in _PLUGIN_SCOPES if field in refs)
+        scope_text = "+".join(f"{field}:{refs[field].split(':', 1)[1]}" for field in PLUGIN_SCOPES if field in refs)
         instance = raw.get("instance_name")
         key = f"plugin:{shown}{f':{instance}' if isinstance(instance, str) else ''}@{scope_text or 'global'}"
         w.add("plugin", key, f"{shown}{f':{instance}' if isinstance(instance, str) else ''}", raw, path,
-              drop=(*_PLUGIN_SCOPES, "consumer_group"), refs=refs)
+              drop=(*PLUGIN_SCOPES, "consumer_group"), refs=refs)
 
 
 def _resolve(w: _Loader) -> None:

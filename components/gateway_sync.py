@@ -15,14 +15,16 @@ Facts this module builds on:
   ``--select-tag`` (only entities with these tags are synced; the file's entities get them),
   ``--analytics`` (usage reports to Kong, on by default), ``--no-color``, ``--silence-events`` (no
   per-entity events on stdout). decK also reads each of its settings from ``DECK_<FLAG>`` (viper,
-  prefix ``deck``): :data:`DECK_SETTINGS` lists them. cmd/common.go ``determineSelectorTag``: a
-  file's ``_info.select_tags`` and ``--select-tag`` must be the same tags.
+  prefix ``deck``): :data:`components.gateway_config.DECK_SETTINGS` lists them, and no variable
+  the Job sets may be one. cmd/common.go ``determineSelectorTag``: a file's ``_info.select_tags``
+  and ``--select-tag`` must be the same tags.
 - Kong/go-database-reconciler pkg/file/readfile.go ``renderTemplate``: before parsing the file,
   decK renders it as a Go template with delimiters ``${{`` ``}}``; ``env "NAME"`` inserts the
-  environment variable's text as it is (names must start with ``DECK_``; an unset one is an error),
-  ``toBool`` / ``toInt`` / ``toFloat`` convert it. The rendered text is then read as YAML, of which
-  JSON is a subset. :func:`render_file` writes the file so that any value survives that insertion
-  (:func:`escape`).
+  environment variable's text as it is (names must start with ``DECK_``; an unset one is an error).
+  The rendered text is then read as YAML, of which JSON is a subset. :func:`render_file` writes the
+  file so that any value survives that insertion (:func:`escape`). The gateway file loader
+  (:func:`components.gateway_config.load_gateway_file`) admits no other template than that ``env``
+  (no ``toInt`` or other conversion), and :func:`check_gateway` holds any document to the same.
 - The image: ``kong/deck`` on Docker Hub, tagged with the release's git tag (Kong/deck
   .github/workflows/release.yaml, ``type=semver,pattern={{raw}}``). Since v1.65.2 it is distroless
   (Kong docs, developer.konghq.com/deck/build-non-distroless-docker-image/; Kong/deck pull request
@@ -50,6 +52,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.gateway_config import DECK_NAME, TEMPLATE, is_deck_setting, templates
 from components.kong_facts import ADMIN_HTTPS_PORT, chart_service_host
 from components.kong_settings import KubernetesSecretKey
 from components.package import type_token
@@ -75,22 +78,6 @@ TOKEN_ENV = "KONG_ADMIN_TOKEN"
 BACKOFF_LIMIT = 2
 ACTIVE_DEADLINE_SECONDS = 300
 RESOURCES = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
-#: decK's settings that it reads from ``DECK_<FLAG>`` environment variables (cmd/root.go
-#: ``viper.BindPFlag`` / ``viper.Get*`` keys, ``-`` as ``_``; cmd/common.go ``DECK_FORMAT``): a
-#: gateway secret by one of these names would change how decK runs, so none may take them.
-DECK_SETTINGS = frozenset(f"DECK_{key.upper().replace('-', '_')}" for key in (
-    "analytics", "ca-cert", "ca-cert-file", "headers", "kong-addr", "kong-admin-token", "kong-cookie-jar-path",
-    "konnect-addr", "konnect-control-plane-name", "konnect-runtime-group-name", "konnect-token",
-    "konnect-token-file", "no-color", "skip-defaults-fill", "skip-workspace-crud", "timeout", "tls-client-cert",
-    "tls-client-cert-file", "tls-client-key", "tls-client-key-file", "tls-server-name", "tls-skip-verify",
-    "verbose", "format"))
-
-#: A decK template action, and the environment variables one names.
-_ACTION = re.compile(r"\$\{\{.*?\}\}", re.S)
-_ENV_NAME = re.compile(r'\benv\s+"([^"]*)"')
-#: A value that is one action converting its text (``${{ env "DECK_PORT" | toInt }}``): written bare.
-_TYPED = re.compile(r"\$\{\{.*\|\s*(toBool|toInt|toFloat)\s*\}\}", re.S)
-_DECK_NAME = re.compile(r"DECK_[A-Za-z0-9_]+")
 #: YAML's printable characters (YAML 1.1 and 1.2, "Character Set"), less the line breaks.
 _PRINTABLE = re.compile(r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 
@@ -101,7 +88,8 @@ class GatewaySyncSettings(TypedDict, total=False):
     document: Required[dict[str, Any]]
     """the decK file (``_format_version`` ``3.0``), as :func:`components.gateway_config.deck_document` returns it; no secret in it: secrets are ``${{ env "DECK_..." }}``"""
     select_tag: Required[str]
-    """the tag of the entities the stack manages (:func:`components.konnect_api.stack_marker`)"""
+    """the tag of the entities the stack manages, :func:`components.gateway_config.stack_tag`
+    (``kong-aws:<project>:<stack>``; Kong refuses ``/`` in a tag)"""
     env: dict[str, pulumi.Input[str]]
     """values of the ``DECK_...`` variables the file names (kept secret; default none)"""
 
@@ -145,10 +133,8 @@ def escape(text: str) -> str:
 
 
 def _string(value: str) -> str:
-    if _TYPED.fullmatch(value) and len(_ACTION.findall(value)) == 1:
-        return value
     parts, position = [], 0
-    for action in _ACTION.finditer(value):
+    for action in TEMPLATE.finditer(value):
         parts += [escape(value[position:action.start()]), action.group()]
         position = action.end()
     return '"' + "".join(parts) + escape(value[position:]) + '"'
@@ -176,40 +162,20 @@ def _emit(value: Any, indent: str, where: str) -> str:
 def render_file(document: Mapping[str, Any]) -> str:
     """The gateway file as decK reads it: JSON (a subset of YAML), indented, in which every
     string is double-quoted with its text escaped (:func:`escape`) and its decK actions
-    (``${{ ... }}``) left as they are, so that decK renders them first; a value that is a single
-    converting action (``${{ env "DECK_PORT" | toInt }}``) is written bare, to be read as a number
-    or boolean. Together with the escaped variable values :class:`GatewaySync` gives decK, any
+    (``${{ ... }}``) left as they are, inside the quotes, so that decK renders them first. Together with the escaped variable values :class:`GatewaySync` gives decK, any
     secret text reads back unchanged. Raises ``ValueError`` for a value that is not a string,
     number, boolean, null, list or mapping."""
     return _emit(document, "", "$") + "\n"
 
 
-def referenced_env(document: Mapping[str, Any]) -> list[str]:
-    """The environment variable names the actions of ``document`` read, sorted, each once."""
-    found: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            for action in _ACTION.findall(value):
-                found.update(_ENV_NAME.findall(action))
-        elif isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(str(key))
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(document)
-    return sorted(found)
-
-
 def check_gateway(settings: Mapping[str, Any]) -> list[str]:
     """What is wrong with a :class:`GatewaySyncSettings` for decK (empty: nothing): a document
     without ``_format_version``; an empty select tag, or ``_info.select_tags`` other than exactly it
-    (decK refuses a file and a flag that disagree); a variable the file reads that is not given (decK
-    stops at an unset one) or not named ``DECK_...``; a given variable not named ``DECK_...`` or
-    named as one of decK's own settings (:data:`DECK_SETTINGS`)."""
+    (decK refuses a file and a flag that disagree); a template other than ``${{ env "DECK_NAME" }}``
+    (:func:`components.gateway_config.templates`); a variable the file reads that is not given (decK
+    stops at an unset one); a given variable not named ``DECK_`` and upper-case letters, digits and
+    ``_``, or named as one of decK's own settings
+    (:func:`components.gateway_config.is_deck_setting`)."""
     document, tag = settings.get("document"), settings.get("select_tag")
     env = dict(settings.get("env") or {})
     problems = []
@@ -221,15 +187,18 @@ def check_gateway(settings: Mapping[str, Any]) -> list[str]:
     file_tags = (document.get("_info") or {}).get("select_tags")
     if file_tags is not None and sorted(set(file_tags)) != [tag]:
         problems.append(f"the file's _info.select_tags {file_tags} are not the stack's tag [{tag!r}]")
-    for name in referenced_env(document):
-        if not _DECK_NAME.fullmatch(name):
-            problems.append(f"the file reads {name}: decK reads only variables named DECK_<letters, digits, _>")
-        elif name not in env:
+    unset: set[str] = set()
+    for _, action, name in templates(document):
+        if name is None:
+            problems.append(f"the file has {action[:40]!r}: only decK's ${{{{ env \"DECK_NAME\" }}}} is supported "
+                            "(DECK_ and upper-case letters, digits, _)")
+        elif name not in env and name not in unset:
+            unset.add(name)
             problems.append(f"the file reads {name}, which has no value")
     for name in sorted(env):
-        if not _DECK_NAME.fullmatch(name):
-            problems.append(f"variable {name} is not named DECK_<letters, digits, _>")
-        elif name in DECK_SETTINGS:
+        if not DECK_NAME.fullmatch(name):
+            problems.append(f"variable {name} is not named DECK_<upper-case letters, digits, _>")
+        elif is_deck_setting(name):
             problems.append(f"variable {name} is decK's own setting (--{name[5:].lower().replace('_', '-')})")
     return problems
 

@@ -1528,7 +1528,7 @@ def test_the_gateway_files_secret_given_the_file_is_accepted(base_config, tmp_pa
               "kong-aws:gatewaySecrets": {"DECK_PARTNER_KEY": "TOPSECRET"}}
     loaded: Any = load(config, secret_keys={"kong-aws:gatewaySecrets"})
     assert [e.key for e in loaded.gateway_file.entities] == [
-        "service:orders", "route:orders", "consumer:partner", "keyauth_credential:partner/0"]
+        "service:orders", "route:orders", "consumer:partner", "keyauth_credential:partner/DECK_PARTNER_KEY"]
     assert loaded.gateway_secrets["DECK_PARTNER_KEY"].get_secret_value() == "TOPSECRET"
 
 
@@ -1536,6 +1536,7 @@ def test_the_gateway_files_secret_given_the_file_is_accepted(base_config, tmp_pa
     ({"DECK_PARTNER_KEY": "TOPSECRET"}, (), "set in plain text"),
     ({"partner_key": "TOPSECRET"}, ("kong-aws:gatewaySecrets",), "not DECK_ names"),
     ("TOPSECRET", ("kong-aws:gatewaySecrets",), "expected an object of DECK_ names"),
+    ({"DECK_HEADERS": "TOPSECRET"}, ("kong-aws:gatewaySecrets",), "decK's own settings"),
 ])
 def test_gateway_secrets_must_be_secret_deck_names_and_never_shown(base_config, tmp_path, secrets, secret_keys,
                                                                     expected):

@@ -214,17 +214,25 @@ BROKEN = {
                               "consumers[0].keyauth_credentials[0].key (line 11): DECK_ALICE_KEY is not set: set it "
                               "with `pulumi config set --secret --path 'kong-aws:gatewaySecrets.DECK_ALICE_KEY' ...`"),
     "other template": (GOOD.replace("url: https://httpbin.konghq.com", 'url: ${{ toBool "x" }}'),
-                       "services[0].url (line 4): only decK's ${{ env \"DECK_NAME\" }} is supported"),
+                       "services[0].url (line 4): got '${{ toBool \"x\" }}'; only decK's ${{ env \"DECK_NAME\" }} "
+                       "is supported"),
+    "converting template": (GOOD.replace("url: https://httpbin.konghq.com", 'port: ${{ env "DECK_K" | toInt }}'),
+                            "services[0].port (line 4): got '${{ env \"DECK_K\" | toInt }}'; only decK's"),
+    "decK's own setting": (GOOD + "consumers:\n  - username: alice\n    keyauth_credentials:\n"
+                                  "      - key: ${{ env \"DECK_HEADERS\" }}\n",
+                           "consumers[0].keyauth_credentials[0].key (line 11): DECK_HEADERS is decK's own setting "
+                           "(--headers), which decK would read as its configuration"),
     "vault reference where Kong does not resolve it": (
         GOOD + "consumers:\n  - username: alice\n    basicauth_credentials:\n"
                "      - {username: alice, password: '{vault://aws/alice/password}'}\n",
-        "consumers[0].basicauth_credentials[0].password (basicauth credential 'alice/0', line 11): Kong does not "
+        "consumers[0].basicauth_credentials[0].password (basicauth credential 'alice/alice', line 11): Kong does not "
         "resolve vault references in this field"),
     "format version missing": (GOOD.replace('_format_version: "3.0"\n', ""),
                                "gw.yaml: (top level) (line 1): _format_version is missing; write _format_version: \"3.0\""),
     "format version a number": (GOOD.replace('"3.0"', "3.0"),
-                                "_format_version (line 1): expected \"3.0\" (quote it: YAML reads 3.0 as a number)"),
-    "format version old": (GOOD.replace('"3.0"', '"1.1"'), "_format_version (line 1): expected \"3.0\""),
+                                "_format_version (line 1): got 3.0; expected \"3.0\" (quote it: YAML reads 3.0 as "
+                                "a number)"),
+    "format version old": (GOOD.replace('"3.0"', '"1.1"'), "_format_version (line 1): got '1.1'; expected \"3.0\""),
     "select_tags given": (GOOD + "_info:\n  select_tags: [mine]\n",
                           "_info (line 8): not allowed: the stack sets _info.select_tags"),
     "unsupported top level": (GOOD + "consumer_groups: []\n", "consumer_groups (line 8): not supported here"),
@@ -365,7 +373,7 @@ def test_entities_in_dependency_order_with_keys_and_refs(tmp_path):
         ("service:orders", {"client_certificate": "certificate:c1"}),
         ("route:orders", {"service": "service:orders"}),
         ("consumer:alice", {}),
-        ("keyauth_credential:alice/0", {"consumer": "consumer:alice"}),
+        ("keyauth_credential:alice/DECK_ALICE_KEY", {"consumer": "consumer:alice"}),
         ("acl:alice/ops", {"consumer": "consumer:alice"}),
         ("plugin:rate-limiting:alice-limit@consumer:alice", {"consumer": "consumer:alice"}),
         ("plugin:key-auth@service:orders", {"service": "service:orders"}),
@@ -408,3 +416,231 @@ def test_deck_document_adds_the_stacks_select_tag_and_keeps_placeholders(tmp_pat
 def test_examples_are_in_the_project():
     assert (PROJECT_ROOT / "gateway" / "dev-eks.yaml").is_file()
     assert (PROJECT_ROOT / "gateway" / "konnect-managed.yaml").is_file()
+
+
+# --- Credentials keep their keys when another is removed (finding: keyed by list index).
+
+CREDENTIALS = """\
+_format_version: "3.0"
+consumers:
+  - username: alice
+    keyauth_credentials:
+      - key: ${{ env "DECK_ALICE_OLD" }}
+      - key: ${{ env "DECK_ALICE_NEW" }}
+      - id: 7d1c0000-0000-4000-8000-000000000001
+        key: ${{ env "DECK_ALICE_ID" }}
+      - {}
+    basicauth_credentials:
+      - {username: alice-old, password: '${{ env "DECK_ALICE_OLD" }}'}
+      - {username: alice-new, password: '${{ env "DECK_ALICE_NEW" }}'}
+    hmacauth_credentials:
+      - {username: alice-h1, secret: '${{ env "DECK_ALICE_OLD" }}'}
+      - {username: alice-h2, secret: '${{ env "DECK_ALICE_NEW" }}'}
+    jwt_secrets:
+      - {key: issuer-old, secret: '${{ env "DECK_ALICE_OLD" }}'}
+      - {key: issuer-new, secret: '${{ env "DECK_ALICE_NEW" }}'}
+    acls:
+      - group: old
+      - group: new
+"""
+CREDENTIAL_SECRETS = {"DECK_ALICE_OLD", "DECK_ALICE_NEW", "DECK_ALICE_ID"}
+
+
+def _credential_keys(g) -> list[str]:
+    return [e.key for e in g.entities if e.kind not in ("consumer",)]
+
+
+def test_credentials_are_keyed_by_what_identifies_them(tmp_path):
+    assert _credential_keys(load_text(tmp_path, CREDENTIALS, CREDENTIAL_SECRETS)) == [
+        "keyauth_credential:alice/DECK_ALICE_OLD", "keyauth_credential:alice/DECK_ALICE_NEW",
+        "keyauth_credential:alice/id:7d1c0000-0000-4000-8000-000000000001",
+        "keyauth_credential:alice/#3",  # a key Kong generates: nothing stable but the position
+        "basicauth_credential:alice/alice-old", "basicauth_credential:alice/alice-new",
+        "hmacauth_credential:alice/alice-h1", "hmacauth_credential:alice/alice-h2",
+        "jwt_secret:alice/issuer-old", "jwt_secret:alice/issuer-new", "acl:alice/old", "acl:alice/new"]
+
+
+def test_removing_the_first_credential_keeps_the_others_keys(tmp_path):
+    before = set(_credential_keys(load_text(tmp_path, CREDENTIALS, CREDENTIAL_SECRETS)))
+    # Each list loses its first item: what stays keeps its key (so its id: no unique violation).
+    after_text = "\n".join(line for line in CREDENTIALS.splitlines()
+                           if "OLD" not in line and "group: old" not in line) + "\n"
+    after = set(_credential_keys(load_text(tmp_path, after_text, CREDENTIAL_SECRETS)))
+    assert after - before == {"keyauth_credential:alice/#2"}  # only the positional one moves
+    assert {k for k in before - after if "#" not in k} == {
+        "keyauth_credential:alice/DECK_ALICE_OLD", "basicauth_credential:alice/alice-old",
+        "hmacauth_credential:alice/alice-h1", "jwt_secret:alice/issuer-old", "acl:alice/old"}
+
+
+@pytest.mark.parametrize("kind,raw,suffix", [
+    ("keyauth_credential", {"key": "{vault://aws/k}"}, "vault:" + __import__("hashlib").sha256(b"{vault://aws/k}").hexdigest()[:12]),
+    ("keyauth_credential", {"key": '${{ env "DECK_B" }}${{ env "DECK_A" }}'}, "DECK_A+DECK_B"),
+    ("keyauth_credential", {"key": 5}, "#4"),
+    ("jwt_secret", {"secret": "s"}, "#4"),
+    ("acl", {"id": "x", "group": "g"}, "id:x"),
+])
+def test_credential_suffix(kind, raw, suffix):
+    assert gc.credential_suffix(kind, raw, 4) == suffix
+
+
+def test_two_credentials_on_one_secret_are_refused(tmp_path):
+    text = CREDENTIALS.replace("DECK_ALICE_NEW", "DECK_ALICE_OLD")
+    lines = refused(tmp_path, text, CREDENTIAL_SECRETS)
+    assert any(line.startswith("gw.yaml: consumers[0].keyauth_credentials[1] (keyauth credential "
+                               "'alice/DECK_ALICE_OLD', line 6): duplicate keyauth credential") for line in lines), lines
+
+
+# --- Wrong shapes at every level are problem lines, never another exception.
+
+SHAPES = """\
+_format_version: "3.0"
+services:
+  - name: s
+    host: h
+    routes:
+      - name: r
+        paths: [/r]
+        plugins: [{name: cors, config: {}}]
+    plugins: [{name: cors}]
+routes: [{name: r2, paths: [/x], service: {name: s}, plugins: [{name: cors}]}]
+consumers:
+  - username: a
+    plugins: [{name: cors}]
+    keyauth_credentials: [{key: '${{ env "DECK_K" }}'}]
+    basicauth_credentials: [{username: u, password: '${{ env "DECK_K" }}'}]
+    hmacauth_credentials: [{username: u, secret: '${{ env "DECK_K" }}'}]
+    jwt_secrets: [{key: i, secret: '${{ env "DECK_K" }}'}]
+    acls: [{group: g}]
+plugins: [{name: key-auth, route: r2}]
+upstreams: [{name: u, targets: [{target: "a:1"}]}]
+certificates: [{id: c, cert: c, key: '${{ env "DECK_K" }}', snis: [{name: x}]}]
+ca_certificates: [{cert: c}]
+vaults: [{name: aws, prefix: p}]
+"""
+WRONG_SHAPES = (5, "x", None, [], {}, [5], [[1]], {"a": 1}, [{"name": {"a": 1}}])
+
+
+def _containers(value, path=()):
+    if isinstance(value, (dict, list)) and path:
+        yield path
+    for key, item in (value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()):
+        yield from _containers(item, (*path, key))
+
+
+def test_wrong_shapes_at_every_level_are_problem_lines(tmp_path):
+    base = yaml.safe_load(SHAPES)
+    load_text(tmp_path, SHAPES, {"DECK_K"})  # the base loads
+    tried = 0
+    line_form = __import__("re").compile(r"gw\.yaml: \S.* \((?:.+, )?line \d+\): \S")
+    for path in _containers(base):
+        for wrong in WRONG_SHAPES:
+            document = json.loads(json.dumps(base))
+            parent = functools.reduce(lambda v, k: v[k], path[:-1], document)
+            parent[path[-1]] = wrong
+            (tmp_path / "gw.yaml").write_text(json.dumps(document))  # JSON is YAML
+            try:
+                load_gateway_file("gw.yaml", root=tmp_path, secret_names=frozenset({"DECK_K"}))
+            except GatewayFileError as error:
+                assert error.lines and all(line_form.match(line) for line in error.lines), (path, wrong, error.lines)
+            tried += 1
+    assert tried > 250
+    lines = refused(tmp_path, SHAPES.replace("consumers:\n  - username: a", "consumers: 5\nx:\n  - username: a"),
+                    {"DECK_K"})
+    assert "gw.yaml: consumers (line 11): expected a list, got an integer" in lines, lines
+
+
+# --- Values that pass the schema but that Kong refuses.
+
+@pytest.mark.parametrize("text,expected", [
+    (GOOD.replace("https://httpbin.konghq.com", "http://x:99999"),
+     "services[0].url (service 'mock', line 4): got the port '99999'; allowed: a number from 0 to 65535"),
+    (GOOD.replace("https://httpbin.konghq.com", "http://x:port"), "got the port 'port'"),
+    (GOOD.replace("https://httpbin.konghq.com", "ftp://x"),
+     "services[0].url (service 'mock', line 4): got the scheme 'ftp'; allowed: grpc, grpcs, http, https, tcp"),
+    (GOOD.replace("https://httpbin.konghq.com", "httpbin.konghq.com"), "got the scheme ''"),
+    (GOOD.replace("https://httpbin.konghq.com", "http:///path"), "services[0].url (service 'mock', line 4): no host"),
+    (GOOD.replace("https://httpbin.konghq.com", "'http://[::1'"), "services[0].url (service 'mock', line 4): not a URL"),
+    (GOOD + "upstreams:\n  - name: u\n    targets:\n      - target: null\n",
+     "upstreams[0].targets[0] (target 'u/None', line 11): 'target' is required"),
+    (GOOD.replace("        paths: [/mock]", "        paths: [/mock]\n        tags: [ok, 'a,b', a/b]"),
+     "services[0].routes[0].tags[1] (route 'mock', line 8): got 'a,b'; Kong's tags are printable characters other "
+     "than ',' and '/'"),
+    (GOOD.replace("        paths: [/mock]", "        paths: [/mock]\n        tags: [ok, 'a,b', a/b]"),
+     "services[0].routes[0].tags[2] (route 'mock', line 8): got 'a/b'"),
+    # Non-secret values are shown, with what is allowed.
+    (GOOD.replace("https://httpbin.konghq.com", "https://h\n    port: '443'"),
+     "services[0].port (service 'mock', line 5): expected an integer, got a string '443'"),
+    (GOOD.replace("https://httpbin.konghq.com", "https://h\n    retries: 70000"),
+     "services[0].retries (service 'mock', line 5): got 70000; must be at most 32767"),
+])
+def test_values_kong_refuses_are_refused_with_their_position(tmp_path, text, expected):
+    lines = refused(tmp_path, text)
+    assert any(line.startswith("gw.yaml: ") and expected in line for line in lines), lines
+
+
+def test_a_secret_fields_wrong_value_is_not_shown(tmp_path):
+    text = ('_format_version: "3.0"\nconsumers:\n  - username: a\n    basicauth_credentials:\n'
+            "      - {username: a, password: 987654321}\n")
+    lines = refused(tmp_path, text)
+    assert any("basicauth_credentials[0].password" in line and "expected a string, got an integer" in line
+               for line in lines), lines
+    assert "987654321" not in "\n".join(lines)
+    problems = schema_problems({"config": {"password": 12345, "port": "x"}}, {"properties": {"config": {
+        "properties": {"password": {"type": "string"}, "port": {"type": "integer"}}}}},
+        secret=lambda p: gc._secret_position("plugin", p))
+    assert problems == [(("config", "password"), "expected a string, got an integer"),
+                        (("config", "port"), "expected an integer, got a string 'x'")]
+
+
+# --- A secret after an authentication scheme word.
+
+@pytest.mark.parametrize("value,accepted", [
+    ('${{ env "DECK_T" }}', True),
+    ('Bearer ${{ env "DECK_T" }}', True),
+    ('  bearer   ${{ env "DECK_T" }} ', True),
+    ('Basic ${{ env "DECK_U" }}${{ env "DECK_T" }}', True),
+    ('Token ${{env "DECK_T"}}', True),
+    ("Bearer abc", False),
+    ('abc ${{ env "DECK_T" }}', False),
+    ('Bearer ${{ env "DECK_T" }}-x', False),
+    ('Bearer: ${{ env "DECK_T" }}', False),
+    ('Bearer ${{ env "deck_t" }}', False),
+    ('Bearer', False),
+])
+def test_is_secret_form(value, accepted):
+    assert gc.is_secret_form(value) is accepted
+
+
+def test_an_authorization_header_with_a_scheme_word_loads(tmp_path):
+    text = ('_format_version: "3.0"\nplugins:\n  - name: http-log\n    config:\n      http_endpoint: https://l\n'
+            '      headers:\n        Authorization: \'Bearer ${{ env "DECK_T" }}\'\n')
+    assert load_text(tmp_path, text, {"DECK_T"}).env_names == {"DECK_T"}
+    lines = refused(tmp_path, text.replace('${{ env "DECK_T" }}', "abc123"), {"DECK_T"})
+    assert any("plugins[0].config.headers.Authorization" in line and "a secret in plain text" in line
+               for line in lines) and "abc123" not in "\n".join(lines)
+
+
+# --- What the loader leaves to Kong: plugin config contents.
+
+def test_plugin_config_contents_are_left_to_kong(tmp_path):
+    # Documented limit (module docstring): Kong checks config against the plugin's schema on apply.
+    g = load_text(tmp_path, '_format_version: "3.0"\nplugins:\n  - name: cors\n    config: {originz: 5}\n')
+    assert g.entities[0].body["config"] == {"originz": 5}
+    assert "What is not checked: the contents of a plugin's ``config``" in gc.__doc__
+
+
+# --- decK's settings, templates and env names: one place.
+
+def test_deck_settings_are_refused_and_exported():
+    assert gc.is_deck_setting("DECK_HEADERS") and gc.is_deck_setting("DECK_KONG_ADDR")
+    assert gc.is_deck_setting("DECK_TIMEOUT") and not gc.is_deck_setting("DECK_ALICE_KEY")
+
+
+def test_templates_and_env_names_walk_keys_and_values():
+    value = {"a": ['x ${{ env "DECK_A" }} y', 3], '${{ env "DECK_K" }}': {"b": '${{ toBool "x" }} ${{ env'}}
+    assert gc.env_names(value) == {"DECK_A", "DECK_K"}
+    assert list(gc.templates(value)) == [
+        (("a", 0), '${{ env "DECK_A" }}', "DECK_A"), (('${{ env "DECK_K" }}',), '${{ env "DECK_K" }}', "DECK_K"),
+        (('${{ env "DECK_K" }}', "b"), '${{ toBool "x" }}', None), (('${{ env "DECK_K" }}', "b"), "${{ env", None)]
+    # One regex for an action, one tuple of plugin scopes.
+    assert not hasattr(gc, "_TEMPLATE") and not hasattr(gc, "_PLUGIN_SCOPES")

@@ -23,8 +23,9 @@ import yaml
 from cryptography import x509
 from pulumi.runtime import rpc
 
-from components.gateway_sync import (DECK_SETTINGS, TOKEN_ENV, GatewaySync, check_gateway, escape, render_file,
-                                     sync_args)
+from components import gateway_sync
+from components.gateway_config import DECK_SETTINGS, is_deck_setting
+from components.gateway_sync import TOKEN_ENV, GatewaySync, check_gateway, escape, render_file, sync_args
 from components.kong_hybrid import ADMIN_CLIENT_LABELS, ADMIN_TLS_SECRET, KongHybrid
 from tests import chart_render
 from tests.test_kong_hybrid import LICENSE
@@ -82,29 +83,27 @@ def _container(result) -> dict:
 # The file decK reads
 
 def _deck_render(text: str, environment: dict[str, str]) -> str:
-    """decK's renderTemplate for the actions this project writes: ``env "NAME"`` inserts the
-    variable's text verbatim, ``| toInt`` / ``| toBool`` convert it (an unset variable is an error)."""
+    """decK's renderTemplate for the only action the loader admits: ``env "NAME"`` inserts the
+    variable's text verbatim (an unset variable is an error)."""
     def action(match: re.Match) -> str:
-        body = match.group(1).strip()
-        name, _, pipe = body.partition("|")
-        value = environment[re.fullmatch(r'env\s+"([^"]+)"', name.strip()).group(1)]  # type: ignore[union-attr]
-        converted: Any = {"toInt": int, "toBool": lambda v: {"true": True, "false": False}[v],
-                          "": str}[pipe.strip()](value)
-        return str(converted).lower() if isinstance(converted, bool) else str(converted)
+        return environment[re.fullmatch(r'\s*env\s+"([^"]+)"\s*', match.group(1)).group(1)]  # type: ignore[union-attr]
     return re.sub(r"\$\{\{(.*?)\}\}", action, text, flags=re.S)
 
 
 @pytest.mark.parametrize("secret", [TRICKY, "plain", "123", "null", "- [x]", "\U0001f600 \x85 \ufeff", ""])
 def test_any_secret_reads_back_unchanged_after_decks_rendering(secret):
     document = {"_format_version": "3.0", "consumers": [{"username": "a", "keyauth_credentials": [
-        {"key": '${{ env "DECK_K" }}'}, {"key": 'prefix "${{ env "DECK_K" }}" suffix'}]}],
-        "services": [{"name": "s", "host": "h", "port": '${{ env "DECK_PORT" | toInt }}',
-                      "enabled": '${{ env "DECK_ON" | toBool }}'}]}
+        {"key": '${{ env "DECK_K" }}'}, {"key": 'prefix "${{ env "DECK_K" }}" suffix'}]}]}
     # The Secret holds the escaped values (GatewaySync); decK inserts them into the file's text.
-    text = _deck_render(render_file(document), {"DECK_K": escape(secret), "DECK_PORT": "8443", "DECK_ON": "true"})
+    text = _deck_render(render_file(document), {"DECK_K": escape(secret)})
     read = yaml.safe_load(text)
     assert [c["key"] for c in read["consumers"][0]["keyauth_credentials"]] == [secret, f'prefix "{secret}" suffix']
-    assert read["services"][0]["port"] == 8443 and read["services"][0]["enabled"] is True
+
+
+def test_every_action_is_written_inside_quotes():
+    # No converting action (`| toInt`) is written bare any more: the loader refuses them, so none reach here.
+    assert render_file({"port": '${{ env "DECK_PORT" | toInt }}'}) == '{\n  "port": "${{ env "DECK_PORT" | toInt }}"\n}\n'
+    assert not hasattr(gateway_sync, "referenced_env") and not hasattr(gateway_sync, "_TYPED")
 
 
 def test_unescaped_secret_text_would_not_read_back():
@@ -119,19 +118,24 @@ def test_the_file_is_refused_with_every_problem_before_anything_is_declared():
            "env": {"DECK_HEADERS": "x", "KEY": "y"}}
     problems = check_gateway(bad)
     assert problems == ["the gateway file is not a decK file (no _format_version)", "variable DECK_HEADERS is decK's "
-                        "own setting (--headers)", "variable KEY is not named DECK_<letters, digits, _>"]
-    wrong = {"document": {**DOCUMENT, "_info": {"select_tags": ["other"]}, "x": '${{ env "HOME" }}'},
-             "select_tag": TAG, "env": {}}
+                        "own setting (--headers)", "variable KEY is not named DECK_<upper-case letters, digits, _>"]
+    wrong = {"document": {**DOCUMENT, "_info": {"select_tags": ["other"]}, "x": '${{ env "HOME" }}',
+                          "y": '${{ env "DECK_PORT" | toInt }}'}, "select_tag": TAG, "env": {}}
     assert check_gateway(wrong) == [
         f"the file's _info.select_tags ['other'] are not the stack's tag [{TAG!r}]",
         "the file reads DECK_CI_KEY, which has no value",
-        "the file reads HOME: decK reads only variables named DECK_<letters, digits, _>"]
+        "the file has '${{ env \"HOME\" }}': only decK's ${{ env \"DECK_NAME\" }} is supported (DECK_ and "
+        "upper-case letters, digits, _)",
+        "the file has '${{ env \"DECK_PORT\" | toInt }}': only decK's ${{ env \"DECK_NAME\" }} is supported (DECK_ "
+        "and upper-case letters, digits, _)"]
     assert check_gateway(_gateway(DOCUMENT)) == []
     # KongHybrid refuses it, before its own children.
     with pytest.raises(ValueError, match="^gateway_sync: the file reads DECK_CI_KEY, which has no value$"):
         run_program(_program({**_gateway(DOCUMENT), "env": {}}, licensed=False), {})
     # Every setting decK reads from the environment (cmd/root.go) is on the list.
     assert {"DECK_KONG_ADDR", "DECK_HEADERS", "DECK_CA_CERT", "DECK_KONG_ADMIN_TOKEN", "DECK_TLS_SKIP_VERIFY"} <= DECK_SETTINGS
+    # One list, in gateway_config: gateway_sync keeps no copy of it.
+    assert not hasattr(gateway_sync, "DECK_SETTINGS") and is_deck_setting("DECK_TIMEOUT")
 
 
 # ---------------------------------------------------------------------------------------------
