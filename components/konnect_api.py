@@ -579,10 +579,10 @@ class KonnectControlPlane(Resource, module="konnect", name="ControlPlane"):
 
     # Python names here, camelCase names for the engine and the provider.
     def translate_output_property(self, prop: str) -> str:
-        return _snake(prop)
+        return snake_case(prop)
 
     def translate_input_property(self, prop: str) -> str:
-        return _camel(prop)
+        return camel_case(prop)
 
 
 class PinnedDataPlaneCertificate(Resource, module="konnect", name="PinnedDataPlaneCertificate"):
@@ -609,21 +609,25 @@ class PinnedDataPlaneCertificate(Resource, module="konnect", name="PinnedDataPla
 
     # Python names here, camelCase names for the engine and the provider.
     def translate_output_property(self, prop: str) -> str:
-        return _snake(prop)
+        return snake_case(prop)
 
     def translate_input_property(self, prop: str) -> str:
-        return _camel(prop)
+        return camel_case(prop)
 
 
 def _this_stack() -> str:
     return stack_marker(pulumi.get_project(), pulumi.get_stack())
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
+    """``controlPlaneId`` -> ``control_plane_id``: an underscore before each capital, all lower case
+    (the engine's camelCase property names as the SDK's Python names)."""
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
-def _camel(name: str) -> str:
+def camel_case(name: str) -> str:
+    """``control_plane_id`` -> ``controlPlaneId``; a name that starts with ``_`` (the SDK's reserved
+    names such as ``__provider``) is returned as it is."""
     if name.startswith("_"):
         return name  # reserved names such as __provider
     head, *rest = name.split("_")

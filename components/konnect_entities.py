@@ -39,8 +39,9 @@ from urllib.parse import quote, urlsplit
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components.gateway_config import ENV_PLACEHOLDER, KINDS, Entity, check_tag, stack_tag, substitute_env  # noqa: F401
-from components.konnect_api import KonnectApiError, KonnectClient, _camel, _snake, stack_marker
+from components.gateway_config import (KINDS, PLUGIN_SCOPES, Entity, check_tag, env_names, stack_tag,
+                                     substitute_env)
+from components.konnect_api import KonnectApiError, KonnectClient, camel_case, snake_case, stack_marker
 from components.package import type_token, with_defaults
 
 
@@ -89,29 +90,18 @@ assert set(ENTITY_KINDS) == set(KINDS), "every kind of a gateway file has a path
 #: basic-auth ``password`` is stored hashed (Kong's basic-auth plugin docs). ``read`` keeps the
 #: declared value of these (the ``url`` only while its parts still match).
 WRITE_ONLY = frozenset({("service", "url"), ("basicauth_credential", "password")})
-#: Scope fields of a plugin: one plugin of a name per scope (Kong's plugin cache key).
-PLUGIN_SCOPES = ("service", "route", "consumer")
 #: Pages of at most this many entities (the spec's PaginationSize: default 100, maximum 1000).
 PAGE_SIZE = 1000
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def entity_id(marker: str, entity: Entity) -> str:
     """The id of ``entity`` in Konnect: its ``explicit_id``, else ``uuid5`` of the stack's
     ``marker``, the kind and the key (the same for every run of the stack)."""
     if entity.explicit_id:
         return entity.explicit_id
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{marker}#{entity.kind}#{entity.key}"))
-
-
-def env_names(value: Any) -> set[str]:
-    """The ``DECK_`` variables ``value`` (a body, recursively) substitutes."""
-    if isinstance(value, str):
-        return set(ENV_PLACEHOLDER.findall(value))
-    if isinstance(value, Mapping):
-        return set().union(*(env_names(v) for v in value.values())) if value else set()
-    if isinstance(value, (list, tuple)):
-        return set().union(*(env_names(v) for v in value)) if value else set()
-    return set()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,22 +145,59 @@ class EntityClient(KonnectClient):
                 return found
             query = {**query, "offset": page["offset"]}
 
-    def put_entity(self, path: str, body: dict, what: str, unique: Optional[str]) -> dict:
-        """``PUT`` ``body`` at ``path`` (create or replace). Raises :class:`KonnectApiError`; when
-        Konnect refuses a unique field (400 or 409 that says "unique"), the error says so."""
-        response = self.request("PUT", path, json=body, expect=(200, 201, 400, 409), what=what)
+    def put_entity(self, path: str, body: dict, what: str, unique: Optional[str], *, secret: bool = False) -> dict:
+        """``PUT`` ``body`` at ``path`` (create or replace) and return Konnect's answer. Raises
+        :class:`KonnectApiError` for any other answer; when Konnect refuses a unique field (400 or
+        409 that says "unique"), the error says so. With ``secret`` (a body holding secret values)
+        the error carries only the status: Konnect's ``detail``/``message`` can quote the values it
+        refused (Kong's unique violation names the value: Kong/kong ``kong/db/errors.lua``)."""
+        response = self.request("PUT", path, json=body, expect=_ANY_STATUS, what=what)
         if response.status_code in (200, 201):
             return response.json()
-        message = self._explain(response, what)
+        message = self._explain(_Withheld(response.status_code) if secret else response, what)
+        if secret:
+            message += (" Konnect's details are withheld here because the entity's body holds secret values "
+                        "(env substitutions).")
         if "unique" in response.text.lower():
-            field = f" ({unique} {body.get(unique)!r})" if unique and unique in body else ""
+            field = f" ({unique} {body.get(unique)!r})" if unique and unique in body and not secret else ""
             message += (f" An entity with the same unique value{field} exists in the control plane, made outside "
                         "this stack: rename the entity in the gateway file, or delete the other one in Konnect.")
         raise KonnectApiError(message, response.status_code)
 
     def delete_entity(self, path: str, what: str) -> None:
-        """``DELETE`` ``path``; one already gone is fine (the spec answers 204 either way)."""
-        self.request("DELETE", path, expect=(204, 404), what=what)
+        """``DELETE`` ``path``; one already gone is fine (the spec answers 204 either way). Raises
+        :class:`KonnectApiError`; Konnect's 400 for an entity that others still reference without
+        cascading (a service's routes, a certificate's SNIs: Kong/kong ``kong/db/errors.lua``
+        ``foreign_key_violation_restricted``) is explained."""
+        response = self.request("DELETE", path, expect=(204, 400, 404, 409), what=what)
+        if response.status_code in (400, 409):
+            message = self._explain(response, what)
+            if "reference" not in response.text.lower():
+                raise KonnectApiError(message, response.status_code)
+            raise KonnectApiError(
+                f"{message} Konnect does not delete an entity that other entities still "
+                "reference. When this delete is part of a replacement (the entity's `id` changed in the gateway "
+                "file while it kept its name), the old entity has to go before the new one can take the name, "
+                "and that cannot happen while its routes or SNIs point at it: put the old `id` back in the "
+                "gateway file, or give the entity a new name as well (the new one is then created first, the "
+                "references move to it, and the old one is deleted last).", response.status_code)
+
+
+#: Every HTTP status: :meth:`EntityClient.put_entity` explains the answers itself.
+_ANY_STATUS = tuple(range(100, 600))
+
+
+class _Withheld:
+    """An answer of ``status_code`` without a body: what :meth:`KonnectClient._explain` is given
+    instead of Konnect's answer when that answer may quote secret values."""
+
+    text = ""
+
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+
+    def json(self) -> dict:
+        return {}
 
 
 def _client(props: dict) -> EntityClient:
@@ -205,18 +232,21 @@ def _owned(entity: Mapping[str, Any], tag: str) -> bool:
     return tag in (entity.get("tags") or [])
 
 
-def _outsider(props: Mapping[str, Any], found: Mapping[str, Any], why: str) -> KonnectApiError:
+def _outsider(props: Mapping[str, Any], found: Mapping[str, Any], why: str, by_id: bool = False) -> KonnectApiError:
     tag = props["ownerTag"]
     if _owned(found, tag):
         return KonnectApiError(
             f"creating {_describe(props)}: {why} (id {found.get('id')}) carries this stack's tag {tag!r} but is not "
             "the entity the stack's state records; it is left as it is. It is probably left over from a run whose "
             "state was lost: delete it in Konnect (or remove the tag there to keep it), then run `pulumi up` again.")
+    # No advice to adopt it by giving the file its id: a changed id replaces the entity, and when the
+    # name stays the old one is deleted first, which Konnect refuses for a service with routes.
+    change = ("give the entity another id in the gateway file (or none)" if by_id
+              else "rename the entity in the gateway file")
     return KonnectApiError(
         f"creating {_describe(props)}: {why} (id {found.get('id')}) exists in the control plane without this "
         f"stack's tag {tag!r}: it was made outside the stack (in Konnect or by another tool) and is left as it "
-        "is. Rename the entity in the gateway file, or delete the other one in Konnect, or tag it "
-        f"{tag!r} and give the file its id to let the stack manage it.")
+        f"is. Either {change}, or delete the other one in Konnect so that the stack creates it.")
 
 
 def _conflict(client: EntityClient, props: Mapping[str, Any]) -> Optional[dict]:
@@ -309,8 +339,12 @@ def _changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
 
 class EntityProvider(ResourceProvider):
     """CRUD of one Konnect gateway entity for :class:`GatewayEntity` (inputs: ``apiUrl``,
-    ``token``, ``controlPlaneId``, ``kind``, ``key``, ``entityId``, ``body``, ``refs`` (reference
-    field -> id), ``tags`` (with ``ownerTag``), ``ownerTag``; outputs add ``path``)."""
+    ``token``, ``controlPlaneId``, ``kind``, ``key``, ``entityId``, ``body``, ``secretBody``
+    (the body holds secret values: errors leave out Konnect's details), ``refs`` (reference
+    field -> id), ``tags`` (with ``ownerTag``), ``ownerTag``; outputs add ``path``).
+
+    ``update`` reads the entity first and raises :class:`KonnectApiError` when it is gone (run
+    ``pulumi refresh``) or no longer carries ``ownerTag`` (it is not written)."""
 
     def create(self, props: dict) -> CreateResult:
         cp, kind, ident, tag = props["controlPlaneId"], props["kind"], props["entityId"], props["ownerTag"]
@@ -318,7 +352,7 @@ class EntityProvider(ResourceProvider):
         with _client(props) as client:
             existing = client.get_entity(path, f"reading {_describe(props)}")
             if existing is not None and not _owned(existing, tag):
-                raise _outsider(props, existing, f"an entity of the id {ident}")
+                raise _outsider(props, existing, f"an entity of the id {ident}", by_id=True)
             if existing is None:
                 other = _conflict(client, props)
                 if other is not None:
@@ -326,7 +360,7 @@ class EntityProvider(ResourceProvider):
                     raise _outsider(props, other, f"a {kind} of the same {unique or 'name and scope'}")
             # Absent, or the stack's own from a create whose answer was lost: write it.
             entity = client.put_entity(path, request_body(props), f"writing {_describe(props)}",
-                                       ENTITY_KINDS[kind].unique)
+                                       ENTITY_KINDS[kind].unique, secret=bool(props.get("secretBody")))
         return CreateResult(ident, {**props, "path": entity_path(cp, kind, props.get("refs") or {}, entity["id"])})
 
     def read(self, id_: str, props: dict) -> ReadResult:
@@ -350,8 +384,21 @@ class EntityProvider(ResourceProvider):
         path = entity_path(news["controlPlaneId"], news["kind"], news.get("refs") or {}, id_)
         if set(_changed(olds, news)) & set(WRITTEN):
             with _client(news) as client:
+                # Where it is now (a nested entity's old parent), and still the stack's?
+                where = entity_path(olds["controlPlaneId"], olds["kind"], olds.get("refs") or {}, id_)
+                existing = client.get_entity(where, f"reading {_describe(news)}")
+                if existing is None:
+                    raise KonnectApiError(
+                        f"updating {_describe(news)}: it no longer exists in Konnect; run `pulumi refresh` so that "
+                        "the stack forgets it (the next `pulumi up` creates it again)", 404)
+                if not _owned(existing, olds["ownerTag"]):
+                    raise KonnectApiError(
+                        f"updating {_describe(news)}: it is no longer this stack's: its tag {olds['ownerTag']!r} "
+                        "was removed in Konnect, so the stack leaves it as it is. Remove the entity from the "
+                        "gateway file (the stack then forgets it and does not delete it), or put the tag back on it "
+                        "in Konnect to let the stack manage it again.")
                 client.put_entity(path, request_body(news), f"updating {_describe(news)}",
-                                  ENTITY_KINDS[news["kind"]].unique)
+                                  ENTITY_KINDS[news["kind"]].unique, secret=bool(news.get("secretBody")))
         return UpdateResult({**news, "path": path})
 
     def delete(self, id_: str, props: dict) -> None:
@@ -369,12 +416,21 @@ class GatewayEntity(Resource, module="konnect", name="GatewayEntity"):
 
     ``api_url`` (the regional API), ``token`` (made secret), ``control_plane_id``, ``kind`` (of
     :data:`ENTITY_KINDS`), ``key`` (the file's key, for messages), ``entity_id`` (:func:`entity_id`),
-    ``body`` (the declared fields, without ``id``, references and tags; secret when ``secret_body``),
-    ``refs`` (reference field -> the referenced entity's id), ``tags`` (the file's tags and
+    ``body`` (the declared fields, without ``id``, references and tags; secret when ``secret_body``,
+    default False, and then errors leave out what Konnect said about it, which may quote the
+    values), ``refs`` (reference field -> the referenced entity's id), ``tags`` (the file's tags and
     ``owner_tag``) and ``owner_tag`` (:func:`stack_tag`). Outputs: ``path`` (the entity's API path).
-    A new ``api_url``, ``control_plane_id``, ``kind`` or ``entity_id`` replaces the entity (deleting
-    first when both would hold the same unique name); any other change is a ``PUT``; a new token
-    alone calls nothing.
+
+    Changes: a new ``api_url``, ``control_plane_id``, ``kind`` or ``entity_id`` replaces the entity,
+    the new one created before the old one is deleted; any other change is a ``PUT`` of an entity
+    that still exists and carries ``owner_tag`` (else the update fails, saying so); a new token
+    alone calls nothing. When the old and the new entity would hold the same unique name or plugin
+    scope in one control plane (an ``id:`` changed in the gateway file, the name kept), Konnect would
+    refuse the new one while the old one exists, so the old one is deleted first. Konnect refuses
+    that delete for a service that still has routes or a certificate that still has SNIs (they do
+    not cascade; plugins, credentials and targets do, and are then gone until ``pulumi refresh``
+    and the next ``pulumi up``): the update stops with an error, nothing deleted, that says to put
+    the old ``id`` back or to rename the entity too (then nothing is deleted first).
     """
 
     entity_id: pulumi.Output[str]
@@ -390,18 +446,18 @@ class GatewayEntity(Resource, module="konnect", name="GatewayEntity"):
             raise ValueError(f"unknown entity kind {kind!r}; one of {', '.join(ENTITY_KINDS)}")
         props = {"api_url": api_url, "token": pulumi.Output.secret(token), "control_plane_id": control_plane_id,
                  "kind": kind, "key": key, "entity_id": entity_id,
-                 "body": pulumi.Output.secret(body) if secret_body else body, "refs": dict(refs),
-                 "tags": list(tags), "owner_tag": owner_tag, "path": None}
+                 "body": pulumi.Output.secret(body) if secret_body else body, "secret_body": bool(secret_body),
+                 "refs": dict(refs), "tags": list(tags), "owner_tag": owner_tag, "path": None}
         secrets = ["token", "body"] if secret_body else ["token"]
         super().__init__(EntityProvider(), name, props, pulumi.ResourceOptions.merge(
             pulumi.ResourceOptions(additional_secret_outputs=secrets), opts))
 
     # Python names here, camelCase names for the engine and the provider.
     def translate_output_property(self, prop: str) -> str:
-        return _snake(prop)
+        return snake_case(prop)
 
     def translate_input_property(self, prop: str) -> str:
-        return _camel(prop)
+        return camel_case(prop)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,27 +486,42 @@ class KonnectGatewayConfigurationArgs(TypedDict, total=False):
 GATEWAY_CONFIGURATION_DEFAULTS: dict[str, Any] = {"env": {}}
 
 
-def resource_names(name: str, entities: Sequence[Entity]) -> dict[str, str]:
-    """Key -> resource name ``<name>-<kind>-<entity name>`` (characters other than letters,
-    digits, ``.``, ``_`` and ``-`` become ``-``); names that would be equal get a short digest of
-    their key, so a name never depends on the order of the file."""
-    plain = {e.key: re.sub(r"[^A-Za-z0-9._-]+", "-", f"{name}-{e.kind}-{e.name}").strip("-") for e in entities}
-    counts: dict[str, int] = {}
-    for value in plain.values():
-        counts[value] = counts.get(value, 0) + 1
-    return {key: value if counts[value] == 1 else f"{value}-{uuid.uuid5(uuid.NAMESPACE_URL, key).hex[:8]}"
-            for key, value in plain.items()}
+#: Longest readable part of a resource name (:func:`resource_name`); a longer key is cut.
+NAME_LENGTH = 100
+#: The separators of an entity key (``kind:name``, ``plugin:<name>[:<instance>]@<scope>+<scope>``,
+#: ``<consumer>/<n>``): written ``-`` in a resource name.
+_KEY_SEPARATORS = re.compile(r"[:@+/]")
+
+
+def _digest(key: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, key).hex[:8]
+
+
+def resource_name(name: str, entity: Entity) -> str:
+    """The resource name of ``entity`` in the component ``name``, from its key alone (so that no
+    other entity of the file can change it): ``<name>-<key>`` with the key's separators (``:``
+    ``@`` ``+`` ``/``) written ``-`` (``gateway-service-mock``,
+    ``gateway-plugin-rate-limiting-route-route1``, ``gateway-plugin-prometheus-global``). When that
+    loses more than the separators (a character other than letters, digits, ``.``, ``_`` and
+    ``-`` in a name, or a key longer than :data:`NAME_LENGTH`), the readable part is followed by
+    ``-`` and 8 hex digits of ``uuid5`` of the key."""
+    readable = _KEY_SEPARATORS.sub("-", entity.key)
+    plain = re.sub(r"[^A-Za-z0-9._-]", "-", readable)[:NAME_LENGTH]
+    return f"{name}-{plain}" if plain == readable else f"{name}-{plain}-{_digest(entity.key)}"
 
 
 class KonnectGatewayConfiguration(pulumi.ComponentResource):
     """A gateway file applied to a Konnect control plane: one :class:`GatewayEntity` per entity,
-    named ``<name>-<kind>-<entity name>``, each depending on the entities it references (so a
-    service is created before its routes and deleted after them).
+    named by :func:`resource_name` (``<name>-<key>``, a function of the entity's own key, so that
+    adding or removing one entity never renames another's resource), each depending on the entities it
+    references (so a service is created before its routes and deleted after them).
 
     Output ``entity_ids``: entity key -> its id in Konnect (known before anything is created).
     Raises ``ValueError`` before declaring anything for: two entities of one key, a kind without a
     path, a reference to a key the file lacks, a nested entity (target, credential, ACL) without
-    its parent, an ``env`` substitution whose ``DECK_`` name ``env`` lacks, a tag Kong refuses.
+    its parent, an ``env`` substitution whose ``DECK_`` name ``env`` lacks, a tag Kong refuses, two
+    keys that give the same resource name (only keys that differ in separators alone, such as a
+    route ``global`` and a plugin ``instance_name`` ``route``).
     """
 
     entity_ids: pulumi.Output[dict[str, str]]
@@ -466,9 +537,9 @@ class KonnectGatewayConfiguration(pulumi.ComponentResource):
         env: Mapping[str, pulumi.Input[str]] = settings["env"]
         tag = check_tag(settings.get("tag") or stack_tag(pulumi.get_project(), pulumi.get_stack()))
         marker = stack_marker(pulumi.get_project(), pulumi.get_stack())
-        _validate(entities, env)
+        _validate(name, entities, env)
         ids = {e.key: entity_id(marker, e) for e in entities}
-        names = resource_names(name, entities)
+        names = {e.key: resource_name(name, e) for e in entities}
         super().__init__(type_token(KonnectGatewayConfiguration), name, None, opts)
 
         declared: dict[str, GatewayEntity] = {}
@@ -496,13 +567,19 @@ def _substituted(body: Mapping[str, Any], names: Sequence[str]) -> Callable[[lis
     return apply
 
 
-def _validate(entities: Sequence[Entity], env: Mapping[str, Any]) -> None:
+def _validate(name: str, entities: Sequence[Entity], env: Mapping[str, Any]) -> None:
     problems: list[str] = []
     keys: set[str] = set()
+    named: dict[str, Entity] = {}
     for entity in entities:
         if entity.key in keys:
             problems.append(f"{entity.position}: a second entity of key {entity.key!r}")
+            continue
         keys.add(entity.key)
+        other = named.setdefault(resource_name(name, entity), entity)
+        if other is not entity:
+            problems.append(f"{entity.position}: {entity.key!r} gets the resource name of {other.key!r} "
+                            f"({other.position}); rename one of them")
     for entity in entities:
         spec = ENTITY_KINDS.get(entity.kind)
         if spec is None:

@@ -20,13 +20,14 @@ import httpx
 import pytest
 from pulumi.runtime import rpc
 
-from components.gateway_config import Entity
+from components.gateway_config import Entity, load_gateway_file, stack_tag
 from components.konnect_api import KonnectApiError
 from components.konnect_entities import (
-    ENTITY_KINDS, REPLACING, EntityProvider, KonnectGatewayConfiguration, entity_id, request_body, stack_tag,
+    ENTITY_KINDS, NAME_LENGTH, REPLACING, EntityProvider, KonnectGatewayConfiguration, entity_id, request_body,
+    resource_name,
 )
 from tests.conftest import self_signed_pem
-from tests.fake_konnect import TEST_TOKEN, FakeKonnect
+from tests.fake_konnect import TEST_TOKEN, CoreEntities, FakeKonnect
 from tools.mocks import RunResult, mask_secrets, plain_values, run_program
 from tools.plan import CREATE, DELETE, REPLACED_BY, UPDATE, plan
 
@@ -167,7 +168,8 @@ def test_update_puts_the_whole_declared_body_and_a_new_token_alone_calls_nothing
     assert diff.changes and not diff.replaces
     konnect.calls.clear()
     provider.update(MOCK_ID, olds, news)
-    ((put),) = konnect.requests()
+    read, put = konnect.requests()
+    assert (read.method, read.status) == ("GET", 200)  # still there and the stack's: written
     assert put.method == "PUT" and put.body == {"name": "mock", "protocol": "http", "host": "httpbin.org",
                                                 "port": 80, "retries": 2, "tags": ["seed-002", TAG]}
     stored = konnect.core.entities(plane, "services")[MOCK_ID]
@@ -199,6 +201,25 @@ def test_an_entity_that_lost_the_tag_is_never_deleted(konnect, plane):
     assert konnect.requests("DELETE") == [] and MOCK_ID in konnect.core.entities(plane, "services")
 
 
+def test_an_update_of_an_entity_that_lost_the_tag_or_is_gone_is_refused(konnect, plane):
+    provider = EntityProvider()
+    olds = provider.create(props(konnect, plane, MOCK)).outs
+    news = {**olds, "body": {**olds["body"], "retries": 2}}
+    taken = konnect.core.entities(plane, "services")[MOCK_ID]
+    taken["tags"] = ["team-edge"]  # taken over in the UI; `pulumi refresh` then records these tags
+    refreshed = provider.read(MOCK_ID, olds).outs
+    error = konnect_error(provider.update, MOCK_ID, refreshed, news)
+    assert f"no longer this stack's: its tag {TAG!r} was removed in Konnect" in str(error)
+    assert "Remove the entity from the gateway file" in str(error) and "put the tag back" in str(error)
+    assert konnect.requests("PUT")[1:] == [] and taken["tags"] == ["team-edge"]
+    assert konnect.core.entities(plane, "services")[MOCK_ID] is taken and taken.get("retries") != 2
+
+    del konnect.core.entities(plane, "services")[MOCK_ID]
+    gone = konnect_error(provider.update, MOCK_ID, olds, news)
+    assert gone.status == 404 and "no longer exists in Konnect; run `pulumi refresh`" in str(gone)
+    assert len(konnect.requests("PUT")) == 1 and konnect.core.entities(plane, "services") == {}
+
+
 # ---------------------------------------------------------------------------------------------
 # Ownership: what the stack did not make is refused and left as it is.
 
@@ -216,7 +237,10 @@ def test_an_entity_made_elsewhere_with_the_same_name_is_refused_and_left_untouch
     made = konnect.core.add(plane, collection, {**existing, "tags": ["made-in-ui"]})
     error = konnect_error(EntityProvider().create, props(konnect, plane, item, ids))
     assert "made outside the stack" in str(error) and made["id"] in str(error) and TAG in str(error)
-    assert "Rename the entity in the gateway file" in str(error)
+    assert ("Either rename the entity in the gateway file, or delete the other one in Konnect so that the stack "
+            "creates it.") in str(error)
+    # Not the advice to adopt it by its id: a new id with the same name replaces delete-first.
+    assert " id " not in str(error).split("left as it is.")[1] and "tag it" not in str(error)
     assert konnect.requests("PUT") == [] and konnect.requests("DELETE") == []
     assert konnect.core.entities(plane, collection) == {made["id"]: made}
 
@@ -226,7 +250,23 @@ def test_an_entity_of_the_files_id_without_the_tag_is_refused(konnect, plane):
     item = entity("service", "service:mock", {"name": "mock", "host": "a.example"}, explicit_id=made["id"])
     error = konnect_error(EntityProvider().create, props(konnect, plane, item))
     assert f"an entity of the id {made['id']}" in str(error) and "made outside the stack" in str(error)
+    assert ("Either give the entity another id in the gateway file (or none), or delete the other one in Konnect "
+            "so that the stack creates it.") in str(error)
     assert konnect.requests("PUT") == [] and konnect.core.entities(plane, "services")[made["id"]] == made
+
+
+def test_a_new_id_for_a_service_with_routes_stops_at_the_delete_first_with_what_to_do(konnect, plane):
+    # The file gives the service an id while it keeps its name: a replacement that must delete the
+    # old service first (both hold the name), which Konnect refuses while its route points at it.
+    provider = EntityProvider()
+    olds = provider.create(props(konnect, plane, MOCK)).outs
+    provider.create(props(konnect, plane, ROUTE, {"service:mock": MOCK_ID}))
+    news = {**olds, "entityId": str(uuid.uuid4())}
+    assert provider.diff(MOCK_ID, olds, news).delete_before_replace
+    error = konnect_error(provider.delete, MOCK_ID, olds)
+    assert error.status == 400 and "an existing 'routes' entity references this 'services' entity" in str(error)
+    assert "put the old `id` back in the gateway file, or give the entity a new name as well" in str(error)
+    assert MOCK_ID in konnect.core.entities(plane, "services") and len(konnect.core.entities(plane, "routes")) == 1
 
 
 def test_a_unique_value_konnect_refuses_on_put_is_explained(konnect, plane):
@@ -237,6 +277,38 @@ def test_a_unique_value_konnect_refuses_on_put_is_explained(konnect, plane):
     cred = entity("keyauth_credential", "keyauth_credential:alice/0", {"key": "k-1"}, {"consumer": "consumer:alice"})
     error = konnect_error(EntityProvider().create, props(konnect, plane, cred, ids))
     assert error.status == 400 and "unique" in str(error) and "made outside this stack" in str(error)
+
+
+def test_konnect_details_of_a_secret_body_are_left_out_of_errors(konnect, plane, monkeypatch):
+    # Kong's unique violation names the value it refused ("UNIQUE violation detected on
+    # '{key="..."}'", Kong/kong kong/db/errors.lua); the fake is made to answer so.
+    write = CoreEntities._write
+
+    def echoing(self, cp, collection, parent, body, existing, status):
+        code, answer = write(self, cp, collection, parent, body, existing, status)
+        if code == 400 and "unique" in json.dumps(answer):
+            answer = {**answer, "message": f"UNIQUE violation detected on '{{key=\"{body.get('key')}\"}}'"}
+        return code, answer
+
+    monkeypatch.setattr(CoreEntities, "_write", echoing)
+    alice = entity("consumer", "consumer:alice", {"username": "alice"})
+    ids = {"consumer:alice": EntityProvider().create(props(konnect, plane, alice)).id}
+    konnect.core.add(plane, "key-auth", {"key": SECRET_KEY, "consumer": {"id": ids["consumer:alice"]}})
+    cred = entity("keyauth_credential", "keyauth_credential:alice/0", {"key": SECRET_KEY},
+                  {"consumer": "consumer:alice"})
+    plain = konnect_error(EntityProvider().create, props(konnect, plane, cred, ids))
+    assert SECRET_KEY in str(plain)  # the fake does echo it: the test below can fail
+    hidden = konnect_error(EntityProvider().create, props(konnect, plane, cred, ids, secretBody=True))
+    text = "".join(traceback.format_exception(hidden))
+    assert SECRET_KEY not in text and "alice-secret" not in text
+    assert hidden.status == 400 and "keyauth_credential 'keyauth_credential:alice/0'" in str(hidden)
+    assert "HTTP 400" in str(hidden) and "withheld" in str(hidden) and "holds secret values" in str(hidden)
+    # An update's error too.
+    olds = EntityProvider().create(props(konnect, plane, entity("keyauth_credential", "keyauth_credential:alice/1",
+                                                                    {"key": "other"}, {"consumer": "consumer:alice"}),
+                                         ids, secretBody=True)).outs
+    hidden = konnect_error(EntityProvider().update, olds["entityId"], olds, {**olds, "body": {"key": SECRET_KEY}})
+    assert SECRET_KEY not in "".join(traceback.format_exception(hidden)) and "withheld" in str(hidden)
 
 
 def test_an_interrupted_create_runs_again_onto_the_same_entity(konnect, plane, sleeps):
@@ -271,11 +343,11 @@ def test_refresh_shows_a_change_made_in_the_ui_and_the_next_up_puts_the_file_bac
     provider.create(props(konnect, plane, MOCK))
     created = provider.create(inputs)
     stored = konnect.core.entities(plane, "routes")[created.id]
-    stored.update({"paths": ["/ui"], "tags": ["made-in-ui"], "strip_path": False})
+    stored.update({"paths": ["/ui"], "tags": ["made-in-ui", TAG], "strip_path": False})
     read = provider.read(created.id, created.outs)
     assert read.id == created.id
     assert read.outs["body"] == {"name": "mock", "paths": ["/ui"]}  # declared fields, Konnect's values
-    assert read.outs["tags"] == ["made-in-ui"] and read.outs["refs"] == {"service": MOCK_ID}
+    assert read.outs["tags"] == ["made-in-ui", TAG] and read.outs["refs"] == {"service": MOCK_ID}
     diff = provider.diff(created.id, read.outs, inputs)
     assert diff.changes and not diff.replaces
     provider.update(created.id, read.outs, inputs)
@@ -412,3 +484,52 @@ def test_a_gateway_file_edit_plans_only_the_entities_that_change():
     new_service = {r.name: r for r in after.of_type(ENTITY_TYPE)}["gateway-service-httpbin"]
     # The route moves to the new service (so the old one, deleted at the end, has no route left).
     assert new_service.urn in route.dependencies
+
+
+def _gateway_file(folder, routes: list[str]) -> list[Entity]:
+    """The entities components.gateway_config loads from a file of service s1 with ``routes``,
+    each with a rate-limiting plugin (as the loader names them: the plugin's name only)."""
+    import yaml
+    document = {"_format_version": "3.0", "services": [{"name": "s1", "url": "http://httpbin.org", "routes": [
+        {"name": r, "paths": [f"/{r}"], "plugins": [{"name": "rate-limiting", "config": {"minute": 3}}]}
+        for r in routes]}]}
+    path = folder / f"gateway-{'-'.join(routes)}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return list(load_gateway_file(path.name, root=folder).entities)
+
+
+def test_a_second_plugin_of_the_same_name_only_adds_its_own_resources_and_removing_it_only_deletes_them(tmp_path):
+    one, two = _gateway_file(tmp_path, ["route1"]), _gateway_file(tmp_path, ["route1", "route2"])
+    assert {e.name for e in two if e.kind == "plugin"} == {"rate-limiting"}  # the names that collided
+    replaced = {**REPLACED_BY, ENTITY_TYPE: frozenset(REPLACING)}
+    before = _run(one)
+    added = _run(two, before)
+    steps = plan(before, added, replaced)
+    assert {urn.rsplit("::", 1)[-1]: op for urn, op in steps.changes().items()} == {
+        "gateway-route-route2": CREATE, "gateway-plugin-rate-limiting-route-route2": CREATE}
+    removed = plan(added, _run(one, added), replaced)
+    assert {urn.rsplit("::", 1)[-1]: op for urn, op in removed.changes().items()} == {
+        "gateway-route-route2": DELETE, "gateway-plugin-rate-limiting-route-route2": DELETE}
+
+
+def test_resource_names_come_from_the_key_alone(tmp_path):
+    odd = entity("consumer", "consumer:al ice", {"username": "al ice"})
+    assert resource_name("gw", odd) == f"gw-consumer-al-ice-{uuid.uuid5(uuid.NAMESPACE_URL, odd.key).hex[:8]}"
+    assert resource_name("gw", entity("target", "target:up/10.0.0.1:80", {})) == "gw-target-up-10.0.0.1-80"
+    assert resource_name("gw", entity("plugin", "plugin:prometheus@global", {})) == "gw-plugin-prometheus-global"
+    long_key = entity("route", "route:" + "r" * 200, {})
+    assert len(resource_name("gw", long_key)) == len("gw-") + NAME_LENGTH + 9
+    # The same entity keeps its resource name whatever else the file holds.
+    one, two = _gateway_file(tmp_path, ["route1"]), _gateway_file(tmp_path, ["route1", "route2"])
+    names = [{r.name for r in _run(f).of_type(ENTITY_TYPE)} for f in (one, two)]
+    assert "gateway-plugin-rate-limiting-route-route1" in names[0] & names[1]
+
+
+def test_two_keys_of_one_resource_name_are_refused_before_anything_is_declared():
+    instance = entity("plugin", "plugin:key-auth:route@global", {"name": "key-auth", "instance_name": "route"})
+    scoped = entity("plugin", "plugin:key-auth@route:global", {"name": "key-auth"}, {"route": "route:global"})
+    route = entity("route", "route:global", {"name": "global", "paths": ["/g"]})
+    with pytest.raises(ValueError) as info:
+        _run([route, instance, scoped])
+    assert ("'plugin:key-auth@route:global' gets the resource name of 'plugin:key-auth:route@global' "
+            "(plugins[0]); rename one of them") in str(info.value)
