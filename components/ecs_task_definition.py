@@ -21,7 +21,7 @@ from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, 
 from components.kong_settings import worker_processes as kong_worker_processes
 from components.konnect_api import KonnectEndpoint, parse_endpoint
 from components.metrics_agent import ecs_container as metrics_agent_container
-from components.metrics_agent import ecs_task_trust_policy, emf_policy, stack_dimension_value
+from components.metrics_agent import LOOPBACK, ecs_task_trust_policy, emf_policy, stack_dimension_value
 from components.package import type_token, with_defaults
 
 CONTAINER_NAME = "kong"
@@ -112,7 +112,7 @@ def worker_processes(cpu_units: int) -> int:
 
 def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: KonnectEndpoint,
                     cpu_units: int, cert_ref: str, key_ref: str, proxy_protocol: bool = False,
-                    trusted_ips: tuple[str, ...] = ()) -> KongNode:
+                    trusted_ips: tuple[str, ...] = (), metrics: bool = False) -> KongNode:
     """The Kong node a Konnect data plane on ECS runs (settings of Konnect's data plane guide:
     ../shared/reference/konnect-endpoints.json ``konnect_data_plane_minimum_kong_conf``).
 
@@ -127,6 +127,10 @@ def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: K
     Balancers", proxy protocol; observed on a health check port other than the traffic port in
     kubernetes/ingress-nginx#10982). The container's own health check (``kong health``) does not
     use the status listener.
+
+    ``metrics`` (default off): a second status listener on loopback for the task's CloudWatch
+    agent (``metrics_address`` :data:`components.metrics_agent.LOOPBACK`), without proxy protocol
+    whatever ``proxy_protocol`` says, since the agent's scrape sends no header.
     """
     kong = with_defaults(kong, KONG_DEFAULTS)  # type: ignore[assignment]
     cp, tp = control_plane, telemetry
@@ -146,6 +150,7 @@ def data_plane_node(kong: KongArgs, control_plane: KonnectEndpoint, telemetry: K
         proxy_protocol=proxy_protocol,
         trusted_ips=tuple(trusted_ips) if proxy_protocol else (),
         status_proxy_protocol=proxy_protocol,
+        metrics_address=LOOPBACK if metrics else None,
     )
 
 
@@ -314,7 +319,7 @@ class DataPlaneTaskDefinition(pulumi.ComponentResource):
             # valueFrom: <secret arn>:<json key>:<version stage>:<version id> (pinned version).
             node = data_plane_node(cast(KongArgs, kong), parse_endpoint(cp_endpoint), parse_endpoint(tp_endpoint), cpu,
                                    f"{secret_arn}:cert::{version_id}", f"{secret_arn}:key::{version_id}",
-                                   proxy_protocol, trusted_ips)
+                                   proxy_protocol, trusted_ips, metrics=bool(emf_group))
             cert_sha256 = hashlib.sha256(cert_pem.encode()).hexdigest()
             sidecars = tuple(metrics_agent_container(
                 stack_dimension_value(pulumi.get_project(), pulumi.get_stack()), emf_group[0], region, log_group_name,

@@ -20,8 +20,8 @@ from components.gateway_sync import DECK_REPOSITORY, GatewaySyncSettings
 from components.image_source import ImageSource, import_statement, node_role_policy, pulled_repository
 from components.kong_facts import ADMIN_HTTPS_PORT, STATUS_PATH
 from components.kong_hybrid import (ADMIN_TOKEN_HEADER, ADMIN_TOKEN_KEY, HYBRID_DEFAULTS, HybridInstall, KongHybrid,
-                                    KongHybridArgs, data_plane_service_account)
-from components.metrics_agent import MetricsSidecarArgs, PodMetricsAccess, PodMetricsAccessArgs
+                                    KongHybridArgs)
+from components.metrics_agent import MetricsAgentArgs, PodMetricsAccess, PodMetricsAccessArgs, agent_name
 from components.monitoring import EksTarget, GatewayMonitoring, GatewayMonitoringArgs, MonitoringSettings, RdsTarget
 from components.network import Network, NetworkArgs
 from components.package import earlier_urn, type_token, with_defaults
@@ -57,8 +57,9 @@ class HybridEksGatewayArgs(HybridInstall, total=False):
     gateway: GatewaySettings
     """the gateway file (services, routes, plugins ...), applied to the control plane by a decK Job in
     the cluster (:class:`~components.gateway_sync.GatewaySync`); with Kong's global ``prometheus``
-    plugin in it, each data plane pod also runs the CloudWatch agent that sends Kong's metrics to
-    CloudWatch (``{name}-metrics``, :class:`~components.metrics_agent.PodMetricsAccess`; default none)"""
+    plugin in it, a CloudWatch agent Deployment in Kong's namespace scrapes the data planes and sends
+    Kong's metrics to CloudWatch (``{name}-metrics``, :class:`~components.metrics_agent.PodMetricsAccess`;
+    default none)"""
     monitoring: MonitoringSettings
     """the CloudWatch dashboard's alarms and where they notify (:class:`GatewayMonitoring`)"""
 
@@ -73,7 +74,7 @@ class HybridEksGateway(pulumi.ComponentResource):
     Kubernetes provider and the node selector of its network-policy nodes; with a ``gateway`` file
     it also runs the decK Job that applies it), ``{name}-monitoring`` (:class:`GatewayMonitoring`:
     the dashboard and alarms) and, with Kong's ``prometheus`` plugin in the gateway file,
-    ``{name}-metrics`` (the data plane pods' CloudWatch access).
+    ``{name}-metrics`` (the CloudWatch access of the metrics agent's pods).
 
     Raises ``ValueError`` when ``network`` is given with an existing cluster, and
     :class:`components.gateway_config.GatewayFileError` (a ``ValueError``) for a ``gateway`` file
@@ -209,18 +210,18 @@ class HybridEksGateway(pulumi.ComponentResource):
         self.image_pull_warning = images.image_pull_warning
         self.register_outputs(self.stack_outputs())
 
-    def _metrics(self, name: str, args: HybridEksGatewayArgs, cluster_name: pulumi.Output[str]) -> MetricsSidecarArgs:
-        """``{name}-metrics``: the EMF log group, the data plane pods' role and its EKS Pod Identity
-        association with the data plane release's service account; returns where the pods' agent
-        sends the metrics. The Pod Identity Agent runs on EKS Auto Mode nodes; an existing cluster
+    def _metrics(self, name: str, args: HybridEksGatewayArgs, cluster_name: pulumi.Output[str]) -> MetricsAgentArgs:
+        """``{name}-metrics``: the EMF log group, the metrics agent's role and its EKS Pod Identity
+        association with the agent's service account (:func:`components.metrics_agent.agent_name`
+        of the data plane release); returns where the agent sends the metrics. The Pod Identity Agent runs on EKS Auto Mode nodes; an existing cluster
         needs the ``eks-pod-identity-agent`` add-on (README)."""
         hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
         access = PodMetricsAccess(f"{name}-metrics", PodMetricsAccessArgs(
             cluster_name=cluster_name, namespace=hybrid["namespace"],
-            service_account=data_plane_service_account(hybrid["data_plane_release"]),
+            service_account=agent_name(hybrid["data_plane_release"]),
             log_group_name=f"/kong-aws/{pulumi.get_stack()}/{hybrid['data_plane_release']}/kong-metrics"),
             opts=pulumi.ResourceOptions(parent=self))
-        return MetricsSidecarArgs(log_group_name=access.log_group_name, region=args["region"],
+        return MetricsAgentArgs(log_group_name=access.log_group_name, region=args["region"],
                                   cluster_name=cluster_name, ready=access.ready)
 
     def stack_outputs(self) -> dict[str, pulumi.Output]:

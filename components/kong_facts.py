@@ -39,6 +39,12 @@ PORTAL_API_PORTS = (8004, 8447)
 KONG_DEFAULT_STATUS_PORT = 8007
 #: The status listener this project opens on all interfaces so load balancers and probes can reach it.
 STATUS_PORT = 8100
+#: A second status listener for the CloudWatch agent's scrape of ``/metrics``
+#: (components/metrics_agent.py), never with proxy protocol: :data:`STATUS_PORT` requires the
+#: PROXY header when the load balancer sends it on health checks, and a scrape sends none. Its own
+#: port also lets a NetworkPolicy open it to the agent alone. ``status_listen`` takes a
+#: comma-separated list of listeners (kong.conf.default).
+METRICS_PORT = 8101
 #: The answer of a data plane with no matching route, the proof that it serves traffic (Kong's
 #: router; the message the seeds' walkthroughs show after their first `curl`).
 NO_ROUTE = "404 (no Route matched with those values)"
@@ -82,7 +88,7 @@ LISTENER_PORTS: dict[str, tuple[int, ...]] = {
     "portalapi": PORTAL_API_PORTS,
     "cluster": (CLUSTER_PORT,),
     "clustertelemetry": (TELEMETRY_PORT,),
-    "status": (STATUS_PORT, KONG_DEFAULT_STATUS_PORT, CHART_STATUS_TLS_PORT),
+    "status": (STATUS_PORT, KONG_DEFAULT_STATUS_PORT, CHART_STATUS_TLS_PORT, METRICS_PORT),
 }
 #: Listeners that must never be reachable from outside the cluster or the VPC.
 PRIVATE_LISTENERS = ("admin", "manager", "portal", "portalapi", "cluster", "clustertelemetry", "status")

@@ -30,10 +30,11 @@ from components.gateway_sync import (DECK_REPOSITORY, DECK_VERSION, GatewaySync,
 from components.image_source import pulled_repository
 from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CHART_REPOSITORY, CLUSTER_PORT, DEFAULT_CLUSTER_CN,
                                    PRIVATE_IPV4_BLOCKS, PROXY_PROTOCOL_FLAG, STATUS_PATH, STATUS_PORT, TELEMETRY_PORT,
-                                   ClusterMtls, chart_fullname, chart_service_host, chart_service_name)
+                                   ClusterMtls, chart_service_host, chart_service_name)
 from components.kong_settings import (KONG_DEFAULTS, ClusterEndpoint, KongArgs, KongNode, KubernetesSecretKey,
                                       PostgresConnection, helm_env, image_reference, kubernetes_cpu, worker_processes)
-from components.metrics_agent import MetricsSidecarArgs, kubernetes_container, stack_dimension_value
+from components.metrics_agent import (AGENT_POD_LABELS, ALL_ADDRESSES, MetricsAgentArgs, agent_deployment,
+                                     agent_service_account, metrics_service, stack_dimension_value)
 from components.network_policy import kong_network_policies, release_deployment_labels, release_pod_labels
 from components.package import type_token, with_defaults
 from components.postgres import Postgres, PostgresArgs, PostgresSettings, rds_ca_bundle_pem
@@ -147,10 +148,10 @@ class KongHybridArgs(HybridInstall, total=False):
     gateway_sync: GatewaySyncSettings
     """the gateway file applied to the control plane by decK from inside the cluster
     (:class:`components.gateway_sync.GatewaySync`; default none)"""
-    metrics_agent: MetricsSidecarArgs
-    """Kong's Prometheus metrics into CloudWatch: the data plane pods run the CloudWatch agent
-    (:func:`components.metrics_agent.kubernetes_container`), declared once ``ready`` resolves
-    (default none: the pods are as without it)"""
+    metrics_agent: MetricsAgentArgs
+    """Kong's Prometheus metrics into CloudWatch: the data planes get a metrics listener and one
+    CloudWatch agent Deployment scrapes it (:meth:`KongHybrid._metrics_agent`), declared once
+    ``ready`` resolves (default none)"""
 
 
 #: Defaults of :class:`HybridSettings`, the only place they are written. ``chart_version`` 3.4.1 is
@@ -230,7 +231,7 @@ def control_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secre
 
 
 def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets: ClusterSecrets,
-                    licensed: bool = True) -> KongNode:
+                    licensed: bool = True, metrics: bool = False) -> KongNode:
     """The data plane of a hybrid install, as configuration data.
 
     It dials ``<control plane release>-kong-cluster`` (8005) and, ``licensed``,
@@ -242,6 +243,11 @@ def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets:
     client address in it from :data:`components.kong_facts.PRIVATE_IPV4_BLOCKS` (the NLB's
     addresses are in the VPC, whose block this component is not given); ``proxy_listen`` itself
     comes from the chart's ``proxy`` block (:func:`data_plane_values`).
+
+    ``metrics``: a second status listener on all addresses for the metrics agent's pod
+    (``metrics_address`` :data:`components.metrics_agent.ALL_ADDRESSES`, never with proxy
+    protocol), which the namespace's NetworkPolicy opens to that pod only; the probes keep the
+    chart's ``status`` port.
     """
     ns, cp_release, pki = hybrid["namespace"], hybrid["control_plane_release"], hybrid["cluster_mtls"] == "pki"
     cluster_host = chart_service_host(cp_release, "cluster", ns)
@@ -258,6 +264,7 @@ def data_plane_node(kong: Mapping[str, Any], hybrid: Mapping[str, Any], secrets:
         proxy_protocol=bool(hybrid["proxy_protocol"]),
         trusted_ips=PRIVATE_IPV4_BLOCKS if hybrid["proxy_protocol"] else (),
         worker_processes=worker_processes(kubernetes_cpu(DATA_PLANE_RESOURCES["requests"]["cpu"])),
+        metrics_address=ALL_ADDRESSES if metrics else None,
         **_common(kong, hybrid))
 
 
@@ -357,7 +364,7 @@ def control_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], nod
 
 def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: KongNode, secrets: ClusterSecrets,
                       licensed: bool, cert_sha256: str, load_balancer_class: Optional[str],
-                      node_selector: Optional[Mapping[str, str]] = None, sidecar: Optional[dict] = None) -> dict:
+                      node_selector: Optional[Mapping[str, str]] = None) -> dict:
     """Helm values of the data plane release (keys as in the chart's values.yaml).
 
     The proxy is an AWS NLB ``LoadBalancer`` (``loadBalancerClass`` of the cluster, internet-facing
@@ -369,9 +376,9 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
     health checks over TCP on the proxy ports) and both proxy listeners require it (the chart's
     ``proxy.http.parameters`` / ``proxy.tls.parameters``, which replace its default ``[http2]``).
 
-    ``sidecar``: a container added to the pods (``deployment.sidecarContainers``), which then run
-    as the service account the chart makes, named explicitly :func:`data_plane_service_account`
-    (its EKS Pod Identity association names it).
+    The pods run Kong alone: a metrics agent is a Deployment of its own (a crash-looping container
+    would make every data plane pod NotReady), and ``node``'s metrics listener, if any, reaches
+    the chart as ``env.status_listen`` (:data:`components.kong_settings.STATUS_LISTEN`).
     """
     volumes = [secrets.data_plane] + ([secrets.ca] if secrets.ca else [])
     autoscale = hybrid["data_plane_max_replicas"] > hybrid["data_plane_min_replicas"]
@@ -416,18 +423,7 @@ def data_plane_values(kong: Mapping[str, Any], hybrid: Mapping[str, Any], node: 
         "enterprise": _enterprise(licensed, False),
         **_pod_placement(hybrid["data_plane_release"], node_selector),
     }
-    if sidecar is not None:
-        values["deployment"] = {
-            "serviceAccount": {"create": True, "name": data_plane_service_account(hybrid["data_plane_release"])},
-            "sidecarContainers": [sidecar]}
     return values
-
-
-def data_plane_service_account(release: str) -> str:
-    """The service account of the data plane pods: the chart's default name, ``kong.fullname``
-    (templates/_helpers.tpl ``kong.serviceAccountName`` with ``deployment.serviceAccount.create``,
-    true by default)."""
-    return chart_fullname(release)
 
 
 class KongHybrid(pulumi.ComponentResource):
@@ -438,7 +434,8 @@ class KongHybrid(pulumi.ComponentResource):
     Secrets; the enterprise license Secret (when given) and with it the admin Secret
     (:data:`ADMIN_SECRET`, from two ``RandomPassword``; used once ``admin_rbac`` is on); :class:`Postgres`; the control plane
     Helm release; the data plane Helm release, which waits for the control plane's. Both releases
-    skip the chart's CRDs (its ingress controller is off).
+    skip the chart's CRDs (its ingress controller is off). With ``metrics_agent``, the CloudWatch
+    agent's ServiceAccount, headless Service and Deployment (:meth:`_metrics_agent`).
 
     Outputs: ``namespace``, ``proxy_hostname`` (the proxy NLB's DNS name), ``control_plane_release``
     / ``data_plane_release`` (release names),
@@ -569,21 +566,16 @@ class KongHybrid(pulumi.ComponentResource):
         metrics = args.get("metrics_agent")
 
         def dp_values(values: list) -> dict:
-            digest, lb_class, selector, *agent = values
-            node = data_plane_node(kong, hybrid, secrets, licensed)
-            sidecar = kubernetes_container(stack_dimension_value(pulumi.get_project(), pulumi.get_stack()), agent[0],
-                                           metrics["region"], agent[1]) if metrics else None
-            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class, selector, sidecar)
+            digest, lb_class, selector = values
+            node = data_plane_node(kong, hybrid, secrets, licensed, metrics=metrics is not None)
+            return data_plane_values(kong, hybrid, node, secrets, licensed, digest, lb_class, selector)
 
         self.control_plane_values = pulumi.Output.all(
             database.host, database.port, database.user, database.database, database.password_secret_name,
             database.password_secret_key, database.ssl, cert_hash, node_selector, database.ssl_verify,
             database.ca_config_map_name, database.ca_config_map_key).apply(cp_values)
-        # The agent's inputs, and its credentials' readiness (waited for, not used): pods made
-        # before their Pod Identity association would have no credentials.
-        agent_inputs = [metrics["log_group_name"], metrics["cluster_name"], metrics.get("ready", "")] if metrics else []
         self.data_plane_values = pulumi.Output.all(cert_hash, args.get("load_balancer_class"),
-                                                   node_selector, *agent_inputs).apply(dp_values)
+                                                   node_selector).apply(dp_values)
         # The releases pull Kong's image: declared once the image source is ready (waited for, not used).
         ready = pulumi.Output.from_input(args.get("image_source_ready", ""))
         self.control_plane_values = pulumi.Output.all(self.control_plane_values, ready).apply(lambda v: v[0])
@@ -605,6 +597,8 @@ class KongHybrid(pulumi.ComponentResource):
         data_plane = k8s.helm.v3.Release(
             f"{name}-dp", name=hybrid["data_plane_release"], values=self.data_plane_values, **release_common,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane, *secret_resources]))
+        if metrics is not None:
+            self._metrics_agent(name, ns_name, hybrid["data_plane_release"], metrics, node_selector, in_ns)
         # The proxy Service the chart made, read back for its load balancer's host name. Its id comes
         # from the release's status, so a preview of a new install skips the read instead of failing.
         proxy = k8s.core.v1.Service.get(
@@ -660,7 +654,7 @@ class KongHybrid(pulumi.ComponentResource):
         and Jobs, ``client_pod_labels``), so none is asked for here."""
         manifests = kong_network_policies(
             namespace, hybrid["control_plane_release"], hybrid["data_plane_release"],
-            postgres_pod_labels=None, admin_client_labels=ADMIN_CLIENT_LABELS)
+            postgres_pod_labels=None, admin_client_labels=ADMIN_CLIENT_LABELS, metrics_agent_labels=AGENT_POD_LABELS)
         def declare(manifest: dict, options: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
             return k8s.networking.v1.NetworkPolicy(f"{name}-policy-{manifest['metadata']['name']}",
                                                    metadata=manifest["metadata"], spec=manifest["spec"], opts=options)
@@ -668,6 +662,31 @@ class KongHybrid(pulumi.ComponentResource):
         allows = [declare(m, opts) for m in manifests if m["spec"].get("ingress")]
         after = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=allows))
         return allows + [declare(m, after) for m in manifests if not m["spec"].get("ingress")]
+
+    def _metrics_agent(self, name: str, namespace: str, release: str, metrics: MetricsAgentArgs,
+                       node_selector: pulumi.Output[dict[str, str]], opts: pulumi.ResourceOptions) -> None:
+        """The CloudWatch agent that scrapes the data planes of ``release``
+        (:mod:`components.metrics_agent`): ``{name}-metrics-account`` (its ServiceAccount,
+        :func:`~components.metrics_agent.agent_service_account`), ``{name}-metrics-service`` (the
+        headless Service of the data planes' metrics listener,
+        :func:`~components.metrics_agent.metrics_service`) and ``{name}-metrics-agent`` (its
+        Deployment, :func:`~components.metrics_agent.agent_deployment`, on ``node_selector``'s
+        nodes). The Deployment waits for ``metrics["ready"]`` (its pods would get no credentials
+        before their Pod Identity association exists); nothing of the data plane release waits
+        for it, so an agent that never becomes ready costs metrics, never traffic."""
+        account = agent_service_account(namespace, release)
+        service = metrics_service(namespace, release)
+        service_account = k8s.core.v1.ServiceAccount(f"{name}-metrics-account", metadata=account["metadata"], opts=opts)
+        k8s.core.v1.Service(f"{name}-metrics-service", metadata=service["metadata"], spec=service["spec"], opts=opts)
+        stack = stack_dimension_value(pulumi.get_project(), pulumi.get_stack())
+        # ``ready`` is waited for, not used.
+        spec = pulumi.Output.all(metrics["log_group_name"], metrics["cluster_name"], node_selector,
+                                 metrics.get("ready", "")).apply(
+            lambda v: agent_deployment(stack, v[0], metrics["region"], v[1], namespace, release, v[2])["spec"])
+        metadata = agent_deployment(stack, "", metrics["region"], "", namespace, release)["metadata"]
+        k8s.apps.v1.Deployment(f"{name}-metrics-agent", metadata=metadata, spec=spec,
+                               opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                                   depends_on=[service_account])))
 
     def _admin_secret(self, name: str, namespace: str, opts: pulumi.ResourceOptions) -> "k8s.core.v1.Secret":
         """The Secret :data:`ADMIN_SECRET`: the super admin's RBAC token and Kong Manager's session

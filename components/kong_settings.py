@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Required, TypedDict, Union
 
-from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, PROXY_HTTP_LISTEN_FLAGS,  # noqa: F401
-                                   PROXY_HTTP_PORT, PROXY_HTTPS_LISTEN_FLAGS, PROXY_HTTPS_PORT, PROXY_PROTOCOL_FLAG,
-                                   REAL_IP_FROM_PROXY_PROTOCOL, STATUS_PORT, LogLevel, RouterFlavor)
+from components.kong_facts import (DEFAULT_LOG_LEVEL, DEFAULT_ROUTER_FLAVOR, METRICS_PORT,  # noqa: F401
+                                   PROXY_HTTP_LISTEN_FLAGS, PROXY_HTTP_PORT, PROXY_HTTPS_LISTEN_FLAGS,
+                                   PROXY_HTTPS_PORT, PROXY_PROTOCOL_FLAG, REAL_IP_FROM_PROXY_PROTOCOL, STATUS_PORT,
+                                   LogLevel, RouterFlavor)
 
 
 class ImageSourceKind(str, enum.Enum):
@@ -108,6 +109,12 @@ SettingValue = Union[str, SecretSetting, KubernetesSecretKey]
 #: Source: ../shared/reference/kong-chart-values.yaml, where each block declares its ports.
 CHART_MANAGED_SETTINGS = frozenset({"admin_listen", "proxy_listen", "status_listen", "cluster_listen",
                                     "cluster_telemetry_listen", "admin_gui_listen", "stream_listen"})
+#: The exception: a ``status_listen`` with a metrics listener (:attr:`KongNode.metrics_address`)
+#: goes to ``env:``. The chart's ``status`` block renders one plain listener (and a TLS one) on one
+#: port each (kong-chart-3.4.1 templates/_helpers.tpl ``kong.listen``), never a second plain port,
+#: and a user ``env:`` entry overrides the chart's own (``kong.env``: ``mergeOverwrite $autoEnv
+#: $userEnv``). Its first listener stays the chart's ``status`` port, which the probes name.
+STATUS_LISTEN = "status_listen"
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,12 @@ class KongNode:
     - ``worker_processes``: ``nginx_worker_processes`` (None: Kong's ``auto``, which counts the
       host's CPUs, not the container's share).
     - ``status_port``: the status listener on all interfaces, for health checks (default 8100).
+    - ``metrics_address``: None (default), or the address of a second status listener on
+      ``metrics_port`` (default :data:`components.kong_facts.METRICS_PORT`) for a metrics agent's
+      scrape of ``/metrics``: ``127.0.0.1`` for an agent in the same task (loopback only),
+      ``0.0.0.0`` for an agent in another pod (a NetworkPolicy then limits who reaches it). It never
+      takes the PROXY protocol flag, whatever ``status_proxy_protocol`` says: a scrape sends no header.
+      ``status_listen`` is a comma-separated list of listeners (kong.conf.default).
     - ``database``: ``off`` for data planes, ``postgres`` for control planes, with ``postgres``
       (:class:`PostgresConnection`) saying where.
     - ``proxy_protocol``: both proxy listeners (8000, 8443) require a PROXY protocol header
@@ -166,6 +179,8 @@ class KongNode:
     labels: Mapping[str, str] = field(default_factory=dict)
     worker_processes: Optional[int] = None
     status_port: int = STATUS_PORT
+    metrics_address: Optional[str] = None
+    metrics_port: int = METRICS_PORT
     database: Literal["off", "postgres"] = "off"
     postgres: Optional[PostgresConnection] = None
     router_flavor: str = "traditional_compatible"
@@ -193,8 +208,7 @@ class KongNode:
             "proxy_access_log": "/dev/stdout",
             "proxy_error_log": "/dev/stderr",
             "status_error_log": "/dev/stderr",
-            "status_listen": f"0.0.0.0:{self.status_port}"
-                             + (f" {PROXY_PROTOCOL_FLAG}" if self.status_proxy_protocol else ""),
+            "status_listen": ", ".join(self._status_listeners()),
             "lua_ssl_trusted_certificate": ",".join(self.trusted_certificates),
         }
         if self.proxy_protocol:
@@ -240,7 +254,15 @@ class KongNode:
             out["vitals"] = "off"
         return out
 
+    def _status_listeners(self) -> list[str]:
+        status = f"0.0.0.0:{self.status_port}" + (f" {PROXY_PROTOCOL_FLAG}" if self.status_proxy_protocol else "")
+        if self.metrics_address is None:
+            return [status]
+        return [status, f"{self.metrics_address}:{self.metrics_port}"]
+
     def _check(self) -> None:
+        if self.metrics_address is not None and self.metrics_port == self.status_port:
+            raise ValueError(f"the metrics listener needs a port of its own, not the status port {self.status_port}")
         if self.role in ("data_plane", "control_plane"):
             if self.cluster_cert is None or self.cluster_cert_key is None:
                 raise ValueError("cluster certificate and key must be provided to use Hybrid mode")
@@ -324,12 +346,14 @@ def helm_env(settings: Mapping[str, SettingValue]) -> dict[str, Union[str, dict]
 
     A :class:`KubernetesSecretKey` becomes ``{"valueFrom": {"secretKeyRef": {"name", "key"}}}``, so
     the value stays in its Secret. Listener settings (:data:`CHART_MANAGED_SETTINGS`) are left to
-    the chart's service blocks. Raises ``ValueError`` for a :class:`SecretSetting`: a chart value
+    the chart's service blocks, except a ``status_listen`` of more than one listener
+    (:data:`STATUS_LISTEN`). Raises ``ValueError`` for a :class:`SecretSetting`: a chart value
     is not a secret store.
     """
     out: dict[str, Union[str, dict]] = {}
     for name, value in sorted(settings.items()):
-        if name in CHART_MANAGED_SETTINGS:
+        beyond_chart = name == STATUS_LISTEN and isinstance(value, str) and "," in value
+        if name in CHART_MANAGED_SETTINGS and not beyond_chart:
             continue
         if isinstance(value, SecretSetting):
             raise ValueError(f"{name} comes from a secret store; give the chart a Kubernetes Secret or a file path")

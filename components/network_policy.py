@@ -22,7 +22,10 @@ the ``manager``, ``manager-tls`` and ``clustert-tls`` container ports only when 
 (templates/deployment.yaml), while Kong's own defaults listen there anyway (kong.conf.default
 ``admin_gui_listen`` 0.0.0.0:8002/8445; the Enterprise references' ``cluster_telemetry_listen``
 0.0.0.0:8006), and a named port matches only a pod that declares it. Kong Manager's ports are the chart's ``manager`` block defaults
-(values.yaml ``manager.http.containerPort`` 8002, ``manager.tls.containerPort`` 8445).
+(values.yaml ``manager.http.containerPort`` 8002, ``manager.tls.containerPort`` 8445). The data
+planes' metrics listener (:data:`components.kong_facts.METRICS_PORT`) is declared by no container
+port at all (it comes from ``env:``, :data:`components.kong_settings.STATUS_LISTEN`); a number
+matches it all the same (NetworkPolicyPort ``port``: a numerical or named port on a pod).
 
 Kubelet probes. Both releases probe the status listener (``status`` port,
 :data:`components.kong_facts.STATUS_PORT`), and no policy here admits anything to it, because the
@@ -67,6 +70,7 @@ import re
 from collections.abc import Mapping
 
 from components.kong_facts import (ADMIN_HTTPS_PORT, CHART, CLUSTER_PORT, MANAGER_HTTP_PORT, MANAGER_HTTPS_PORT,
+                                   METRICS_PORT,
                                    PROXY_HTTP_PORT, PROXY_HTTPS_PORT, TELEMETRY_PORT)
 from components.postgres import PORT as POSTGRES_PORT
 from components.postgres import SERVICE_NAME as POSTGRES_NAME
@@ -138,7 +142,8 @@ def _is_dns_label(text: str) -> bool:
 
 def kong_network_policies(namespace: str, control_plane_release: str, data_plane_release: str, *,
                           postgres_pod_labels: Mapping[str, str] | None,
-                          admin_client_labels: Mapping[str, str]) -> list[dict]:
+                          admin_client_labels: Mapping[str, str],
+                          metrics_agent_labels: Mapping[str, str]) -> list[dict]:
     """The NetworkPolicies of Kong's namespace ``namespace``, as manifests.
 
     ``control_plane_release`` and ``data_plane_release``: the Helm release names of the two
@@ -146,6 +151,9 @@ def kong_network_policies(namespace: str, control_plane_release: str, data_plane
     selector) of the in-cluster PostgreSQL StatefulSet (:class:`components.postgres.Postgres`, mode
     ``in-cluster``), or None when the database is elsewhere (RDS). ``admin_client_labels``: labels
     of the pods in ``namespace`` allowed to call the Admin API besides the control plane's own.
+    ``metrics_agent_labels``: labels of the metrics agent's pods in ``namespace``
+    (:data:`components.metrics_agent.AGENT_POD_LABELS`), the only pods allowed to the data planes'
+    metrics listener.
 
     Returns a list of dicts ``{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
     "metadata": {"name", "namespace", "labels"}, "spec": {...}}``, every one ``policyTypes:
@@ -159,7 +167,10 @@ def kong_network_policies(namespace: str, control_plane_release: str, data_plane
        migration Jobs and from pods carrying ``admin_client_labels``.
     3. ``<data_plane_release>-ingress``: the data planes' Deployment pods accept TCP 8000/8443
        (proxy) from anywhere (the proxy NLB has IP targets: it sends client or NLB addresses,
-       health checks included).
+       health checks included), and TCP 8101 (the metrics listener,
+       :data:`components.kong_facts.METRICS_PORT`) from pods carrying ``metrics_agent_labels``. The
+       rule stands whether metrics are on or not: nothing listens there when they are off, and
+       turning them on leaves the policies alone.
     4. With ``postgres_pod_labels``, ``kong-postgres-ingress``: the database accepts TCP 5432 from
        the control plane release's pods and migration Jobs.
 
@@ -172,8 +183,8 @@ def kong_network_policies(namespace: str, control_plane_release: str, data_plane
 
     Raises ``ValueError`` (all problems in one message) when ``namespace`` is not an RFC 1123 label,
     the two releases are the same, a policy name would not be an RFC 1123 label or would repeat,
-    ``admin_client_labels`` is empty (an empty selector admits every pod in the namespace) or is
-    carried by the data planes' pods, or ``postgres_pod_labels`` is given empty (it would select every
+    ``admin_client_labels`` or ``metrics_agent_labels`` is empty (an empty selector admits every
+    pod in the namespace) or is carried by the data planes' pods, or ``postgres_pod_labels`` is given empty (it would select every
     pod in the namespace).
     """
     problems = []
@@ -187,6 +198,12 @@ def kong_network_policies(namespace: str, control_plane_release: str, data_plane
         problems.append("admin_client_labels is empty: it would admit every pod in the namespace to the Admin API")
     elif admin_clients.items() <= data_plane_pods.items():
         problems.append(f"admin_client_labels {admin_clients} are labels of the data plane pods {data_plane_pods}")
+    metrics_agents = dict(metrics_agent_labels)
+    if not metrics_agents:
+        problems.append("metrics_agent_labels is empty: it would admit every pod in the namespace to the metrics "
+                        "listener")
+    elif metrics_agents.items() <= data_plane_pods.items():
+        problems.append(f"metrics_agent_labels {metrics_agents} are labels of the data plane pods {data_plane_pods}")
     if postgres_pod_labels is not None and not postgres_pod_labels:
         problems.append("postgres_pod_labels is empty: it would select every pod in the namespace")
 
@@ -198,7 +215,10 @@ def kong_network_policies(namespace: str, control_plane_release: str, data_plane
             {"from": [_pods(control_plane), _pods(admin_clients)], "ports": _tcp(ADMIN_PORTS)},
         ]),
         # No "from": every source, inside the cluster or out.
-        _policy(f"{data_plane_release}-ingress", namespace, data_plane_pods, [{"ports": _tcp(PROXY_PORTS)}]),
+        _policy(f"{data_plane_release}-ingress", namespace, data_plane_pods, [
+            {"ports": _tcp(PROXY_PORTS)},
+            {"from": [_pods(metrics_agents)], "ports": _tcp((METRICS_PORT,))},
+        ]),
     ]
     if postgres_pod_labels:
         policies.append(_policy(f"{POSTGRES_NAME}-ingress", namespace, postgres_pod_labels, [

@@ -65,7 +65,7 @@ SENSITIVE_PORTS: dict[int, str] = {
     8003: "Kong Dev Portal", 8446: "Kong Dev Portal (TLS)",
     8004: "Kong Dev Portal API", 8447: "Kong Dev Portal API (TLS)",
     8005: "Kong cluster listener", 8006: "Kong cluster telemetry listener",
-    8100: "Kong status listener", 8007: "Kong status listener (Kong's default)",
+    8100: "Kong status listener", 8101: "Kong metrics listener (kong-aws)", 8007: "Kong status listener (Kong's default)",
     8543: "Kong status listener (TLS, the chart's)", 5432: "PostgreSQL",
 }
 #: Kong's proxy listeners (proxy_listen 8000, 8443 ssl): the only Kong ports meant to be public.

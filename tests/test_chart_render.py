@@ -448,6 +448,12 @@ def _service_port_problems(w: World, service: Obj, port: dict) -> list[str]:
             # Say whether Kong listens there all the same (a setting's default) or nothing does.
             heard = [f"{l.setting}{' (its default)' if l.default else ''}" for c in pod.spec.get("containers") or []
                      if is_kong(c) for l in listeners(c) if l.port == target]
+            # A number reaches a port the container listens on whether or not it declares it
+            # (Kubernetes API reference, Container ``ports``: "Not specifying a port here DOES NOT
+            # prevent that port from being exposed"): the metrics listener, which the chart cannot
+            # declare (its status block renders one port).
+            if heard and isinstance(target, int) and service.origin == "program":
+                continue
             problems.append(f"{where}: targetPort {target} is no container port of {pod.owner.origin} "
                             f"{name_of(pod.owner.manifest)}"
                             + (f"; Kong listens there by {', '.join(dict.fromkeys(heard))}" if heard else ""))

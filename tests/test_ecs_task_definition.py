@@ -78,3 +78,27 @@ def test_cpu_decides_the_worker_count(cpu, workers):
     assert environment["KONG_NGINX_WORKER_PROCESSES"] == workers
     assert environment["KONG_CLUSTER_DP_LABELS"] == "team:edge"
     assert environment["KONG_CLUSTER_CONTROL_PLANE"] == "0123456789.us.cp0.konghq.com:443"
+
+
+@pytest.mark.parametrize("proxy_protocol", [False, True], ids=["plain", "proxy-protocol"])
+def test_the_agent_scrapes_a_loopback_listener_without_proxy_protocol(proxy_protocol):
+    import yaml
+
+    from components.kong_facts import METRICS_PORT, PROXY_PROTOCOL_FLAG, STATUS_PORT
+    from components.metrics_agent import AGENT_CONTAINER, OTEL_CONFIG_ENV, SCRAPE_CONFIG_ENV
+
+    extra = {"proxy_protocol": True, "trusted_ips": ["10.0.0.0/16"]} if proxy_protocol else {}
+    kong, agent = _containers(_run(kong_metrics=True, **extra))
+    assert agent["name"] == AGENT_CONTAINER
+    env = {e["name"]: e["value"] for e in kong["environment"]}
+    listeners = {words[0]: words[1:] for words in (entry.split() for entry in env["KONG_STATUS_LISTEN"].split(","))}
+    # The load balancer's health checks keep the status listener (with the header when it sends one).
+    assert (PROXY_PROTOCOL_FLAG in listeners[f"0.0.0.0:{STATUS_PORT}"]) is proxy_protocol
+    scrape = yaml.safe_load({e["name"]: e["value"] for e in agent["environment"]}[SCRAPE_CONFIG_ENV])
+    (target,) = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert target == f"127.0.0.1:{METRICS_PORT}" and listeners[target] == []
+    # The latency scrape reads the same listener; the port is not published (loopback only).
+    otel = yaml.safe_load({e["name"]: e["value"] for e in agent["environment"]}[OTEL_CONFIG_ENV])
+    (receiver,) = otel["receivers"].values()
+    assert receiver["config"]["scrape_configs"][0]["static_configs"][0]["targets"] == [target]
+    assert METRICS_PORT not in {m["containerPort"] for m in kong["portMappings"]}

@@ -633,6 +633,7 @@ def test_in_cluster_postgres_has_no_tls_to_verify(run_stack, hybrid_config):
 
 @pytest.mark.parametrize("postgres", ["in-cluster", "rds"])
 def test_network_policies_are_declared_before_the_releases_and_deny_comes_last(run_stack, hybrid_config, postgres):
+    from components.metrics_agent import AGENT_POD_LABELS
     from components.network_policy import DEFAULT_DENY_NAME, kong_network_policies
     hybrid_config["kong-aws:postgres"] = {"mode": postgres}
     result = run_stack(hybrid_config)
@@ -645,7 +646,7 @@ def test_network_policies_are_declared_before_the_releases_and_deny_comes_last(r
         (rule,) = database_policy.inputs["spec"]["ingress"]
         assert rule["from"] == [{"podSelector": {"matchLabels": release_pod_labels("kong-cp")}}]
     expected = kong_network_policies("kong", "kong-cp", "kong-dp", admin_client_labels={"kong-aws/admin-client": "true"},
-                                     postgres_pod_labels=None)
+                                     postgres_pod_labels=None, metrics_agent_labels=AGENT_POD_LABELS)
     assert {m["metadata"]["name"]: m["spec"] for m in expected} == {n: r.inputs["spec"] for n, r in policies.items()}
     deny = policies.pop(DEFAULT_DENY_NAME)
     assert {r.urn for r in policies.values()} <= set(deny.dependencies)

@@ -388,3 +388,38 @@ def test_the_super_admin_password_reaches_the_bootstrap_from_its_secret_only():
     assert "password" not in _traditional().settings()
     with pytest.raises(ValueError, match="nodes with a database"):
         dataclasses.replace(_konnect_data_plane(), super_admin_password=token).settings()
+
+
+# --- the metrics listener (components/metrics_agent.py scrapes it) -----------------------------
+
+@pytest.mark.parametrize("proxy_protocol", [False, True], ids=["plain", "proxy-protocol"])
+@pytest.mark.parametrize("node", ["konnect-data-plane", "self-hosted-data-plane"])
+def test_the_metrics_listener_never_takes_proxy_protocol(node, proxy_protocol):
+    from components.kong_facts import METRICS_PORT
+    if node == "konnect-data-plane":
+        made = data_plane_node({"version": "3.10.0.1"}, *_konnect_endpoints(), 1024, CERT_REF, KEY_REF,  # type: ignore[arg-type]
+                               proxy_protocol=proxy_protocol, trusted_ips=TRUSTED if proxy_protocol else (),
+                               metrics=True)
+        address = "127.0.0.1"
+    else:
+        address = "0.0.0.0"
+        made = _self_hosted_data_plane(proxy_protocol=proxy_protocol, trusted_ips=TRUSTED if proxy_protocol else (),
+                                       status_proxy_protocol=proxy_protocol, metrics_address=address)
+    settings = made.settings()
+    assert set(settings) - KONG_PARAMS == set()
+    (status_address, status_flags), (metrics_address, metrics_flags) = _entries(str(settings["status_listen"]))
+    assert (status_address, metrics_address) == (f"0.0.0.0:{STATUS_PORT}", f"{address}:{METRICS_PORT}")
+    assert ("proxy_protocol" in status_flags) is proxy_protocol and metrics_flags == []
+    # Rendered as every setting is: the container's KONG_STATUS_LISTEN, and the chart's env:, which
+    # overrides the one listener its status block can render.
+    if node == "self-hosted-data-plane":
+        assert helm_env(settings)["status_listen"] == settings["status_listen"]
+    else:
+        environment, _ = container_environment(settings)
+        assert {"name": "KONG_STATUS_LISTEN", "value": settings["status_listen"]} in environment
+
+
+def test_without_a_metrics_listener_the_status_listener_stays_the_charts():
+    assert "status_listen" not in helm_env(_self_hosted_data_plane().settings())
+    with pytest.raises(ValueError, match="port of its own"):
+        _self_hosted_data_plane(metrics_address="0.0.0.0", metrics_port=STATUS_PORT).settings()

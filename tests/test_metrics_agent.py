@@ -2,9 +2,10 @@
 
 The agent's configurations are checked for what the agent accepts and for what they do (the
 relabelling is evaluated as Prometheus evaluates it); the ECS task against botocore's
-RegisterTaskDefinition model; the EKS data plane release rendered by Helm from the reference
-chart and validated against Kubernetes' schemas. Turning metrics on is a plan the engine would
-carry out without cutting traffic; off, nothing changes (tests/test_golden.py holds the rest).
+RegisterTaskDefinition model; on EKS the agent's own objects and the data plane release (rendered
+by Helm from the reference chart) validated against Kubernetes' schemas. Turning metrics on is a
+plan the engine would carry out without cutting traffic; off, nothing changes (tests/test_golden.py
+holds the rest).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import yaml
 
 from components import metrics_agent as agent
 from components.ecs_task_definition import CONTAINER_NAME
-from components.kong_facts import STATUS_PORT
-from components.kong_hybrid import data_plane_service_account
+from components.kong_facts import METRICS_PORT, PROXY_PROTOCOL_FLAG, STATUS_PORT
+from components.network_policy import release_deployment_labels
 from tests import chart_render
 from tests.conftest import example_run, validate_aws_request
 from tools.mocks import PROJECT_ROOT, RunResult, plain_values, run_program
@@ -94,25 +95,46 @@ def _environment(container: dict, key: str) -> dict:
     return {e["name"]: e["value"] for e in container[key]}
 
 
-def test_the_scrape_reads_kongs_status_listener_on_localhost_every_minute():
-    config = yaml.safe_load(yaml.safe_dump(agent.scrape_config(STACK)))
+def status_listeners(status_listen: str) -> dict[str, list[str]]:
+    """Kong's ``status_listen`` as ``{address:port: [flags]}`` (a comma-separated list of
+    ``<address>:<port> [flag ...]``, kong.conf.default)."""
+    entries = [entry.split() for entry in status_listen.split(",")]
+    return {words[0]: words[1:] for words in entries}
+
+
+LOOPBACK = agent.loopback_targets()
+SERVICE = agent.service_targets("kong-dp-metrics.kong.svc.cluster.local")
+
+
+@pytest.mark.parametrize("targets", [LOOPBACK, SERVICE], ids=["loopback", "service"])
+def test_the_scrape_reads_kongs_metrics_listener_every_minute_labelled_with_the_stack(targets):
+    config = yaml.safe_load(yaml.safe_dump(agent.scrape_config(STACK, targets)))
     (job,) = config["scrape_configs"]
-    (target,) = job["static_configs"]
-    assert target["targets"] == [f"localhost:{STATUS_PORT}"] and job["metrics_path"] == "/metrics"
-    assert config["global"]["scrape_interval"] == "60s"
-    assert target["labels"] == {agent.STACK_DIMENSION: STACK}
+    assert job["metrics_path"] == "/metrics" and config["global"]["scrape_interval"] == "60s"
+    assert {k: v for k, v in job.items() if k.endswith("_configs") and not k.endswith("relabel_configs")} == targets
+    # Every target, whatever its address, gets the Stack label (target relabelling).
+    for address in ("127.0.0.1:8101", "10.0.3.7:8101"):
+        assert relabel({"__address__": address}, job["relabel_configs"]) == {
+            "__address__": address, agent.STACK_DIMENSION: STACK}
+
+
+def test_the_targets_are_the_metrics_listener_never_the_status_listener():
+    (static,) = LOOPBACK["static_configs"]
+    assert static["targets"] == [f"127.0.0.1:{METRICS_PORT}"] and METRICS_PORT != STATUS_PORT
+    (dns,) = SERVICE["dns_sd_configs"]
+    assert (dns["type"], dns["port"], dns["names"]) == ("A", METRICS_PORT, ["kong-dp-metrics.kong.svc.cluster.local"])
 
 
 @pytest.mark.parametrize("code, status_class", [("200", "2xx"), ("302", "3xx"), ("404", "4xx"), ("503", "5xx")])
 def test_requests_get_their_status_class(code, status_class):
     series = {"__name__": agent.REQUESTS_METRIC, **{label: "x" for label in KONG_COUNTER_LABELS}, "code": code}
-    labels = relabel(series, agent.scrape_config(STACK)["scrape_configs"][0]["metric_relabel_configs"])
+    labels = relabel(series, agent.scrape_config(STACK, LOOPBACK)["scrape_configs"][0]["metric_relabel_configs"])
     assert labels is not None and labels[agent.STATUS_CLASS_DIMENSION] == status_class
 
 
 @pytest.mark.parametrize("name", ["kong_bandwidth_bytes", "kong_nginx_connections_total", *KONG_HISTOGRAM_SERIES])
 def test_other_series_are_dropped_before_they_cost_log_volume(name):
-    rules = agent.scrape_config(STACK)["scrape_configs"][0]["metric_relabel_configs"]
+    rules = agent.scrape_config(STACK, LOOPBACK)["scrape_configs"][0]["metric_relabel_configs"]
     assert relabel({"__name__": name, "code": "200"}, rules) is None
 
 
@@ -176,14 +198,15 @@ def test_the_latency_exporter_declares_one_metric_by_stack_in_the_emf_log_group(
 def test_the_latency_scrape_keeps_only_kongs_request_latency_series(name):
     (receiver,) = _otel()["receivers"].values()
     (job,) = receiver["config"]["scrape_configs"]
-    assert job["static_configs"] == agent.scrape_config(STACK)["scrape_configs"][0]["static_configs"]
+    (same,) = agent.scrape_config(STACK, LOOPBACK)["scrape_configs"]
+    assert (job["static_configs"], job["relabel_configs"]) == (same["static_configs"], same["relabel_configs"])
     kept = relabel({"__name__": name, "service": "s", "route": "r", "workspace": "w"}, job["metric_relabel_configs"])
     assert (kept is not None) == (name in KONG_HISTOGRAM_SERIES)
 
 
 def test_the_dashboard_reads_the_latency_metric_with_its_statistic():
     from components.monitoring import dashboard_body
-    body = dashboard_body("eu-west-1", "t", "net/lb/1", ["targetgroup/tg/1"], kong_stack=STACK)
+    body = dashboard_body("eu-west-1", "t", "net/lb/1", kong_stack=STACK)
     (widget,) = [w for w in body["widgets"] if w["properties"].get("title") == "Average latency (ms)"]
     (entry,) = widget["properties"]["metrics"]
     assert entry[:4] == [agent.METRICS_NAMESPACE, agent.LATENCY_METRIC, agent.STACK_DIMENSION, STACK]
@@ -262,6 +285,11 @@ def test_on_the_ecs_task_runs_the_agent_next_to_kong(botocore_loader):
     # HEALTHY needs a health check on the container it waits for.
     assert sidecar["dependsOn"] == [{"containerName": CONTAINER_NAME, "condition": "HEALTHY"}] and kong["healthCheck"]
     assert sidecar["logConfiguration"]["options"]["awslogs-group"] == kong["logConfiguration"]["options"]["awslogs-group"]
+    # The agent scrapes a listener Kong has, on loopback, without proxy protocol.
+    listeners = status_listeners(_environment(kong, "environment")["KONG_STATUS_LISTEN"])
+    scrape = yaml.safe_load(_environment(sidecar, "environment")[agent.SCRAPE_CONFIG_ENV])
+    (target,) = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert target == f"127.0.0.1:{METRICS_PORT}" and PROXY_PROTOCOL_FLAG not in listeners[target]
     emf_group = _named(result, LOG_GROUP, "-metrics")
     assert emf_group.inputs["retentionInDays"] == _named(result, LOG_GROUP, "-logs").inputs["retentionInDays"]
     config = json.loads(_environment(sidecar, "environment")[agent.AGENT_CONFIG_ENV])
@@ -290,45 +318,101 @@ def test_turning_metrics_on_on_ecs_adds_a_revision_and_cuts_nothing():
         "aws:ecs/service:Service", "pulumi-python:dynamic/ecs:RolloutGate", DASHBOARD}
 
 
-def test_on_the_data_plane_pods_run_the_agent_as_the_associated_service_account():
+def _program_object(result: RunResult, kind: str, name: str) -> dict:
+    (found,) = [m for m in chart_render.program_manifests(result)
+                if m["kind"] == kind and m["metadata"]["name"] == name]
+    return found
+
+
+def test_on_eks_one_agent_deployment_scrapes_the_data_planes_as_the_associated_service_account():
     result = _eks_on()
     release = next(r for r in result.of_type(RELEASE) if r.name.endswith("-dp"))
     name, namespace = plain_values(release.inputs["name"]), plain_values(release.inputs["namespace"])
-    rendered = chart_render.render(result, name, install=False)
-    (deployment,) = [m for m in rendered.applied() if m["kind"] == "Deployment"]
-    assert chart_render.validation_problem(deployment, rendered.kubernetes_version) is None
-    pod = deployment["spec"]["template"]["spec"]
-    containers = {c["name"]: c for c in pod["containers"]}
-    assert agent.AGENT_CONTAINER in containers and containers[agent.AGENT_CONTAINER]["image"] == agent.AGENT_IMAGE
-    account = data_plane_service_account(name)
-    assert pod["serviceAccountName"] == account
-    assert any(m["kind"] == "ServiceAccount" and m["metadata"]["name"] == account for m in rendered.applied())
+    deployment = _program_object(result, "Deployment", agent.agent_name(name))
+    account = _program_object(result, "ServiceAccount", agent.agent_name(name))
+    service = _program_object(result, "Service", agent.metrics_service_name(name))
+    for manifest in (deployment, account, service):
+        assert manifest["metadata"]["namespace"] == namespace
+        assert chart_render.validation_problem(manifest, chart_render.kubernetes_version(result)) is None
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    template = deployment["spec"]["template"]
+    assert agent.AGENT_POD_LABELS.items() <= template["metadata"]["labels"].items()
+    assert selects_labels(deployment["spec"]["selector"]["matchLabels"], template["metadata"]["labels"])
+    pod = template["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == agent.AGENT_IMAGE and container["resources"] == agent.AGENT_RESOURCES
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # On the network-policy nodes, as the data planes.
+    dp_values = plain_values(release.inputs["values"])
+    assert pod["nodeSelector"] == dp_values["nodeSelector"] and pod["nodeSelector"]
+    # Credentials: the Pod Identity association names the agent's own service account.
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
     association = result.one(ASSOCIATION).inputs
-    assert (association["namespace"], association["serviceAccount"]) == (namespace, account)
+    assert (association["namespace"], association["serviceAccount"]) == (namespace, account["metadata"]["name"])
     role = _named(result, ROLE, "-metrics-role")
     assert plain_values(association["roleArn"]) == role.outputs["arn"]
-    assert json.loads(role.inputs["assumeRolePolicy"]) == agent.pod_identity_trust_policy(namespace, account)
+    assert json.loads(role.inputs["assumeRolePolicy"]) == agent.pod_identity_trust_policy(
+        namespace, account["metadata"]["name"])
     emf_group = _named(result, LOG_GROUP, "-metrics-logs")
-    env = _environment(containers[agent.AGENT_CONTAINER], "env")
+    env = _environment(container, "env")
     prometheus = json.loads(env[agent.AGENT_CONFIG_ENV])["logs"]["metrics_collected"]["prometheus"]
     assert prometheus["log_group_name"] == emf_group.outputs["name"] and prometheus["cluster_name"]
     otel = yaml.safe_load(env[agent.OTEL_CONFIG_ENV])
     assert [e["log_group_name"] for e in otel["exporters"].values()] == [emf_group.outputs["name"]]
     assert json.loads(plain_values(_named(result, ROLE_POLICY, "-metrics-role").inputs["policy"])) == \
         agent.emf_policy(emf_group.outputs["arn"])
+    # Both scrapes look up the headless Service of the data plane pods, on its port.
+    (dns,) = yaml.safe_load(env[agent.SCRAPE_CONFIG_ENV])["scrape_configs"][0]["dns_sd_configs"]
+    (receiver,) = otel["receivers"].values()
+    assert receiver["config"]["scrape_configs"][0]["dns_sd_configs"] == [dns]
+    assert dns["names"] == [f"{service['metadata']['name']}.{namespace}.svc.cluster.local"]
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["selector"] == release_deployment_labels(name)
+    assert [p["port"] for p in service["spec"]["ports"]] == [dns["port"]] == [METRICS_PORT]
+
+
+def selects_labels(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def test_on_eks_the_data_plane_pods_run_kong_alone_with_a_plain_metrics_listener():
+    result = _eks_on()
+    release = next(r for r in result.of_type(RELEASE) if r.name.endswith("-dp"))
+    name = plain_values(release.inputs["name"])
+    rendered = chart_render.render(result, name, install=False)
+    (deployment,) = [m for m in rendered.applied() if m["kind"] == "Deployment"]
+    assert chart_render.validation_problem(deployment, rendered.kubernetes_version) is None
+    pod = deployment["spec"]["template"]["spec"]
+    (kong,) = pod["containers"]
+    assert selects_labels(service_selector := release_deployment_labels(name),
+                          deployment["spec"]["template"]["metadata"]["labels"]), service_selector
+    listeners = status_listeners(_environment(kong, "env")["KONG_STATUS_LISTEN"])
+    # The probes' listener is the chart's status port; the agent's is another, without proxy protocol.
+    assert list(listeners) == [f"0.0.0.0:{STATUS_PORT}", f"0.0.0.0:{METRICS_PORT}"]
+    assert PROXY_PROTOCOL_FLAG not in listeners[f"0.0.0.0:{METRICS_PORT}"]
+    assert ("status", STATUS_PORT) in {(p["name"], p["containerPort"]) for p in kong["ports"]}
+    assert kong["readinessProbe"]["httpGet"]["port"] == kong["livenessProbe"]["httpGet"]["port"] == "status"
 
 
 def test_turning_metrics_on_on_eks_updates_only_the_data_plane_release():
     # Off: a gateway file without the plugin; on: the same service plus the plugin. The gateway
     # sync re-runs for the new file (its Job, ConfigMap and Secret are per content).
-    steps = plan(_eks_off(), _run_with_gateway("dev-eks", PROJECT_ROOT / "gateway" / "dev-eks.yaml", prior=_eks_off()))
+    after = _run_with_gateway("dev-eks", PROJECT_ROOT / "gateway" / "dev-eks.yaml", prior=_eks_off())
+    steps = plan(_eks_off(), after)
     changes = steps.changes()
     sync = {"kubernetes:batch/v1:Job", "kubernetes:core/v1:ConfigMap", DASHBOARD}
     updated = [urn for urn, op in changes.items() if op == UPDATE and steps.steps[urn].type not in sync]
     assert [steps.steps[urn].type for urn in updated] == [RELEASE] and updated[0].endswith("-dp")
+    # The data plane release changes by the metrics listener only (its env.status_listen).
+    (before_dp,), (after_dp,) = ([plain_values(r.inputs["values"]) for r in run.of_type(RELEASE)
+                                  if r.name.endswith("-dp")] for run in (_eks_off(), after))
+    assert "status_listen" not in before_dp["env"]
+    assert {**after_dp, "env": {k: v for k, v in after_dp["env"].items() if k != "status_listen"}} == before_dp
     created = sorted(steps.steps[urn].type for urn, op in changes.items() if op == CREATE)
-    # The agent's access, and the dashboard's Kong graphs with their 5xx alarm.
-    assert created == sorted([ASSOCIATION, LOG_GROUP, ROLE, ROLE_POLICY, "kong-aws:index:PodMetricsAccess", ALARM])
+    # The agent's access and its objects, and the dashboard's Kong graphs with their 5xx alarm.
+    assert created == sorted([ASSOCIATION, LOG_GROUP, ROLE, ROLE_POLICY, "kong-aws:index:PodMetricsAccess", ALARM,
+                              "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
+                              "kubernetes:core/v1:ServiceAccount"])
     replaced = {steps.steps[urn].type for urn, op in changes.items() if op == REPLACE}
     assert replaced <= sync and all(op in (CREATE, UPDATE, REPLACE) for op in changes.values())
     assert SAME in {s.op for s in steps.steps.values()}

@@ -27,8 +27,9 @@ import yaml
 
 from components import network_policy
 from components.kong_facts import (ADMIN_HTTPS_PORT, CLUSTER_PORT, LISTENER_PORTS, MANAGER_HTTP_PORT,
-                                   MANAGER_HTTPS_PORT, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT,
+                                   MANAGER_HTTPS_PORT, METRICS_PORT, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, STATUS_PORT,
                                    TELEMETRY_PORT)
+from components.metrics_agent import AGENT_POD_LABELS, agent_deployment
 from components.network_policy import kong_network_policies
 from components.postgres import PORT as POSTGRES_PORT
 from tests import chart_render
@@ -202,7 +203,8 @@ class Install:
     registered_policies: list[dict] = field(default_factory=list)
 
     def policies(self, **overrides: Any) -> list[dict]:
-        args: dict[str, Any] = dict(postgres_pod_labels=self.postgres_selector, admin_client_labels=ADMIN_CLIENT_LABELS)
+        args: dict[str, Any] = dict(postgres_pod_labels=self.postgres_selector, admin_client_labels=ADMIN_CLIENT_LABELS,
+                                    metrics_agent_labels=AGENT_POD_LABELS)
         args.update(overrides)
         return kong_network_policies(self.namespace, self.control_plane_release, self.data_plane_release, **args)
 
@@ -245,6 +247,10 @@ def _install(scenario: str) -> Install:
     # control plane's, the data planes' and the admin clients' labels.
     pods["stranger"] = Pod("stranger", ns, {"app": "stranger"})
     pods["admin client"] = Pod("gateway-config", ns, {**ADMIN_CLIENT_LABELS, "job-name": "gateway-config"})
+    # The metrics agent's pod, with the labels its Deployment gives it (components/metrics_agent.py).
+    agent = agent_deployment("stack", "/emf", "eu-west-1", "cluster", ns, dp)
+    pods["metrics agent"] = Pod(agent["metadata"]["name"], ns, agent["spec"]["template"]["metadata"]["labels"])
+    pods["other namespace metrics agent lookalike"] = Pod("agent-lookalike", "other", AGENT_POD_LABELS)
     pods["other namespace control plane lookalike"] = Pod("cp-lookalike", "other", pods["control plane"].labels)
     pods["other namespace data plane lookalike"] = Pod("dp-lookalike", "other", pods["data plane"].labels)
     pods["other namespace admin client lookalike"] = Pod("admin-lookalike", "other", ADMIN_CLIENT_LABELS)
@@ -269,7 +275,7 @@ CONTROL_PLANE_SOURCES = ("control plane", *(f"control plane job {job}" for job i
 ADMIN_PORTS = {ADMIN_HTTPS_PORT, MANAGER_HTTP_PORT, MANAGER_HTTPS_PORT}
 #: Every port a Kong node may listen on, and the database's.
 PORTS = sorted({port for ports in LISTENER_PORTS.values() for port in ports} | {POSTGRES_PORT})
-TARGETS = ("control plane", "data plane", "postgres", "stranger", "admin client",
+TARGETS = ("control plane", "data plane", "postgres", "stranger", "admin client", "metrics agent",
            *(f"control plane job {job}" for job in MIGRATION_JOBS))
 
 
@@ -283,7 +289,8 @@ def expected(source: str, target: str, port: int) -> bool:
             return source in CONTROL_PLANE_SOURCES or source == "admin client"
         return False
     if target == "data plane":
-        return port in (PROXY_HTTP_PORT, PROXY_HTTPS_PORT)
+        # The metrics listener: the agent's pods only (it has no proxy protocol and no auth).
+        return port in (PROXY_HTTP_PORT, PROXY_HTTPS_PORT) or (port == METRICS_PORT and source == "metrics agent")
     if target == "postgres":
         return port == POSTGRES_PORT and source in CONTROL_PLANE_SOURCES
     return False
@@ -336,6 +343,11 @@ def test_the_matrix_spot_checks(install):
     for target in ("control plane", "data plane"):
         assert not reach(pods["stranger"], target, STATUS_PORT)
         assert reach(Node(), target, STATUS_PORT)
+    assert reach(pods["metrics agent"], "data plane", METRICS_PORT)
+    assert not reach(pods["metrics agent"], "data plane", STATUS_PORT)
+    for outsider in ("stranger", "control plane", "other namespace metrics agent lookalike"):
+        assert not reach(pods[outsider], "data plane", METRICS_PORT), outsider
+    assert not reach(External("203.0.113.7"), "data plane", METRICS_PORT)
 
 
 def test_without_postgres_the_database_policy_is_left_out(install):
@@ -367,6 +379,7 @@ def test_an_allow_all_policy_breaks_the_matrix(install):
     ("default-deny-ingress", "stranger -> stranger:8000 allowed"),
     ("cp-ingress", f"data plane -> control plane:{CLUSTER_PORT} denied"),
     ("dp-ingress", f"internet -> data plane:{PROXY_HTTPS_PORT} denied"),
+    ("dp-ingress", f"metrics agent -> data plane:{METRICS_PORT} denied"),
     ("kong-postgres-ingress", f"control plane -> postgres:{POSTGRES_PORT} denied"),
 ])
 def test_each_policy_is_needed(install, name, broken):
@@ -452,7 +465,9 @@ def test_every_port_a_policy_opens_is_one_the_licensed_pod_declares():
                      if p["spec"]["podSelector"] and selects(p["spec"]["podSelector"], pod.labels)]
         assert len(selecting) == 1, role
         opened = {port["port"] for rule in selecting[0]["spec"]["ingress"] for port in rule["ports"]}
-        assert opened and opened <= declared, (role, opened - declared)
+        # The metrics listener comes from env:, not a chart port block: opened by number only.
+        assert opened and opened - {METRICS_PORT} <= declared, (role, opened - declared)
+        assert METRICS_PORT not in declared
 
 
 def test_kong_manager_ports_are_the_charts_manager_defaults():
@@ -489,13 +504,15 @@ def test_selectors_are_the_charts_deployment_selectors(install):
     (dict(admin_client_labels={}), "admin_client_labels is empty"),
     (dict(admin_client_labels={"app.kubernetes.io/instance": "kong-dp"}), "are labels of the data plane pods"),
     (dict(postgres_pod_labels={}), "postgres_pod_labels is empty"),
+    (dict(metrics_agent_labels={}), "metrics_agent_labels is empty"),
+    (dict(metrics_agent_labels={"app.kubernetes.io/component": "app"}), "are labels of the data plane pods"),
     (dict(control_plane_release="kong-postgres"), "policy name 'kong-postgres-ingress' repeats"),
     (dict(control_plane_release="edge.cp"), "policy name 'edge.cp-ingress' is not an RFC 1123 label"),
 ])
 def test_bad_arguments_are_refused(args, message):
     call: dict[str, Any] = dict(namespace="kong", control_plane_release="kong-cp", data_plane_release="kong-dp",
                                 postgres_pod_labels={"app.kubernetes.io/name": "postgresql"},
-                                admin_client_labels=ADMIN_CLIENT_LABELS)
+                                admin_client_labels=ADMIN_CLIENT_LABELS, metrics_agent_labels=AGENT_POD_LABELS)
     call.update(args)
     with pytest.raises(ValueError, match=re.escape(message)):
         kong_network_policies(call.pop("namespace"), call.pop("control_plane_release"),

@@ -110,6 +110,8 @@ def test_only_the_new_components_are_new(name):
                     "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                     "aws:cloudwatch/logGroup:LogGroup", "kong-aws:index:GatewaySync", "kong-aws:index:PodMetricsAccess",
                     "kubernetes:batch/v1:Job", "kubernetes:core/v1:Secret", "kong-aws:index:ClusterCertificate",
+                    # the metrics agent's Deployment, its ServiceAccount and the data planes' headless Service
+                    "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ServiceAccount", "kubernetes:core/v1:Service",
                     "tls:index/certRequest:CertRequest", "tls:index/locallySignedCert:LocallySignedCert",
                     "tls:index/privateKey:PrivateKey", "tls:index/selfSignedCert:SelfSignedCert"]
     expected = {"dev": sorted(konnect_ecs + slots + monitoring),
