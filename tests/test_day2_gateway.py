@@ -1,5 +1,5 @@
-"""Day 2 of the gateway file in the konnect-managed example: what `pulumi up` plans when a team
-renames a service in it, or stops managing the gateway from the stack.
+"""Day 2 of the gateway file in the example stacks: what `pulumi up` plans when a team renames a
+service in it (konnect-managed), or stops managing the gateway from the stack (both modes).
 
 Each test runs the example stack once more under the mocks, with the committed example's run as
 the state, and reads the plan (tools/plan.py). The entity provider's own answers (what replaces an
@@ -78,3 +78,24 @@ def test_removing_the_gateway_file_deletes_the_stacks_entities_and_rolls_the_age
     assert not any(s.delete_first for s in replaced)
     assert sorted(steps.steps[urn].type for urn, op in changes.items() if op == UPDATE) == sorted([
         "aws:ecs/service:Service", "pulumi-python:dynamic/ecs:RolloutGate", "aws:cloudwatch/dashboard:Dashboard"])
+
+
+def test_removing_the_gateway_file_in_hybrid_eks_stops_the_sync_and_cuts_no_traffic():
+    """dev-eks without its gateway file: the decK Job and everything only it needed go; both
+    releases are updated in place (rolling), nothing is replaced, and the entities stay in Kong
+    (README: keep the file with only `_format_version` for one `up` to delete them first)."""
+    config, secrets, project = read_stack_config("dev-eks")
+    config.pop("kong-aws:gateway")
+    before = example_run("dev-eks")
+    after = run_program(PROJECT_ROOT / "__main__.py", config, secrets, project=project, stack="dev-eks", prior=before)
+    steps = plan(before, after)
+    changes = steps.changes()
+    assert not [urn for urn, op in changes.items() if op == REPLACE]
+    assert sorted(_entity_name(urn) for urn, op in changes.items() if op == UPDATE) == [
+        "kong-hybrid-cp", "kong-hybrid-dp", "kong-monitoring-dashboard"]
+    deleted = {steps.steps[urn].type for urn, op in changes.items() if op == DELETE}
+    assert {"kubernetes:batch/v1:Job", "kong-aws:index:GatewaySync", "kubernetes:core/v1:Secret",
+            "kubernetes:apps/v1:Deployment", "aws:cloudwatch/metricAlarm:MetricAlarm"} <= deleted
+    # Nothing the cluster or the database needs goes with it.
+    assert not deleted & {"aws:eks/cluster:Cluster", "aws:rds/instance:Instance", "kubernetes:core/v1:Namespace",
+                          "kubernetes:apps/v1:StatefulSet", "kubernetes:networking.k8s.io/v1:NetworkPolicy"}
