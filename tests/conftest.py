@@ -230,6 +230,13 @@ def pytest_collection_finish(session) -> None:
     _ORIGINAL_HARNESS[:] = [_harness()]
 
 
+@functools.lru_cache(maxsize=None)
+def konnect_subset() -> Any:
+    """../shared/reference/konnect-control-planes-subset.json, read once per session (the fake
+    Konnect builds its schema validators once per subset object). Read only."""
+    return reference_json("konnect-control-planes-subset.json")
+
+
 @pytest.fixture
 def konnect():
     """A fresh fake Konnect on 127.0.0.1 (tests/fake_konnect.py) that accepts
@@ -237,7 +244,7 @@ def konnect():
     outside the spec."""
     from tests.fake_konnect import TEST_TOKEN, FakeKonnect
 
-    subset = reference_json("konnect-control-planes-subset.json")
+    subset = konnect_subset()
     fake = FakeKonnect(TEST_TOKEN, subset["schemas"], subset["paths"]).start()
     try:
         yield fake
