@@ -81,8 +81,8 @@ class HybridEksGateway(pulumi.ComponentResource):
     that does not load or validate, before anything is declared.
 
     Outputs (stack outputs of the mode, see :meth:`stack_outputs`): ``proxy_hostname`` /
-    ``proxy_url`` (the data planes' NLB), ``curl_check``, ``dashboard_url``, ``admin_port_forward`` (how to reach the
-    Admin API, which is only inside the cluster), ``eks_cluster_name``, ``kubeconfig`` (secret),
+    ``proxy_url`` (the data planes' NLB), ``curl_check``, ``dashboard_url``, ``admin_port_forward``
+    (how to reach the Admin API, which is only inside the cluster), ``eks_cluster_name``, ``kubeconfig`` (secret),
     ``namespace``, ``control_plane_release`` / ``data_plane_release`` and
     ``cluster_ca_certificate_pem``.
     """
@@ -213,8 +213,9 @@ class HybridEksGateway(pulumi.ComponentResource):
     def _metrics(self, name: str, args: HybridEksGatewayArgs, cluster_name: pulumi.Output[str]) -> MetricsAgentArgs:
         """``{name}-metrics``: the EMF log group, the metrics agent's role and its EKS Pod Identity
         association with the agent's service account (:func:`components.metrics_agent.agent_name`
-        of the data plane release); returns where the agent sends the metrics. The Pod Identity Agent runs on EKS Auto Mode nodes; an existing cluster
-        needs the ``eks-pod-identity-agent`` add-on (README)."""
+        of the data plane release); returns where the agent sends the metrics. The Pod Identity
+        Agent runs on EKS Auto Mode nodes; an existing cluster needs the ``eks-pod-identity-agent``
+        add-on (README)."""
         hybrid = with_defaults(args.get("hybrid") or {}, HYBRID_DEFAULTS)
         access = PodMetricsAccess(f"{name}-metrics", PodMetricsAccessArgs(
             cluster_name=cluster_name, namespace=hybrid["namespace"],
@@ -222,7 +223,7 @@ class HybridEksGateway(pulumi.ComponentResource):
             log_group_name=f"/kong-aws/{pulumi.get_stack()}/{hybrid['data_plane_release']}/kong-metrics"),
             opts=pulumi.ResourceOptions(parent=self))
         return MetricsAgentArgs(log_group_name=access.log_group_name, region=args["region"],
-                                  cluster_name=cluster_name, ready=access.ready)
+                                cluster_name=cluster_name, ready=access.ready)
 
     def stack_outputs(self) -> dict[str, pulumi.Output]:
         """The outputs an operator needs after ``pulumi up``, by stack output name (camelCase);
