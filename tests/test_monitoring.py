@@ -391,6 +391,33 @@ def test_turning_alarm_email_on_creates_the_topic_and_updates_the_alarms_in_plac
     assert steps.by_op("replace") == [] and steps.by_op("delete") == []
 
 
+@pytest.mark.parametrize(("change", "alarms", "changed"), [
+    # A longer window: the alarms that use it (tasks, 5xx) change in place.
+    ({"evaluation_minutes": 10}, {"tasks-below-desired", "5xx-rate"}, {"evaluationPeriods", "datapointsToAlarm",
+                                                                       "alarmDescription"}),
+    ({"error_rate_percent": 2.5}, {"5xx-rate"}, {"threshold", "alarmDescription"}),
+    # From the stack's topic to one of the team's: the topic and its subscription go after the
+    # alarms point at the new one.
+    ({"alarm_emails": [], "alarm_topic_arn": "arn:aws:sns:us-west-2:123456789012:team"},
+     {"no-healthy-target", "tasks-below-desired", "5xx-rate"}, {"alarmActions", "okActions"}),
+], ids=["evaluation-minutes", "error-rate", "own-topic"])
+def test_changing_a_setting_updates_only_the_alarms_it_concerns(change, alarms, changed):
+    args = {**VARIANTS["ecs"], "alarm_emails": ["ops@example.com"], "kong_metrics": True}
+
+    def program(settings: dict) -> Any:
+        def declare() -> None:
+            GatewayMonitoring("kong-monitoring", {"region": "us-west-2", **settings})
+        return declare
+
+    before = run_program(program(args), {"aws:region": "us-west-2"})
+    steps = plan(before, run_program(program({**args, **change}), {"aws:region": "us-west-2"}, prior=before))
+    assert {s.urn.rsplit("::", 1)[-1].removeprefix("kong-monitoring-") for s in steps.of_type(ALARM)
+            if s.op == "update"} == alarms
+    assert {c for s in steps.of_type(ALARM) for c in s.changed} == changed
+    assert steps.by_op("replace") == []
+    assert {s.type for s in steps.by_op("delete")} == ({TOPIC, SUBSCRIPTION} if "alarm_topic_arn" in change else set())
+
+
 # --- settings ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, message", [
