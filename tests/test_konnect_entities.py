@@ -533,3 +533,23 @@ def test_two_keys_of_one_resource_name_are_refused_before_anything_is_declared()
         _run([route, instance, scoped])
     assert ("'plugin:key-auth@route:global' gets the resource name of 'plugin:key-auth:route@global' "
             "(plugins[0]); rename one of them") in str(info.value)
+
+
+def test_rotating_a_gateway_secret_rewrites_only_its_credential_in_place():
+    """kong-aws:gatewaySecrets.DECK_ALICE_KEY set anew: the key-auth credential that reads it is
+    updated (a PUT at the same id), its consumer and every other entity stay as they are."""
+    def program(key: str):
+        def declare() -> None:
+            import pulumi
+            KonnectGatewayConfiguration("gateway", {
+                "api_url": "https://us.api.konghq.com", "token": TOKEN, "control_plane_id": "cp-1",
+                "entities": SEED_001, "env": {"DECK_ALICE_KEY": pulumi.Output.secret(key)}})
+        return declare
+
+    before = _run(SEED_001)
+    after = run_program(program("rotated-" + SECRET_KEY), {"aws:region": "us-west-2"}, prior=before)
+    steps = plan(before, after)
+    assert {urn.rsplit("::", 1)[-1]: op for urn, op in steps.changes().items()} == {
+        "gateway-keyauth_credential-alice-0": UPDATE}
+    (credential,) = [s for s in steps.of_type(ENTITY_TYPE) if s.op == UPDATE]
+    assert credential.changed == ("body", "body.key")
