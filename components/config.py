@@ -35,7 +35,7 @@ from components.certificates import CERTIFICATE_DEFAULTS, CertificateSlot, KeyAl
 from components.ecs_service import SERVICE_DEFAULTS
 from components.ecs_task_definition import TASK_DEFINITION_DEFAULTS, CpuArchitecture
 from components.eks_cluster import EKS_DEFAULTS
-from components.gateway_config import PROJECT_DIR, GatewayFileError, is_deck_setting, load_gateway_file
+from components.gateway_config import DECK_NAME, PROJECT_DIR, GatewayFileError, is_deck_setting, load_gateway_file
 from components.kong_facts import ClusterMtls, LogLevel, RouterFlavor
 from components.kong_hybrid import HYBRID_DEFAULTS
 from components.kong_settings import KONG_DEFAULTS, ImageSourceKind
@@ -1202,7 +1202,6 @@ def _zone_rules(network: NetworkConfig, region: Optional[str],
 # ---------------------------------------------------------------------------------------------
 # Gateway configuration and monitoring (both modes)
 
-_DECK_ENV_NAME = _regex(r"DECK_[A-Z0-9_]+")
 
 
 class GatewayConfig(_Section):
@@ -1229,7 +1228,7 @@ def _gateway_secrets(value: Any) -> Any:
     if not isinstance(value, Mapping):
         raise ValueError("expected an object of DECK_ names to values (set each with `pulumi config set "
                          f"--secret --path '{NAMESPACE}:gatewaySecrets.DECK_NAME' ...`)")
-    bad = [str(k) for k in value if not _DECK_ENV_NAME.fullmatch(str(k))]
+    bad = [str(k) for k in value if not DECK_NAME.fullmatch(str(k))]
     if bad:
         # Names only: never a value.
         raise ValueError(f"names {', '.join(map(repr, bad))} are not DECK_ names; decK substitutes only "

@@ -116,9 +116,9 @@ class GatewaySyncArgs(GatewaySyncSettings, total=False):
 
 def escape(text: str) -> str:
     """``text`` as the inside of a YAML double-quoted scalar: ``"`` and ``\\`` escaped, every
-    character YAML does not print (controls, line breaks, U+2028/U+2029, BOM) as ``\\uXXXX`` or its
-    short escape. What decK inserts between the quotes reads back as ``text`` (YAML 1.1 and 1.2,
-    "Double-Quoted Style" escapes; JSON's string escapes are a subset)."""
+    character YAML does not print (controls, line breaks, U+2028/U+2029, BOM) as its short escape
+    or a ``\\u`` escape of four hex digits. What decK inserts between the quotes reads back as
+    ``text`` (YAML 1.1 and 1.2, "Double-Quoted Style" escapes; JSON's string escapes are a subset)."""
     out = []
     for char in text:
         if char in '"\\':
